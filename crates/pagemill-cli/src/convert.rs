@@ -1,0 +1,132 @@
+//! `pagemill convert`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use pagemill_core::ranges::PageRanges;
+use pagemill_engine::{convert, plan_inputs, ConvertOptions};
+use pagemill_export::Formats;
+
+use crate::exit;
+use crate::progress::Reporter;
+use crate::size::parse_size;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A progress bar on stderr (when it is a terminal) and a summary.
+    Bar,
+    /// One JSON object per event on stdout (NDJSON), for programs.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// PDF files or directories (searched recursively for *.pdf).
+    #[arg(required = true, value_name = "IN")]
+    inputs: Vec<PathBuf>,
+
+    /// Output directory; each input gets OUT/<name>/<name>.{md,det.md,json}.
+    #[arg(short, long, value_name = "OUT")]
+    output: PathBuf,
+
+    /// Pages to convert, 1-based: `1-10,20,30-`.
+    #[arg(long, value_name = "RANGES")]
+    pages: Option<String>,
+
+    /// Worker processes [default: number of cores].
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+
+    /// Memory that pages in flight may hold (e.g. 512MiB, 2G).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    memory_budget: u64,
+
+    /// Output formats, comma-separated: md, json, det.
+    #[arg(long, value_name = "LIST", default_value = "md,json,det")]
+    format: Formats,
+
+    /// Seconds a page may take before it is abandoned and recorded as failed (`timeout`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    page_timeout: f64,
+
+    /// User password for encrypted PDFs.
+    #[arg(long, value_name = "PASSWORD")]
+    password: Option<String>,
+
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
+    progress: ProgressMode,
+
+    /// No progress bar and no summary (errors are still printed).
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Estimated bytes one text-layer page holds in flight: the worker's working set for the
+/// page plus its serialized result. Rough on purpose; results are re-priced at their real
+/// size as they arrive.
+const TEXT_PAGE_COST: u64 = 4 << 20;
+
+pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
+    let pages = match &args.pages {
+        Some(p) => PageRanges::parse(p).context("--pages")?,
+        None => PageRanges::all(),
+    };
+    if !(args.page_timeout.is_finite() && args.page_timeout > 0.0) {
+        bail!("--page-timeout must be a positive number of seconds");
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
+    let (inputs, errors) = plan_inputs(&args.inputs, &args.output);
+    for e in &errors {
+        eprintln!("pagemill: {e}");
+    }
+    if inputs.is_empty() {
+        bail!("nothing to convert: no readable PDF among the inputs");
+    }
+    // Fail early, in the parent, if PDFium is missing: one clear line beats N worker errors.
+    pagemill_pdf_check()?;
+
+    let opts = ConvertOptions {
+        worker_exe: std::env::current_exe().context("cannot find the pagemill executable")?,
+        jobs,
+        memory_budget: args.memory_budget,
+        page_cost: TEXT_PAGE_COST,
+        pages,
+        formats: args.format,
+        password: args.password.clone(),
+        page_timeout: Duration::from_secs_f64(args.page_timeout),
+    };
+    let mut reporter = Reporter::new(args.progress, args.quiet, inputs.len());
+    let summary = convert(&inputs, &opts, |ev| reporter.event(ev))?;
+    reporter.finish(&summary, errors.len());
+
+    let failed_inputs = errors.len() + summary.files_failed();
+    Ok(
+        if summary.pages_ok() == 0 && (failed_inputs > 0 || summary.pages_failed() > 0) {
+            exit::FAILURE
+        } else if failed_inputs > 0 || summary.pages_failed() > 0 {
+            exit::PARTIAL
+        } else {
+            exit::OK
+        },
+    )
+}
+
+/// Checks that PDFium can be found (without loading it in this process: parsing untrusted
+/// documents happens only in workers).
+fn pagemill_pdf_check() -> anyhow::Result<()> {
+    pagemill_engine::worker::locate_pdfium()?;
+    Ok(())
+}

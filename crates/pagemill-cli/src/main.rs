@@ -1,0 +1,86 @@
+//! The `pagemill` command: a thin shell over `pagemill-engine`.
+
+mod convert;
+mod progress;
+mod size;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes (also in `pagemill --help`).
+pub mod exit {
+    /// Everything converted.
+    pub const OK: u8 = 0;
+    /// Nothing could be done (setup problem, no input converted).
+    pub const FAILURE: u8 = 1;
+    /// Bad command line.
+    pub const USAGE: u8 = 2;
+    /// Some pages or files failed; the rest was written.
+    pub const PARTIAL: u8 = 3;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "pagemill",
+    version,
+    about = "Turn PDFs into clean Markdown and layout JSON — flat memory, every core busy",
+    long_about = "pagemill converts documents page by page through bounded worker processes: \
+memory stays flat whatever the document's length, and a page that fails is recorded while the \
+rest of the job goes on.",
+    after_help = "Exit codes: 0 all converted · 1 nothing converted / setup problem · \
+2 bad command line · 3 partial (some pages or files failed; the rest was written)\n\n\
+Environment: PAGEMILL_PDFIUM=/path/to/libpdfium.so overrides where PDFium is looked for \
+(default: next to the executable, then ~/.local/share/pagemill/lib, installed by scripts/setup). \
+RUST_LOG=debug for verbose logs."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert PDFs to Markdown, detection Markdown and JSON.
+    Convert(convert::ConvertArgs),
+    /// Internal: run as a worker process (started by `convert`).
+    #[command(name = "internal-worker", hide = true)]
+    InternalWorker,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match cli.command {
+        Command::Convert(args) => match convert::run(args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("pagemill: error: {e:#}");
+                ExitCode::from(exit::FAILURE)
+            }
+        },
+        Command::InternalWorker => match pagemill_engine::worker::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pagemill worker: {e}");
+                ExitCode::from(exit::FAILURE)
+            }
+        },
+    }
+}

@@ -1,0 +1,273 @@
+//! Stage 4: block kinds and block text.
+//!
+//! Kinds come from the block's style relative to the page's body text (the most used font
+//! size): larger or all-bold short blocks are headings, fixed-pitch blocks are code, blocks
+//! that open with a list marker are list items, and short blocks in the top or bottom
+//! margin are page furniture (headers, footers, page numbers) that Markdown leaves out.
+
+use super::blocks::{starts_list_item, LineGroup};
+use super::lines::TextLine;
+use super::FontInfo;
+use crate::model::{Block, BlockKind, Line};
+
+/// The page's body font size: the size carrying the most characters (0.5 pt buckets).
+pub fn body_font_size(lines: &[TextLine]) -> f32 {
+    let mut buckets: Vec<(i32, u32)> = Vec::new();
+    for l in lines {
+        let key = (l.size * 2.0).round() as i32;
+        match buckets.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += l.chars,
+            None => buckets.push((key, l.chars)),
+        }
+    }
+    buckets
+        .into_iter()
+        .max_by_key(|&(k, n)| (n, -k))
+        .map(|(k, _)| k as f32 / 2.0)
+        .filter(|s| *s > 0.0)
+        .unwrap_or(10.0)
+}
+
+/// Margins (fraction of page height) where running headers and footers live.
+const MARGIN: f32 = 0.085;
+
+fn is_page_number(text: &str) -> bool {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_prefix("page").map(str::trim).unwrap_or(&t);
+    let t = t.trim_matches(|c: char| c == '-' || c == '–' || c.is_whitespace());
+    if t.is_empty() {
+        return false;
+    }
+    let numeric = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
+    let roman =
+        |s: &str| !s.is_empty() && s.len() <= 7 && s.bytes().all(|b| b"ivxlcdm".contains(&b));
+    if numeric(t) || roman(t) {
+        return true;
+    }
+    // "3 of 10", "3 / 10"
+    let parts: Vec<&str> = t
+        .split(|c: char| c == '/' || c.is_whitespace())
+        .filter(|s| !s.is_empty() && *s != "of")
+        .collect();
+    parts.len() == 2 && parts.iter().all(|p| numeric(p))
+}
+
+fn heading_level(ratio: f32, bold: bool) -> Option<u8> {
+    match ratio {
+        r if r >= 1.6 => Some(1),
+        r if r >= 1.3 => Some(2),
+        r if r >= 1.12 => Some(3),
+        _ if bold => Some(4),
+        _ => None,
+    }
+}
+
+/// Joins prose lines, removing line-break hyphens (`exam-` + `ple` → `example`).
+pub fn join_prose(lines: &[TextLine]) -> String {
+    let mut out = String::new();
+    for l in lines {
+        let text = l.text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if out.is_empty() {
+            out.push_str(text);
+            continue;
+        }
+        let next_lower = text.chars().next().is_some_and(|c| c.is_lowercase());
+        let ends_soft = out.ends_with('\u{AD}');
+        let ends_hyphen =
+            out.ends_with('-') && out.chars().rev().nth(1).is_some_and(|c| c.is_alphabetic());
+        if ends_soft || (ends_hyphen && next_lower) {
+            out.pop();
+            out.push_str(text);
+        } else if out.ends_with('-') {
+            // An explicit hyphen before a capital or digit belongs to the word: `X-Men`.
+            out.push_str(text);
+        } else {
+            out.push(' ');
+            out.push_str(text);
+        }
+    }
+    // Soft hyphens inside a line are invisible; drop them.
+    out.retain(|c| c != '\u{AD}');
+    out
+}
+
+/// Code keeps its lines and their indentation relative to the block's left edge.
+fn join_code(g: &LineGroup) -> String {
+    let cw = {
+        let mut w: Vec<f32> = g
+            .lines
+            .iter()
+            .map(|l| l.char_width)
+            .filter(|w| *w > 0.0)
+            .collect();
+        w.sort_by(f32::total_cmp);
+        w.get(w.len() / 2).copied().unwrap_or(5.0)
+    };
+    let mut out = String::new();
+    for (i, l) in g.lines.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let indent = ((l.bbox.x0 - g.bbox.x0) / cw).round().clamp(0.0, 60.0) as usize;
+        out.extend(std::iter::repeat_n(' ', indent));
+        out.push_str(l.text.trim_end_matches('\u{AD}'));
+    }
+    out
+}
+
+/// Gives each group its kind and text.
+pub fn classify(groups: Vec<LineGroup>, fonts: &[FontInfo], body: f32, height: f32) -> Vec<Block> {
+    groups
+        .into_iter()
+        .map(|g| {
+            let size = g.weighted(|l| l.size);
+            let bold = g.weighted(|l| l.bold) > 0.9;
+            let italic = g.weighted(|l| l.italic) > 0.9;
+            let mono = g.weighted(|l| l.mono) > 0.8;
+            let chars = g.chars();
+            let first = g.lines.first().map(|l| l.text.as_str()).unwrap_or("");
+            let ratio = size / body.max(1.0);
+            let prose = join_prose(&g.lines);
+            let has_letters = prose.chars().any(char::is_alphabetic);
+            let in_top = g.bbox.y1 <= height * MARGIN;
+            let in_bottom = g.bbox.y0 >= height * (1.0 - MARGIN);
+            let short = g.lines.len() <= 2 && chars <= 160;
+
+            let (kind, level) = if (in_top || in_bottom) && short && ratio < 1.12 {
+                if is_page_number(&prose) {
+                    (BlockKind::PageNumber, None)
+                } else if in_top {
+                    (BlockKind::PageHeader, None)
+                } else {
+                    (BlockKind::PageFooter, None)
+                }
+            } else if mono {
+                (BlockKind::Code, None)
+            } else if starts_list_item(first) {
+                (BlockKind::ListItem, None)
+            } else if has_letters
+                && g.lines.len() <= 4
+                && chars <= 250
+                && !prose.ends_with(',')
+                && heading_level(
+                    ratio,
+                    bold && g.lines.len() <= 2 && chars <= 120 && !prose.ends_with('.'),
+                )
+                .is_some()
+            {
+                let lvl = heading_level(ratio, bold);
+                (BlockKind::Heading, lvl)
+            } else {
+                (BlockKind::Paragraph, None)
+            };
+            let text = if kind == BlockKind::Code {
+                join_code(&g)
+            } else {
+                prose
+            };
+            let font_id = g.lines.first().map(|l| l.font);
+            Block {
+                kind,
+                level,
+                bbox: g.bbox,
+                text,
+                font_size: (size * 100.0).round() / 100.0,
+                font: font_id
+                    .and_then(|f| fonts.get(f as usize))
+                    .map(|f| f.name.clone())
+                    .filter(|n| !n.is_empty()),
+                bold,
+                italic,
+                confidence: 1.0,
+                lines: g
+                    .lines
+                    .iter()
+                    .map(|l| Line {
+                        bbox: l.bbox,
+                        text: l.text.replace('\u{AD}', "-"),
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analyze;
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn dehyphenates_only_real_line_break_hyphens() {
+        let mk = |t: &str| TextLine {
+            bbox: Default::default(),
+            text: t.into(),
+            size: 10.0,
+            chars: t.len() as u32,
+            bold: 0.0,
+            italic: 0.0,
+            mono: 0.0,
+            char_width: 5.0,
+            font: 0,
+        };
+        assert_eq!(
+            join_prose(&[mk("an exam-"), mk("ple here")]),
+            "an example here"
+        );
+        assert_eq!(join_prose(&[mk("see 1990-"), mk("2000")]), "see 1990-2000");
+        assert_eq!(join_prose(&[mk("The X-"), mk("Men")]), "The X-Men");
+        assert_eq!(join_prose(&[mk("soft\u{AD}"), mk("Ware")]), "softWare");
+    }
+
+    #[test]
+    fn headings_by_size_and_weight_furniture_by_margin() {
+        let mut c = Vec::new();
+        set_text(&mut c, "Running header", 50.0, 20.0, 9.0, 0);
+        set_text(&mut c, "Big Title", 50.0, 100.0, 20.0, 0);
+        set_text(&mut c, "Bold Section", 50.0, 140.0, 10.0, 1);
+        for i in 0..5 {
+            set_text(
+                &mut c,
+                "body text body text body text body text",
+                50.0,
+                160.0 + 12.0 * i as f32,
+                10.0,
+                0,
+            );
+        }
+        set_text(&mut c, "fn main() {}", 50.0, 300.0, 10.0, 2);
+        set_text(&mut c, "• an item", 50.0, 330.0, 10.0, 0);
+        set_text(&mut c, "12", 300.0, 760.0, 10.0, 0);
+        let p = analyze(&page(c));
+        let kinds: Vec<_> = p.blocks.iter().map(|b| (b.kind, b.level)).collect();
+        assert_eq!(p.body_font_size, 10.0);
+        assert_eq!(
+            kinds,
+            vec![
+                (BlockKind::PageHeader, None),
+                (BlockKind::Heading, Some(1)),
+                (BlockKind::Heading, Some(4)),
+                (BlockKind::Paragraph, None),
+                (BlockKind::Code, None),
+                (BlockKind::ListItem, None),
+                (BlockKind::PageNumber, None),
+            ],
+            "{:#?}",
+            p.blocks.iter().map(|b| &b.text).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn page_numbers() {
+        for t in ["12", "- 3 -", "Page 4", "xiv", "3 of 10", "7 / 9"] {
+            assert!(is_page_number(t), "{t}");
+        }
+        for t in ["Chapter 3", "2024 Report", ""] {
+            assert!(!is_page_number(t), "{t}");
+        }
+    }
+}

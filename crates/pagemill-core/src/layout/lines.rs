@@ -1,0 +1,233 @@
+//! Stage 1: characters → lines.
+//!
+//! Characters arrive in the engine's text order (content-stream order, with inferred
+//! spaces and line breaks marked as generated). A line continues while the next character
+//! sits on the same band (vertical overlap) and close by horizontally; anything else starts
+//! a new line. Working in stream order keeps this linear in the number of characters.
+
+use super::{FontInfo, RawChar};
+use crate::model::BBox;
+
+/// A visual line with the statistics later stages need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextLine {
+    /// The line's box.
+    pub bbox: BBox,
+    /// Text with single spaces between words (mono runs keep their spacing).
+    pub text: String,
+    /// Character-weighted mean font size.
+    pub size: f32,
+    /// Non-space characters on the line.
+    pub chars: u32,
+    /// Fraction of characters in a bold font.
+    pub bold: f32,
+    /// Fraction of characters in an italic font.
+    pub italic: f32,
+    /// Fraction of characters in a fixed-pitch font.
+    pub mono: f32,
+    /// Mean advance of the line's characters (for code indentation).
+    pub char_width: f32,
+    /// The most used font on the line.
+    pub font: u16,
+}
+
+/// A horizontal gap wider than this many font sizes splits a line (a column gutter or a
+/// table cell boundary, not a word space).
+const GUTTER_EM: f32 = 2.5;
+/// A gap wider than this many font sizes between characters is a word space even when
+/// the engine inferred none.
+const SPACE_EM: f32 = 0.3;
+
+#[derive(Default)]
+struct Builder {
+    bbox: Option<BBox>,
+    last: Option<RawChar>,
+    text: String,
+    size_sum: f32,
+    chars: u32,
+    bold: u32,
+    italic: u32,
+    mono: u32,
+    width_sum: f32,
+    font_counts: Vec<(u16, u32)>,
+    pending_space: bool,
+}
+
+impl Builder {
+    fn push(&mut self, c: &RawChar, font: Option<&FontInfo>) {
+        if let Some(last) = self.last {
+            let gap = c.bbox.x0 - last.bbox.x1;
+            let is_mono = font.is_some_and(|f| f.mono);
+            if is_mono && gap > 0.0 && last.bbox.width() > 0.0 {
+                // Fixed pitch: keep the spacing (code alignment), as many spaces as fit.
+                let n = (gap / last.bbox.width()).round() as usize;
+                let n = if self.pending_space { n.max(1) } else { n };
+                self.text.extend(std::iter::repeat_n(' ', n.min(80)));
+            } else if self.pending_space || gap > SPACE_EM * c.size.max(1.0) {
+                self.text.push(' ');
+            }
+        }
+        self.pending_space = false;
+        push_normalised(&mut self.text, c.ch);
+        self.bbox = Some(match self.bbox {
+            Some(b) => b.union(&c.bbox),
+            None => c.bbox,
+        });
+        self.size_sum += c.size;
+        self.chars += 1;
+        self.width_sum += c.bbox.width();
+        if let Some(f) = font {
+            self.bold += f.bold as u32;
+            self.italic += f.italic as u32;
+            self.mono += f.mono as u32;
+        }
+        match self.font_counts.iter_mut().find(|(id, _)| *id == c.font) {
+            Some((_, n)) => *n += 1,
+            None => self.font_counts.push((c.font, 1)),
+        }
+        self.last = Some(*c);
+    }
+
+    fn finish(&mut self) -> Option<TextLine> {
+        let taken = std::mem::take(self);
+        let bbox = taken.bbox?;
+        let text = taken.text.trim_end().to_string();
+        if text.is_empty() {
+            return None;
+        }
+        let n = taken.chars.max(1) as f32;
+        let font = taken
+            .font_counts
+            .iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(id, _)| *id)
+            .unwrap_or(0);
+        Some(TextLine {
+            bbox,
+            text,
+            size: taken.size_sum / n,
+            chars: taken.chars,
+            bold: taken.bold as f32 / n,
+            italic: taken.italic as f32 / n,
+            mono: taken.mono as f32 / n,
+            char_width: taken.width_sum / n,
+            font,
+        })
+    }
+
+    /// Whether `c` continues this line.
+    fn continues(&self, c: &RawChar) -> bool {
+        let Some(last) = self.last else { return true };
+        let min_h = last.bbox.height().min(c.bbox.height()).max(0.1);
+        let same_band = last.bbox.y_overlap(&c.bbox) >= 0.5 * min_h;
+        let hdist = (c.bbox.x0 - last.bbox.x1)
+            .max(last.bbox.x0 - c.bbox.x1)
+            .max(0.0);
+        same_band && hdist <= GUTTER_EM * c.size.max(last.size).max(1.0)
+    }
+}
+
+/// Appends `ch`, expanding ligatures and dropping control and non-characters.
+fn push_normalised(out: &mut String, ch: char) {
+    match ch {
+        '\u{FB00}' => out.push_str("ff"),
+        '\u{FB01}' => out.push_str("fi"),
+        '\u{FB02}' => out.push_str("fl"),
+        '\u{FB03}' => out.push_str("ffi"),
+        '\u{FB04}' => out.push_str("ffl"),
+        '\u{FB05}' | '\u{FB06}' => out.push_str("st"),
+        // PDFium reports a line-end hyphen it recognised as U+0002; keep it as a soft
+        // hyphen so the joiner knows it may drop it.
+        '\u{2}' => out.push('\u{AD}'),
+        '\u{FFFE}' | '\u{FFFF}' => {}
+        c if c.is_control() => {}
+        c => out.push(c),
+    }
+}
+
+/// Groups a page's characters into lines.
+pub fn build_lines(chars: &[RawChar], fonts: &[FontInfo]) -> Vec<TextLine> {
+    let mut lines = Vec::new();
+    let mut b = Builder::default();
+    for c in chars {
+        if c.ch == '\n' || c.ch == '\r' {
+            if c.generated || b.last.is_some() {
+                lines.extend(b.finish());
+            }
+            continue;
+        }
+        if c.ch.is_whitespace() {
+            b.pending_space = b.last.is_some();
+            continue;
+        }
+        if !c.bbox.x0.is_finite() || !c.bbox.y0.is_finite() {
+            continue;
+        }
+        // Fake bold: the same glyph printed again at (almost) the same place.
+        if let Some(last) = b.last {
+            let tol = 0.15 * c.size.max(1.0);
+            if last.ch == c.ch
+                && (last.bbox.x0 - c.bbox.x0).abs() < tol
+                && (last.bbox.y0 - c.bbox.y0).abs() < tol
+            {
+                continue;
+            }
+        }
+        if !b.continues(c) {
+            lines.extend(b.finish());
+        }
+        b.push(c, fonts.get(c.font as usize));
+    }
+    lines.extend(b.finish());
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    #[test]
+    fn splits_at_line_breaks_and_gutters() {
+        let mut c = Vec::new();
+        set_text(&mut c, "hello world", 50.0, 100.0, 10.0, 0);
+        set_text(&mut c, "far away", 300.0, 100.0, 10.0, 0);
+        set_text(&mut c, "next line", 50.0, 114.0, 10.0, 0);
+        let p = page(c);
+        let lines = build_lines(&p.chars, &p.fonts);
+        let texts: Vec<_> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, vec!["hello world", "far away", "next line"]);
+    }
+
+    #[test]
+    fn drops_overprinted_duplicates_and_expands_ligatures() {
+        let mut c = Vec::new();
+        set_text(&mut c, "bold", 50.0, 100.0, 10.0, 1);
+        let dup: Vec<RawChar> = c.clone();
+        // Interleave each char with its overprint, as fake-bold producers do.
+        let mut chars = Vec::new();
+        for (a, b) in c.iter().zip(dup.iter()) {
+            chars.push(*a);
+            let mut b = *b;
+            b.bbox.x0 += 0.3;
+            b.bbox.x1 += 0.3;
+            chars.push(b);
+        }
+        set_text(&mut chars, " \u{FB01}ne", 70.0, 100.0, 10.0, 0);
+        let p = page(chars);
+        let lines = build_lines(&p.chars, &p.fonts);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].text, "bold fine");
+    }
+
+    #[test]
+    fn mono_lines_keep_alignment_spaces() {
+        let mut c = Vec::new();
+        set_text(&mut c, "let", 50.0, 100.0, 10.0, 2);
+        set_text(&mut c, "x", 50.0 + 5.0 * 6.0, 100.0, 10.0, 2);
+        let p = page(c);
+        let lines = build_lines(&p.chars, &p.fonts);
+        assert_eq!(lines[0].text, "let   x");
+        assert!(lines[0].mono > 0.99);
+    }
+}

@@ -1,0 +1,16 @@
+//! pagemill-core: the parts of pagemill that need no native library.
+//!
+//! - [`model`]: the document model every stage speaks (pages, blocks, boxes, failures).
+//! - [`layout`]: born-digital text → structure (words, lines, blocks, reading order, kinds).
+//! - [`pipeline`]: the bounded-memory primitives of the streaming engine (memory budget,
+//!   reorder window).
+//! - [`protocol`]: the framed messages exchanged with worker processes.
+//! - [`ranges`]: `--pages` range parsing.
+
+pub mod layout;
+pub mod model;
+pub mod pipeline;
+pub mod protocol;
+pub mod ranges;
+
+pub use model::{BBox, Block, BlockKind, FailureReason, Line, Page, PageFailure, PageOutcome};

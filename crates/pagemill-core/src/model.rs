@@ -1,0 +1,282 @@
+//! The document model: what a page turns into, whatever path (text layer or OCR) produced it.
+//!
+//! Coordinates are PDF points (1/72 in) in the page's *displayed* frame: origin at the
+//! top-left corner of the visible (crop) box after `/Rotate` is applied, x to the right,
+//! y downwards — the frame a person or an image tool sees.
+
+use serde::{Deserialize, Serialize};
+
+/// An axis-aligned box `[x0, y0, x1, y1]` with `x0 <= x1` and `y0 <= y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(from = "[f32; 4]", into = "[f32; 4]")]
+pub struct BBox {
+    /// Left edge.
+    pub x0: f32,
+    /// Top edge.
+    pub y0: f32,
+    /// Right edge.
+    pub x1: f32,
+    /// Bottom edge.
+    pub y1: f32,
+}
+
+impl From<[f32; 4]> for BBox {
+    fn from(v: [f32; 4]) -> Self {
+        BBox::new(v[0], v[1], v[2], v[3])
+    }
+}
+
+impl From<BBox> for [f32; 4] {
+    fn from(b: BBox) -> Self {
+        // Two decimals are far below a point's precision that matters and keep JSON small.
+        let r = |v: f32| (v * 100.0).round() / 100.0;
+        [r(b.x0), r(b.y0), r(b.x1), r(b.y1)]
+    }
+}
+
+impl BBox {
+    /// A box from two corners in any order.
+    pub fn new(x0: f32, y0: f32, x1: f32, y1: f32) -> Self {
+        BBox {
+            x0: x0.min(x1),
+            y0: y0.min(y1),
+            x1: x0.max(x1),
+            y1: y0.max(y1),
+        }
+    }
+    /// Width (never negative).
+    pub fn width(&self) -> f32 {
+        self.x1 - self.x0
+    }
+    /// Height (never negative).
+    pub fn height(&self) -> f32 {
+        self.y1 - self.y0
+    }
+    /// Vertical centre.
+    pub fn cy(&self) -> f32 {
+        (self.y0 + self.y1) * 0.5
+    }
+    /// The smallest box holding both.
+    pub fn union(&self, o: &BBox) -> BBox {
+        BBox {
+            x0: self.x0.min(o.x0),
+            y0: self.y0.min(o.y0),
+            x1: self.x1.max(o.x1),
+            y1: self.y1.max(o.y1),
+        }
+    }
+    /// Length of the overlap of the two x-ranges (0 when disjoint).
+    pub fn x_overlap(&self, o: &BBox) -> f32 {
+        (self.x1.min(o.x1) - self.x0.max(o.x0)).max(0.0)
+    }
+    /// Length of the overlap of the two y-ranges (0 when disjoint).
+    pub fn y_overlap(&self, o: &BBox) -> f32 {
+        (self.y1.min(o.y1) - self.y0.max(o.y0)).max(0.0)
+    }
+    /// This box on a 0–999 grid of a `width` × `height` page (the `.det.md` convention).
+    pub fn to_grid(&self, width: f32, height: f32) -> [u16; 4] {
+        let g = |v: f32, full: f32| -> u16 {
+            if full <= 0.0 || !v.is_finite() {
+                return 0;
+            }
+            ((v / full) * 999.0).round().clamp(0.0, 999.0) as u16
+        };
+        [
+            g(self.x0, width),
+            g(self.y0, height),
+            g(self.x1, width),
+            g(self.y1, height),
+        ]
+    }
+}
+
+/// What a block is. Serialized in `snake_case` (`"list_item"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKind {
+    /// A section heading; [`Block::level`] holds its level (1 = largest).
+    Heading,
+    /// Body text.
+    Paragraph,
+    /// One item of a bulleted or numbered list.
+    ListItem,
+    /// Monospaced text (program code, terminal sessions); line breaks are significant.
+    Code,
+    /// Running header in the top margin (dropped from Markdown).
+    PageHeader,
+    /// Running footer in the bottom margin (dropped from Markdown).
+    PageFooter,
+    /// A page number in a margin (dropped from Markdown).
+    PageNumber,
+}
+
+impl BlockKind {
+    /// The `snake_case` name used in JSON and `.det.md`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BlockKind::Heading => "heading",
+            BlockKind::Paragraph => "paragraph",
+            BlockKind::ListItem => "list_item",
+            BlockKind::Code => "code",
+            BlockKind::PageHeader => "page_header",
+            BlockKind::PageFooter => "page_footer",
+            BlockKind::PageNumber => "page_number",
+        }
+    }
+    /// Page furniture: repeated on every page, not part of the reading text.
+    pub fn is_furniture(&self) -> bool {
+        matches!(
+            self,
+            BlockKind::PageHeader | BlockKind::PageFooter | BlockKind::PageNumber
+        )
+    }
+}
+
+/// One visual line of a block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Line {
+    /// The line's box.
+    pub bbox: BBox,
+    /// The line's text, words separated by single spaces (code keeps its indentation).
+    pub text: String,
+}
+
+/// A block of text with one kind, in reading order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    /// What the block is.
+    pub kind: BlockKind,
+    /// Heading level (1–6) for headings, absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    /// The block's box.
+    pub bbox: BBox,
+    /// The block's text: lines joined (de-hyphenated) for prose, kept line by line for code.
+    pub text: String,
+    /// Dominant font size in points.
+    pub font_size: f32,
+    /// Dominant font name as the PDF names it (subset prefix removed), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub font: Option<String>,
+    /// Most of the block is bold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bold: bool,
+    /// Most of the block is italic.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub italic: bool,
+    /// 1.0 for text taken from the PDF's text layer; the recogniser's confidence for OCR.
+    pub confidence: f32,
+    /// The block's lines, top to bottom.
+    pub lines: Vec<Line>,
+}
+
+/// Where a page's text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextSource {
+    /// The PDF's own text layer.
+    TextLayer,
+}
+
+/// A converted page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page {
+    /// 0-based page index in the document.
+    pub index: u32,
+    /// Displayed width in points.
+    pub width: f32,
+    /// Displayed height in points.
+    pub height: f32,
+    /// The page's `/Rotate` (0, 90, 180, 270).
+    pub rotation: u16,
+    /// Where the text came from.
+    pub source: TextSource,
+    /// The page's body font size (the most used size), in points.
+    pub body_font_size: f32,
+    /// Blocks in reading order (furniture included, marked by kind).
+    pub blocks: Vec<Block>,
+}
+
+/// Why a page failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    /// The page could not be loaded or its content is broken.
+    Invalid,
+    /// The worker process died while working on the page (twice: the page is retried once).
+    Crash,
+    /// The page exceeded its deadline.
+    Timeout,
+    /// The page needed more memory than allowed.
+    Memory,
+}
+
+impl FailureReason {
+    /// The `snake_case` name used in JSON and summaries.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FailureReason::Invalid => "invalid",
+            FailureReason::Crash => "crash",
+            FailureReason::Timeout => "timeout",
+            FailureReason::Memory => "memory",
+        }
+    }
+}
+
+/// A page that could not be converted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageFailure {
+    /// 0-based page index.
+    pub index: u32,
+    /// Class of failure.
+    pub reason: FailureReason,
+    /// What happened, for a person.
+    pub message: String,
+}
+
+/// The result for one page: converted, or failed with a reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PageOutcome {
+    /// Converted.
+    Ok(Page),
+    /// Failed; the rest of the document goes on.
+    Failed(PageFailure),
+}
+
+impl PageOutcome {
+    /// 0-based page index.
+    pub fn index(&self) -> u32 {
+        match self {
+            PageOutcome::Ok(p) => p.index,
+            PageOutcome::Failed(f) => f.index,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bbox_normalises_corners_and_maps_to_grid() {
+        let b = BBox::new(300.0, 400.0, 0.0, 0.0);
+        assert_eq!((b.x0, b.y0, b.x1, b.y1), (0.0, 0.0, 300.0, 400.0));
+        assert_eq!(b.to_grid(600.0, 800.0), [0, 0, 500, 500]);
+        assert_eq!(b.to_grid(0.0, 800.0), [0, 0, 0, 500]);
+    }
+
+    #[test]
+    fn outcome_serialises_with_status_tag() {
+        let f = PageOutcome::Failed(PageFailure {
+            index: 3,
+            reason: FailureReason::Timeout,
+            message: "slow".into(),
+        });
+        let s = serde_json::to_string(&f).unwrap();
+        assert!(s.contains(r#""status":"failed""#), "{s}");
+        assert!(s.contains(r#""reason":"timeout""#), "{s}");
+        let back: PageOutcome = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, f);
+    }
+}

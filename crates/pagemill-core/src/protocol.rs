@@ -1,0 +1,202 @@
+//! Messages between the parent and its worker processes, and their framing.
+//!
+//! PDFium is not thread-safe, and native parsers meet untrusted input, so every page is
+//! worked on in a separate process. The parent writes [`Request`]s to a worker's stdin and
+//! reads [`Response`]s from its stdout. Each frame is a 4-byte little-endian length followed
+//! by that many bytes of JSON; frames over [`MAX_FRAME`] are refused rather than allocated.
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::model::PageOutcome;
+
+/// Largest frame accepted (a page's result is typically a few KiB to a few hundred KiB).
+pub const MAX_FRAME: u32 = 64 * 1024 * 1024;
+
+/// A document a worker is asked to work on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocRef {
+    /// The parent's id for the document (unique within a run).
+    pub id: u32,
+    /// Path of the file.
+    pub path: PathBuf,
+    /// User password for an encrypted file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// Parent → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Open the document and report its page count.
+    Open {
+        /// The document.
+        doc: DocRef,
+    },
+    /// Convert one page.
+    Page {
+        /// The document.
+        doc: DocRef,
+        /// 0-based page index.
+        index: u32,
+    },
+    /// Forget a document (close it if open).
+    Close {
+        /// The parent's id for the document.
+        doc: u32,
+    },
+}
+
+/// Facts about an opened document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocInfo {
+    /// Number of pages.
+    pub page_count: u32,
+    /// PDF version as `1.7`, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_version: Option<String>,
+    /// `/Title` from the document information dictionary, if present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// Worker → parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Response {
+    /// Reply to [`Request::Open`].
+    Opened {
+        /// The parent's id for the document.
+        doc: u32,
+        /// What was found.
+        info: DocInfo,
+    },
+    /// [`Request::Open`] (or the implicit open of [`Request::Page`]) failed.
+    OpenFailed {
+        /// The parent's id for the document.
+        doc: u32,
+        /// One line, for a person.
+        message: String,
+    },
+    /// Reply to [`Request::Page`].
+    Page {
+        /// The parent's id for the document.
+        doc: u32,
+        /// The page, or why it failed.
+        outcome: PageOutcome,
+    },
+}
+
+/// A framing error.
+#[derive(Debug, Error)]
+pub enum FrameError {
+    /// The stream ended cleanly between frames.
+    #[error("end of stream")]
+    Eof,
+    /// The peer announced a frame larger than [`MAX_FRAME`].
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME}-byte limit")]
+    TooLarge(u32),
+    /// The bytes were not a valid message.
+    #[error("malformed message: {0}")]
+    Malformed(#[from] serde_json::Error),
+    /// I/O failed (including a stream cut inside a frame).
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Writes one framed message and flushes.
+pub fn write_frame<W: Write, T: Serialize>(w: &mut W, msg: &T) -> Result<(), FrameError> {
+    let body = serde_json::to_vec(msg)?;
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge(u32::MAX))?;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    w.write_all(&len.to_le_bytes())?;
+    w.write_all(&body)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one framed message. Returns [`FrameError::Eof`] on a clean end between frames.
+pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<(T, usize), FrameError> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len[got..])? {
+            0 if got == 0 => return Err(FrameError::Eof),
+            0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            n => got += n,
+        }
+    }
+    let len = u32::from_le_bytes(len);
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len as usize];
+    r.read_exact(&mut body)?;
+    Ok((serde_json::from_slice(&body)?, len as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{FailureReason, PageFailure};
+
+    #[test]
+    fn frames_round_trip() {
+        let msgs = vec![
+            Response::Opened {
+                doc: 1,
+                info: DocInfo {
+                    page_count: 9660,
+                    pdf_version: Some("1.5".into()),
+                    title: None,
+                },
+            },
+            Response::Page {
+                doc: 1,
+                outcome: PageOutcome::Failed(PageFailure {
+                    index: 7,
+                    reason: FailureReason::Invalid,
+                    message: "bad".into(),
+                }),
+            },
+        ];
+        let mut buf = Vec::new();
+        for m in &msgs {
+            write_frame(&mut buf, m).unwrap();
+        }
+        let mut r = &buf[..];
+        for m in &msgs {
+            let (got, _): (Response, usize) = read_frame(&mut r).unwrap();
+            assert_eq!(&got, m);
+        }
+        assert!(matches!(
+            read_frame::<_, Response>(&mut r),
+            Err(FrameError::Eof)
+        ));
+    }
+
+    #[test]
+    fn refuses_oversized_and_truncated_frames() {
+        let huge = (MAX_FRAME + 1).to_le_bytes();
+        assert!(matches!(
+            read_frame::<_, Request>(&mut &huge[..]),
+            Err(FrameError::TooLarge(_))
+        ));
+        let cut = [10u8, 0, 0, 0, b'{'];
+        assert!(matches!(
+            read_frame::<_, Request>(&mut &cut[..]),
+            Err(FrameError::Io(_))
+        ));
+        let garbage = [2u8, 0, 0, 0, b'{', b'x'];
+        assert!(matches!(
+            read_frame::<_, Request>(&mut &garbage[..]),
+            Err(FrameError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,633 @@
+//! The conversion job: the scheduler loop that feeds workers and drains results into sinks.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pagemill_core::pipeline::{MemoryBudget, Permit, ReorderWindow};
+use pagemill_core::protocol::{DocInfo, DocRef, Request, Response};
+use pagemill_core::ranges::PageRanges;
+use pagemill_core::{FailureReason, PageFailure, PageOutcome};
+use pagemill_export::{DocumentSinks, Formats};
+
+use crate::pool::{PoolEvent, SpawnError, WorkerPool};
+use crate::{rss, Input};
+
+/// Settings of a conversion run.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// Executable started as `EXE internal-worker` for each worker.
+    pub worker_exe: PathBuf,
+    /// Worker processes.
+    pub jobs: usize,
+    /// Bytes that pages in flight (dispatched or waiting to be written) may hold.
+    pub memory_budget: u64,
+    /// Estimated bytes one text-layer page holds while in flight.
+    pub page_cost: u64,
+    /// Pages to convert in each document.
+    pub pages: PageRanges,
+    /// Output formats.
+    pub formats: Formats,
+    /// User password for encrypted inputs.
+    pub password: Option<String>,
+    /// A page still unfinished after this long fails with `timeout` (its worker is killed
+    /// and replaced).
+    pub page_timeout: Duration,
+}
+
+/// How one input file went.
+#[derive(Debug, Clone, Default)]
+pub struct FileReport {
+    /// The input.
+    pub path: PathBuf,
+    /// Pages selected.
+    pub pages: u32,
+    /// Pages converted.
+    pub ok: u32,
+    /// Pages failed.
+    pub failed: u32,
+    /// Why the whole file failed (cannot open, cannot write), if it did.
+    pub error: Option<String>,
+    /// Files written.
+    pub outputs: Vec<PathBuf>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// How the whole run went.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    /// One report per input file.
+    pub files: Vec<FileReport>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Peak resident memory of the process tree (parent + workers), sampled.
+    pub peak_rss: u64,
+    /// Peak bytes held under the memory budget.
+    pub budget_peak: u64,
+}
+
+impl RunSummary {
+    /// Pages converted across all files.
+    pub fn pages_ok(&self) -> u32 {
+        self.files.iter().map(|f| f.ok).sum()
+    }
+    /// Pages failed across all files.
+    pub fn pages_failed(&self) -> u32 {
+        self.files.iter().map(|f| f.failed).sum()
+    }
+    /// Files that could not be converted at all.
+    pub fn files_failed(&self) -> usize {
+        self.files.iter().filter(|f| f.error.is_some()).count()
+    }
+}
+
+/// Progress, reported to the caller as it happens.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A document opened; `pages` will be converted.
+    FileStarted {
+        /// The input.
+        input: &'a Input,
+        /// Facts about the document.
+        info: &'a DocInfo,
+        /// Pages selected.
+        pages: u32,
+    },
+    /// A page was written (converted or failed).
+    Page {
+        /// The input.
+        input: &'a Input,
+        /// The page.
+        outcome: &'a PageOutcome,
+    },
+    /// A document is complete (or failed as a whole: see `report.error`).
+    FileFinished {
+        /// The input.
+        input: &'a Input,
+        /// The outcome.
+        report: &'a FileReport,
+    },
+    /// Periodic sample of the process tree's memory.
+    Tick {
+        /// Current resident bytes of parent + workers.
+        rss: u64,
+        /// Peak so far.
+        peak_rss: u64,
+    },
+}
+
+/// A run that could not go on at all.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Workers could not be started.
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+}
+
+/// How many documents are open at once: the one being finished and the next, so workers
+/// stay busy across a file boundary.
+const ACTIVE_DOCS: usize = 2;
+/// Requests queued per worker: one working, one waiting, so a worker never idles on IPC.
+const PIPELINE: usize = 2;
+/// Attempts per page before a worker crash counts as the page's failure.
+const ATTEMPTS: u8 = 2;
+/// Extra time past the deadline before the parent kills a worker.
+const KILL_GRACE: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+enum TaskKind {
+    Open,
+    Page { seq: u64, index: u32 },
+}
+
+#[derive(Debug)]
+struct Flight {
+    doc: u32,
+    kind: TaskKind,
+    attempts: u8,
+    permit: Option<Permit>,
+}
+
+#[derive(Default)]
+struct Slot {
+    in_flight: VecDeque<Flight>,
+    head_since: Option<Instant>,
+    killed_for_timeout: bool,
+}
+
+struct Running {
+    pages: Box<dyn Iterator<Item = u32>>,
+    next_seq: u64,
+    total: u32,
+    written: u32,
+    window: ReorderWindow<(PageOutcome, Permit)>,
+    retry: VecDeque<Flight>,
+    sinks: DocumentSinks,
+}
+
+enum DocState {
+    Queued { attempts: u8 },
+    Opening,
+    Running(Box<Running>),
+}
+
+struct Doc {
+    id: u32,
+    input: usize,
+    started: Instant,
+    state: DocState,
+}
+
+struct Scheduler<'a, F: FnMut(Event<'_>)> {
+    opts: &'a ConvertOptions,
+    inputs: &'a [Input],
+    pool: WorkerPool,
+    slots: Vec<Slot>,
+    budget: MemoryBudget,
+    active: VecDeque<Doc>,
+    next_input: usize,
+    summary: RunSummary,
+    observe: F,
+    window: usize,
+}
+
+/// Converts `inputs`, calling `observe` with progress. Failures of pages and files are in
+/// the summary; only a failure to run at all is an error.
+pub fn convert(
+    inputs: &[Input],
+    opts: &ConvertOptions,
+    observe: impl FnMut(Event<'_>),
+) -> Result<RunSummary, JobError> {
+    let start = Instant::now();
+    let jobs = opts.jobs.max(1).min(inputs.len().max(1) * 64);
+    let pool = WorkerPool::start(opts.worker_exe.clone(), jobs)?;
+    let mut s = Scheduler {
+        opts,
+        inputs,
+        slots: (0..pool.len()).map(|_| Slot::default()).collect(),
+        pool,
+        budget: MemoryBudget::new(opts.memory_budget),
+        active: VecDeque::new(),
+        next_input: 0,
+        summary: RunSummary::default(),
+        observe,
+        window: (4 * jobs).max(16),
+    };
+    s.run()?;
+    s.summary.seconds = start.elapsed().as_secs_f64();
+    s.summary.budget_peak = s.budget.peak();
+    Ok(s.summary)
+}
+
+impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
+    fn run(&mut self) -> Result<(), JobError> {
+        let mut last_tick = Instant::now() - Duration::from_secs(1);
+        loop {
+            while self.active.len() < ACTIVE_DOCS && self.next_input < self.inputs.len() {
+                let id = self.next_input as u32;
+                self.active.push_back(Doc {
+                    id,
+                    input: self.next_input,
+                    started: Instant::now(),
+                    state: DocState::Queued { attempts: 0 },
+                });
+                self.next_input += 1;
+            }
+            self.dispatch();
+            if self.active.is_empty() && self.next_input >= self.inputs.len() {
+                break;
+            }
+            if let Some(ev) = self.pool.recv(Duration::from_millis(100)) {
+                self.handle(ev)?;
+                // Drain whatever else is ready before dispatching again.
+                while let Some(ev) = self.pool.recv(Duration::ZERO) {
+                    self.handle(ev)?;
+                }
+            }
+            self.check_deadlines();
+            if last_tick.elapsed() >= Duration::from_millis(250) {
+                self.tick();
+                last_tick = Instant::now();
+            }
+        }
+        self.tick();
+        Ok(())
+    }
+
+    fn tick(&mut self) {
+        let rss = rss::tree_rss(&self.pool.pids());
+        self.summary.peak_rss = self.summary.peak_rss.max(rss);
+        (self.observe)(Event::Tick {
+            rss,
+            peak_rss: self.summary.peak_rss,
+        });
+    }
+
+    fn doc_ref(&self, doc: &Doc) -> DocRef {
+        DocRef {
+            id: doc.id,
+            path: self.inputs[doc.input].path.clone(),
+            password: self.opts.password.clone(),
+        }
+    }
+
+    /// Fills idle workers with the next tasks the budget and the reorder windows allow.
+    fn dispatch(&mut self) {
+        loop {
+            let Some(slot) = (0..self.slots.len())
+                .filter(|&i| self.slots[i].in_flight.len() < PIPELINE)
+                .min_by_key(|&i| self.slots[i].in_flight.len())
+            else {
+                return;
+            };
+            let Some(flight) = self.next_task() else {
+                return;
+            };
+            let Some(doc) = self.active.iter().find(|d| d.id == flight.doc) else {
+                return;
+            };
+            let doc_ref = self.doc_ref(doc);
+            let req = match flight.kind {
+                TaskKind::Open => Request::Open { doc: doc_ref },
+                TaskKind::Page { index, .. } => Request::Page {
+                    doc: doc_ref,
+                    index,
+                },
+            };
+            let s = &mut self.slots[slot];
+            if s.in_flight.is_empty() {
+                s.head_since = Some(Instant::now());
+            }
+            s.in_flight.push_back(flight);
+            // A failed send means the worker died; its reader reports it and the flight is
+            // handled there like any other casualty.
+            self.pool.send(slot, &req);
+        }
+    }
+
+    fn next_task(&mut self) -> Option<Flight> {
+        let cost = self.opts.page_cost;
+        for doc in self.active.iter_mut() {
+            match &mut doc.state {
+                DocState::Queued { attempts } => {
+                    let attempts = *attempts;
+                    doc.state = DocState::Opening;
+                    return Some(Flight {
+                        doc: doc.id,
+                        kind: TaskKind::Open,
+                        attempts,
+                        permit: None,
+                    });
+                }
+                DocState::Opening => continue,
+                DocState::Running(r) => {
+                    if let Some(f) = r.retry.pop_front() {
+                        return Some(f);
+                    }
+                    if !r.window.has_room_for(r.next_seq) {
+                        continue;
+                    }
+                    if r.next_seq >= r.total as u64 {
+                        continue;
+                    }
+                    let permit = self.budget.try_admit(cost)?;
+                    let Some(index) = r.pages.next() else {
+                        self.budget.release(permit);
+                        continue;
+                    };
+                    let seq = r.next_seq;
+                    r.next_seq += 1;
+                    return Some(Flight {
+                        doc: doc.id,
+                        kind: TaskKind::Page { seq, index },
+                        attempts: 0,
+                        permit: Some(permit),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    fn handle(&mut self, ev: PoolEvent) -> Result<(), JobError> {
+        match ev {
+            PoolEvent::Message {
+                slot,
+                generation,
+                response,
+                bytes,
+            } => {
+                if generation != self.pool.generation(slot) {
+                    return Ok(());
+                }
+                let s = &mut self.slots[slot];
+                let Some(flight) = s.in_flight.pop_front() else {
+                    return Ok(());
+                };
+                s.head_since = (!s.in_flight.is_empty()).then(Instant::now);
+                self.on_response(flight, response, bytes);
+            }
+            PoolEvent::Exited {
+                slot,
+                generation,
+                error,
+            } => {
+                if generation != self.pool.generation(slot) {
+                    return Ok(());
+                }
+                let how = self.pool.replace(slot)?;
+                let how = match error {
+                    Some(e) => format!("{how} ({e})"),
+                    None => how,
+                };
+                let s = &mut self.slots[slot];
+                let timed_out = std::mem::take(&mut s.killed_for_timeout);
+                s.head_since = None;
+                let flights: Vec<Flight> = s.in_flight.drain(..).collect();
+                for (i, mut f) in flights.into_iter().enumerate() {
+                    if i > 0 {
+                        // Never started: requeue as it was.
+                        self.requeue(f);
+                        continue;
+                    }
+                    if timed_out {
+                        let secs = self.opts.page_timeout.as_secs_f64();
+                        self.fail(
+                            f,
+                            FailureReason::Timeout,
+                            format!("not finished after {secs:.1} s; the page was abandoned"),
+                        );
+                        continue;
+                    }
+                    f.attempts += 1;
+                    if f.attempts >= ATTEMPTS {
+                        tracing::warn!(
+                            doc = f.doc,
+                            "worker {how}; giving up after {ATTEMPTS} attempts"
+                        );
+                        self.fail(f, FailureReason::Crash, format!("the worker process {how} while converting this page ({ATTEMPTS} attempts)"));
+                    } else {
+                        tracing::warn!(doc = f.doc, "worker {how}; retrying");
+                        self.requeue(f);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn doc_mut(&mut self, id: u32) -> Option<&mut Doc> {
+        self.active.iter_mut().find(|d| d.id == id)
+    }
+
+    fn requeue(&mut self, f: Flight) {
+        let Some(doc) = self.doc_mut(f.doc) else {
+            if let Some(p) = f.permit {
+                self.budget.release(p);
+            }
+            return;
+        };
+        match (&mut doc.state, &f.kind) {
+            (DocState::Running(r), TaskKind::Page { .. }) => r.retry.push_back(f),
+            (state, TaskKind::Open) => {
+                *state = DocState::Queued {
+                    attempts: f.attempts,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Records a flight as failed for good.
+    fn fail(&mut self, f: Flight, reason: FailureReason, message: String) {
+        match f.kind {
+            TaskKind::Open => self.finish_doc(f.doc, Some(format!("cannot open: {message}"))),
+            TaskKind::Page { seq, index } => {
+                let outcome = PageOutcome::Failed(PageFailure {
+                    index,
+                    reason,
+                    message,
+                });
+                self.accept_page(f.doc, seq, outcome, f.permit);
+            }
+        }
+    }
+
+    fn on_response(&mut self, f: Flight, response: Response, bytes: usize) {
+        match (response, f.kind) {
+            (Response::Opened { doc, info }, TaskKind::Open) => self.start_doc(doc, info),
+            (Response::OpenFailed { doc, message }, TaskKind::Open) => {
+                self.finish_doc(doc, Some(message))
+            }
+            (Response::Page { doc, outcome }, TaskKind::Page { seq, .. }) => {
+                let mut permit = f.permit;
+                if let Some(p) = permit.as_mut() {
+                    // The result now holds about its wire size (not the estimate).
+                    self.budget.resize(p, bytes as u64);
+                }
+                self.accept_page(doc, seq, outcome, permit);
+            }
+            (other, kind) => {
+                tracing::error!(?kind, "worker answered out of turn: {other:?}");
+                if let Some(p) = f.permit {
+                    self.budget.release(p);
+                }
+            }
+        }
+    }
+
+    fn start_doc(&mut self, id: u32, info: DocInfo) {
+        let (pages, formats) = (self.opts.pages.clone(), self.opts.formats);
+        let window = self.window;
+        let Some(doc) = self.active.iter().find(|d| d.id == id) else {
+            return;
+        };
+        let input = &self.inputs[doc.input];
+        let total = pages.count(info.page_count);
+        let sinks = DocumentSinks::create(
+            &input.out_dir,
+            &input.stem,
+            &input.path.display().to_string(),
+            &info,
+            formats,
+            total,
+        );
+        let sinks = match sinks {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = format!("cannot write to {}: {e}", input.out_dir.display());
+                return self.finish_doc(id, Some(msg));
+            }
+        };
+        (self.observe)(Event::FileStarted {
+            input,
+            info: &info,
+            pages: total,
+        });
+        let running = Running {
+            pages: Box::new(pages.into_pages(info.page_count)),
+            next_seq: 0,
+            total,
+            written: 0,
+            window: ReorderWindow::new(window),
+            retry: VecDeque::new(),
+            sinks,
+        };
+        if let Some(doc) = self.doc_mut(id) {
+            doc.state = DocState::Running(Box::new(running));
+        }
+        if total == 0 {
+            self.finish_doc(id, None);
+        }
+    }
+
+    /// Files a page result and writes every page that is now next in order.
+    fn accept_page(&mut self, id: u32, seq: u64, outcome: PageOutcome, permit: Option<Permit>) {
+        let permit = permit.unwrap_or_else(|| self.budget.try_admit(0).expect("zero always fits"));
+        let Some(doc) = self.active.iter_mut().find(|d| d.id == id) else {
+            self.budget.release(permit);
+            return;
+        };
+        let DocState::Running(r) = &mut doc.state else {
+            self.budget.release(permit);
+            return;
+        };
+        if let Err((_, p)) = r.window.insert(seq, (outcome, permit)) {
+            self.budget.release(p);
+            return;
+        }
+        let input = &self.inputs[doc.input];
+        let mut write_error = None;
+        while let Some((outcome, permit)) = r.window.pop_ready() {
+            let res = r.sinks.page(&outcome);
+            self.budget.release(permit);
+            if let Err(e) = res {
+                write_error = Some(format!(
+                    "cannot write outputs to {}: {e}",
+                    input.out_dir.display()
+                ));
+                break;
+            }
+            r.written += 1;
+            (self.observe)(Event::Page {
+                input,
+                outcome: &outcome,
+            });
+        }
+        let complete = r.written >= r.total;
+        if write_error.is_some() || complete {
+            self.finish_doc(id, write_error);
+        }
+    }
+
+    /// Ends a document: finishes its sinks (or drops them on error) and reports.
+    fn finish_doc(&mut self, id: u32, error: Option<String>) {
+        let Some(pos) = self.active.iter().position(|d| d.id == id) else {
+            return;
+        };
+        let Some(doc) = self.active.remove(pos) else {
+            return;
+        };
+        let input = &self.inputs[doc.input];
+        let seconds = doc.started.elapsed().as_secs_f64();
+        let mut report = FileReport {
+            path: input.path.clone(),
+            seconds,
+            error,
+            ..Default::default()
+        };
+        if let DocState::Running(r) = doc.state {
+            let r = *r;
+            report.pages = r.total;
+            report.ok = r.sinks.summary().ok;
+            report.failed = r.sinks.summary().failed;
+            for (_, p) in std::iter::from_fn({
+                let mut w = r.window;
+                move || w.pop_ready()
+            }) {
+                self.budget.release(p);
+            }
+            for f in r.retry {
+                if let Some(p) = f.permit {
+                    self.budget.release(p);
+                }
+            }
+            if report.error.is_none() {
+                match r.sinks.finish(seconds) {
+                    Ok(paths) => report.outputs = paths,
+                    Err(e) => {
+                        report.error = Some(format!(
+                            "cannot finish outputs in {}: {e}",
+                            input.out_dir.display()
+                        ))
+                    }
+                }
+            }
+        }
+        for slot in 0..self.slots.len() {
+            self.pool.send(slot, &Request::Close { doc: id });
+        }
+        (self.observe)(Event::FileFinished {
+            input,
+            report: &report,
+        });
+        self.summary.files.push(report);
+    }
+
+    /// Kills workers whose current page has overrun the deadline.
+    fn check_deadlines(&mut self) {
+        let limit = self.opts.page_timeout + KILL_GRACE;
+        for slot in 0..self.slots.len() {
+            let s = &mut self.slots[slot];
+            if s.killed_for_timeout {
+                continue;
+            }
+            if s.head_since.is_some_and(|t| t.elapsed() > limit) {
+                tracing::warn!(slot, "page deadline overrun; killing worker");
+                s.killed_for_timeout = true;
+                self.pool.kill(slot);
+            }
+        }
+    }
+}

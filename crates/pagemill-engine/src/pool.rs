@@ -1,0 +1,254 @@
+//! Worker processes and the channel their answers arrive on.
+//!
+//! Each worker is a child process running `<exe> internal-worker`. A reader thread per
+//! worker turns its stdout into [`PoolEvent`]s on one channel, so the scheduler waits on a
+//! single queue with a timeout (which is also how deadlines are checked). Each worker slot
+//! has a generation number; events from a replaced process are recognisably stale.
+
+use std::io::{BufReader, BufWriter};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pagemill_core::protocol::{read_frame, write_frame, FrameError, Request, Response};
+
+/// The hidden subcommand that turns the executable into a worker.
+pub const WORKER_ARG: &str = "internal-worker";
+
+/// What a worker slot reports.
+#[derive(Debug)]
+pub enum PoolEvent {
+    /// A message, and its size on the wire.
+    Message {
+        /// Worker slot.
+        slot: usize,
+        /// Process generation of the slot.
+        generation: u64,
+        /// The message.
+        response: Response,
+        /// Bytes on the wire (an estimate of the memory the result holds).
+        bytes: usize,
+    },
+    /// The worker's output ended: it exited, crashed or was killed.
+    Exited {
+        /// Worker slot.
+        slot: usize,
+        /// Process generation of the slot.
+        generation: u64,
+        /// Why the stream ended, if it ended with an error.
+        error: Option<String>,
+    },
+}
+
+struct Worker {
+    child: Child,
+    stdin: BufWriter<ChildStdin>,
+    generation: u64,
+}
+
+/// A fixed number of worker processes.
+pub struct WorkerPool {
+    exe: PathBuf,
+    workers: Vec<Option<Worker>>,
+    tx: Sender<PoolEvent>,
+    rx: Receiver<PoolEvent>,
+    next_generation: u64,
+}
+
+/// A worker could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start worker process {exe}: {source}")]
+pub struct SpawnError {
+    exe: String,
+    #[source]
+    source: std::io::Error,
+}
+
+impl WorkerPool {
+    /// Starts `n` workers running `exe internal-worker`.
+    pub fn start(exe: PathBuf, n: usize) -> Result<Self, SpawnError> {
+        let (tx, rx) = mpsc::channel();
+        let mut pool = WorkerPool {
+            exe,
+            workers: Vec::new(),
+            tx,
+            rx,
+            next_generation: 0,
+        };
+        for slot in 0..n.max(1) {
+            pool.workers.push(None);
+            pool.spawn(slot)?;
+        }
+        Ok(pool)
+    }
+
+    fn spawn(&mut self, slot: usize) -> Result<(), SpawnError> {
+        let mut child = Command::new(&self.exe)
+            .arg(WORKER_ARG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            // Native libraries that parallelise internally (OpenMP in Tesseract) must not:
+            // pagemill already runs one worker per core.
+            .env("OMP_THREAD_LIMIT", "1")
+            .spawn()
+            .map_err(|source| SpawnError {
+                exe: self.exe.display().to_string(),
+                source,
+            })?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            return Err(SpawnError {
+                exe: self.exe.display().to_string(),
+                source: std::io::Error::other("worker pipes missing"),
+            });
+        };
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let tx = self.tx.clone();
+        thread::Builder::new()
+            .name(format!("worker-{slot}-reader"))
+            .spawn(move || {
+                let mut r = BufReader::with_capacity(256 * 1024, stdout);
+                loop {
+                    match read_frame::<_, Response>(&mut r) {
+                        Ok((response, bytes)) => {
+                            if tx
+                                .send(PoolEvent::Message {
+                                    slot,
+                                    generation,
+                                    response,
+                                    bytes,
+                                })
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let error = match e {
+                                FrameError::Eof => None,
+                                other => Some(other.to_string()),
+                            };
+                            let _ = tx.send(PoolEvent::Exited {
+                                slot,
+                                generation,
+                                error,
+                            });
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|source| SpawnError {
+                exe: self.exe.display().to_string(),
+                source,
+            })?;
+        self.workers[slot] = Some(Worker {
+            child,
+            stdin: BufWriter::new(stdin),
+            generation,
+        });
+        Ok(())
+    }
+
+    /// Number of worker slots.
+    pub fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Always false: a pool has at least one slot.
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
+    }
+
+    /// The current generation of a slot.
+    pub fn generation(&self, slot: usize) -> u64 {
+        self.workers[slot].as_ref().map_or(0, |w| w.generation)
+    }
+
+    /// Process ids of the live workers (for memory accounting).
+    pub fn pids(&self) -> Vec<u32> {
+        self.workers
+            .iter()
+            .flatten()
+            .map(|w| w.child.id())
+            .collect()
+    }
+
+    /// Sends a request. A failed write means the worker is gone; its reader reports that.
+    pub fn send(&mut self, slot: usize, req: &Request) -> bool {
+        match self.workers[slot].as_mut() {
+            Some(w) => write_frame(&mut w.stdin, req).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Waits for the next event, up to `timeout`.
+    pub fn recv(&self, timeout: Duration) -> Option<PoolEvent> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+
+    /// Kills a worker (deadline overrun); its reader then reports [`PoolEvent::Exited`].
+    pub fn kill(&mut self, slot: usize) {
+        if let Some(w) = self.workers[slot].as_mut() {
+            let _ = w.child.kill();
+        }
+    }
+
+    /// Reaps a worker whose output ended and starts a replacement. Returns how the old
+    /// process ended, for the failure message.
+    pub fn replace(&mut self, slot: usize) -> Result<String, SpawnError> {
+        let how = match self.workers[slot].take() {
+            Some(mut w) => {
+                drop(w.stdin);
+                let status = wait_for(&mut w.child, Duration::from_secs(2));
+                match status {
+                    Some(s) if s.signal().is_some() => {
+                        format!("killed by signal {}", s.signal().unwrap_or(0))
+                    }
+                    Some(s) => format!("exited with {s}"),
+                    None => "did not exit".to_string(),
+                }
+            }
+            None => "not running".to_string(),
+        };
+        self.spawn(slot)?;
+        Ok(how)
+    }
+}
+
+fn wait_for(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) => return Some(s),
+            Ok(None) if start.elapsed() < limit => thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                return child.wait().ok();
+            }
+        }
+    }
+}
+
+impl Drop for WorkerPool {
+    /// Closing stdin asks a worker to exit; one that does not is killed.
+    fn drop(&mut self) {
+        for w in self
+            .workers
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect::<Vec<_>>()
+        {
+            let Worker {
+                mut child, stdin, ..
+            } = w;
+            drop(stdin);
+            wait_for(&mut child, Duration::from_secs(2));
+        }
+    }
+}

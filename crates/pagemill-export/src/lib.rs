@@ -1,0 +1,16 @@
+//! pagemill-export: sinks that write a document's pages as they arrive, in order.
+//!
+//! Every sink holds at most one page (or one pending paragraph) in memory; everything else
+//! goes straight to a buffered file. [`DocumentSinks`] writes into a temporary directory
+//! and moves the finished files into place only when the document completes, so a run
+//! that dies never leaves a truncated file that looks complete.
+
+mod det;
+mod json;
+mod markdown;
+mod sinks;
+
+pub use det::DetWriter;
+pub use json::{DocumentSummary, JsonWriter, JSON_SCHEMA};
+pub use markdown::MarkdownWriter;
+pub use sinks::{DocumentSinks, Format, Formats};

@@ -1,0 +1,248 @@
+//! Clean Markdown: headings, paragraphs, lists and code in reading order; page furniture
+//! (running headers, footers, page numbers) left out; a paragraph broken by a page break
+//! joined again.
+
+use std::io::{self, Write};
+
+use pagemill_core::layout::classify::join_prose;
+use pagemill_core::{Block, BlockKind, PageOutcome};
+
+/// Writes Markdown page by page. Holds back only the last paragraph of a page, to join it
+/// with its continuation on the next page.
+pub struct MarkdownWriter<W: Write> {
+    out: W,
+    pending: Option<String>,
+    last_kind: Option<BlockKind>,
+    wrote_any: bool,
+}
+
+impl<W: Write> MarkdownWriter<W> {
+    /// A writer into `out`.
+    pub fn new(out: W) -> Self {
+        MarkdownWriter {
+            out,
+            pending: None,
+            last_kind: None,
+            wrote_any: false,
+        }
+    }
+
+    /// Writes one page.
+    pub fn page(&mut self, outcome: &PageOutcome) -> io::Result<()> {
+        match outcome {
+            PageOutcome::Ok(page) => {
+                for block in page.blocks.iter().filter(|b| !b.kind.is_furniture()) {
+                    self.block(block)?;
+                }
+            }
+            PageOutcome::Failed(f) => {
+                self.flush_pending()?;
+                self.separate(None)?;
+                write!(
+                    self.out,
+                    "<!-- pagemill: page {} not converted ({}: {}) -->",
+                    f.index + 1,
+                    f.reason.as_str(),
+                    f.message.replace("--", "- -")
+                )?;
+                self.last_kind = None;
+            }
+        }
+        Ok(())
+    }
+
+    fn block(&mut self, b: &Block) -> io::Result<()> {
+        if b.kind == BlockKind::Paragraph {
+            if let Some(prev) = self.pending.take() {
+                if continues(&prev, &b.text) {
+                    self.pending = Some(join_prose_strs(&prev, &b.text));
+                    return Ok(());
+                }
+                self.emit(BlockKind::Paragraph, &prev)?;
+            }
+            self.pending = Some(b.text.clone());
+            return Ok(());
+        }
+        self.flush_pending()?;
+        match b.kind {
+            BlockKind::Heading => {
+                let level = b.level.unwrap_or(2).clamp(1, 6) as usize;
+                let text = b.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                self.emit(b.kind, &format!("{} {}", "#".repeat(level), text))
+            }
+            BlockKind::ListItem => self.emit(b.kind, &list_item(&b.text)),
+            BlockKind::Code => {
+                let fence = if b.text.contains("```") {
+                    "~~~~"
+                } else {
+                    "```"
+                };
+                self.emit(b.kind, &format!("{fence}\n{}\n{fence}", b.text))
+            }
+            _ => self.emit(b.kind, &escape_line_start(&b.text)),
+        }
+    }
+
+    fn separate(&mut self, kind: Option<BlockKind>) -> io::Result<()> {
+        if self.wrote_any {
+            let tight =
+                kind == Some(BlockKind::ListItem) && self.last_kind == Some(BlockKind::ListItem);
+            self.out.write_all(if tight { b"\n" } else { b"\n\n" })?;
+        }
+        self.wrote_any = true;
+        Ok(())
+    }
+
+    fn emit(&mut self, kind: BlockKind, text: &str) -> io::Result<()> {
+        let text = if kind == BlockKind::Paragraph {
+            escape_line_start(text)
+        } else {
+            text.to_string()
+        };
+        self.separate(Some(kind))?;
+        self.out.write_all(text.as_bytes())?;
+        self.last_kind = Some(kind);
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) -> io::Result<()> {
+        if let Some(p) = self.pending.take() {
+            self.emit(BlockKind::Paragraph, &p)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is held back and a final newline; returns the inner writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.flush_pending()?;
+        if self.wrote_any {
+            self.out.write_all(b"\n")?;
+        }
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// A paragraph that stops mid-sentence continues in the next one if that starts in lower case.
+fn continues(prev: &str, next: &str) -> bool {
+    let open = !prev
+        .trim_end()
+        .ends_with(['.', '!', '?', ':', ';', '"', ')']);
+    open && next.chars().next().is_some_and(char::is_lowercase)
+}
+
+fn join_prose_strs(a: &str, b: &str) -> String {
+    use pagemill_core::layout::lines::TextLine;
+    let mk = |t: &str| TextLine {
+        bbox: Default::default(),
+        text: t.to_string(),
+        size: 0.0,
+        chars: 0,
+        bold: 0.0,
+        italic: 0.0,
+        mono: 0.0,
+        char_width: 0.0,
+        font: 0,
+    };
+    join_prose(&[mk(a), mk(b)])
+}
+
+fn list_item(text: &str) -> String {
+    let t = text.trim_start();
+    let mut chars = t.chars();
+    match chars.next() {
+        Some('•' | '◦' | '▪' | '‣' | '●' | '○' | '■' | '□' | '➢' | '►' | '–' | '·' | '-' | '*') =>
+        {
+            format!("- {}", chars.as_str().trim_start())
+        }
+        // "1. x" and "2) x" are Markdown ordered items as they stand.
+        Some(c) if c.is_ascii_digit() => t.to_string(),
+        _ => format!("- {t}"),
+    }
+}
+
+/// Escapes what Markdown would read as structure at the start of a paragraph.
+fn escape_line_start(text: &str) -> String {
+    let t = text.trim_start();
+    let needs = t.starts_with(['#', '>', '+', '=', '|'])
+        || t.starts_with("- ")
+        || t.starts_with("* ")
+        || t.starts_with("---")
+        || t.starts_with("```");
+    if needs {
+        format!("\\{t}")
+    } else {
+        t.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pagemill_core::model::{FailureReason, Page, PageFailure, TextSource};
+    use pagemill_core::BBox;
+
+    fn block(kind: BlockKind, level: Option<u8>, text: &str) -> Block {
+        Block {
+            kind,
+            level,
+            bbox: BBox::default(),
+            text: text.into(),
+            font_size: 10.0,
+            font: None,
+            bold: false,
+            italic: false,
+            confidence: 1.0,
+            lines: vec![],
+        }
+    }
+
+    fn page(index: u32, blocks: Vec<Block>) -> PageOutcome {
+        PageOutcome::Ok(Page {
+            index,
+            width: 600.0,
+            height: 800.0,
+            rotation: 0,
+            source: TextSource::TextLayer,
+            body_font_size: 10.0,
+            blocks,
+        })
+    }
+
+    #[test]
+    fn writes_structure_skips_furniture_joins_across_pages() {
+        let mut w = MarkdownWriter::new(Vec::new());
+        w.page(&page(
+            0,
+            vec![
+                block(BlockKind::PageHeader, None, "Manual"),
+                block(BlockKind::Heading, Some(1), "Intro"),
+                block(BlockKind::Paragraph, None, "This sentence con-"),
+                block(BlockKind::PageNumber, None, "1"),
+            ],
+        ))
+        .unwrap();
+        w.page(&page(
+            1,
+            vec![
+                block(BlockKind::Paragraph, None, "tinues here."),
+                block(BlockKind::ListItem, None, "• one"),
+                block(BlockKind::ListItem, None, "• two"),
+                block(BlockKind::Code, None, "x <- 1\n  y"),
+                block(BlockKind::Paragraph, None, "# not a heading"),
+            ],
+        ))
+        .unwrap();
+        w.page(&PageOutcome::Failed(PageFailure {
+            index: 2,
+            reason: FailureReason::Invalid,
+            message: "broken".into(),
+        }))
+        .unwrap();
+        let md = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert_eq!(
+            md,
+            "# Intro\n\nThis sentence continues here.\n\n- one\n- two\n\n```\nx <- 1\n  y\n```\n\n\\# not a heading\n\n<!-- pagemill: page 3 not converted (invalid: broken) -->\n"
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! The set of sinks for one document, written under a temporary directory and moved into
+//! place when the document is complete.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pagemill_core::protocol::DocInfo;
+use pagemill_core::PageOutcome;
+
+use crate::{DetWriter, DocumentSummary, JsonWriter, MarkdownWriter};
+
+/// Name of the per-document temporary directory (under `OUT/IN/`).
+pub const TMP_DIR: &str = ".pagemill-tmp";
+
+/// One output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `IN.md`
+    Markdown,
+    /// `IN.json`
+    Json,
+    /// `IN.det.md`
+    Det,
+}
+
+/// Which formats to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    /// Write `IN.md`.
+    pub markdown: bool,
+    /// Write `IN.json`.
+    pub json: bool,
+    /// Write `IN.det.md`.
+    pub det: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats {
+            markdown: true,
+            json: true,
+            det: true,
+        }
+    }
+}
+
+impl FromStr for Formats {
+    type Err = String;
+    /// Parses `md,json,det` (any subset, any order).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut f = Formats {
+            markdown: false,
+            json: false,
+            det: false,
+        };
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "md" | "markdown" => f.markdown = true,
+                "json" => f.json = true,
+                "det" => f.det = true,
+                other => {
+                    return Err(format!(
+                        "unknown format `{other}`: choose from md, json, det"
+                    ))
+                }
+            }
+        }
+        if !(f.markdown || f.json || f.det) {
+            return Err("no format given: choose from md, json, det".into());
+        }
+        Ok(f)
+    }
+}
+
+type Out = BufWriter<File>;
+
+/// The sinks of one document.
+pub struct DocumentSinks {
+    dir: PathBuf,
+    tmp: PathBuf,
+    stem: String,
+    markdown: Option<MarkdownWriter<Out>>,
+    det: Option<DetWriter<Out>>,
+    json: Option<JsonWriter<Out>>,
+    summary: DocumentSummary,
+    finished: bool,
+}
+
+fn create(path: &Path) -> io::Result<Out> {
+    Ok(BufWriter::with_capacity(64 * 1024, File::create(path)?))
+}
+
+impl DocumentSinks {
+    /// Prepares `dir` (`OUT/IN/`) and starts every selected file under `dir/.pagemill-tmp/`.
+    /// Leftovers of an earlier run that was killed are removed first.
+    pub fn create(
+        dir: &Path,
+        stem: &str,
+        source: &str,
+        info: &DocInfo,
+        formats: Formats,
+        pages: u32,
+    ) -> io::Result<Self> {
+        let tmp = dir.join(TMP_DIR);
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        let mut s = DocumentSinks {
+            dir: dir.to_path_buf(),
+            tmp: tmp.clone(),
+            stem: stem.to_string(),
+            markdown: None,
+            det: None,
+            json: None,
+            summary: DocumentSummary {
+                pages,
+                ..Default::default()
+            },
+            finished: false,
+        };
+        if formats.markdown {
+            s.markdown = Some(MarkdownWriter::new(create(&s.tmp_path("md"))?));
+        }
+        if formats.det {
+            s.det = Some(DetWriter::new(create(&s.tmp_path("det.md"))?));
+        }
+        if formats.json {
+            s.json = Some(JsonWriter::new(create(&s.tmp_path("json"))?, source, info)?);
+        }
+        Ok(s)
+    }
+
+    fn tmp_path(&self, ext: &str) -> PathBuf {
+        self.tmp.join(format!("{}.{ext}", self.stem))
+    }
+
+    /// Writes one page to every sink.
+    pub fn page(&mut self, outcome: &PageOutcome) -> io::Result<()> {
+        match outcome {
+            PageOutcome::Ok(_) => self.summary.ok += 1,
+            PageOutcome::Failed(_) => self.summary.failed += 1,
+        }
+        if let Some(w) = &mut self.markdown {
+            w.page(outcome)?;
+        }
+        if let Some(w) = &mut self.det {
+            w.page(outcome)?;
+        }
+        if let Some(w) = &mut self.json {
+            w.page(outcome)?;
+        }
+        Ok(())
+    }
+
+    /// Counts so far.
+    pub fn summary(&self) -> &DocumentSummary {
+        &self.summary
+    }
+
+    /// Completes every file, moves them into `OUT/IN/` and removes the temporary directory.
+    /// Returns the paths written.
+    pub fn finish(mut self, seconds: f64) -> io::Result<Vec<PathBuf>> {
+        self.summary.seconds = (seconds * 1000.0).round() / 1000.0;
+        let mut done = Vec::new();
+        if let Some(w) = self.markdown.take() {
+            w.finish()?
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_data()?;
+            done.push("md");
+        }
+        if let Some(w) = self.det.take() {
+            w.finish()?
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_data()?;
+            done.push("det.md");
+        }
+        if let Some(w) = self.json.take() {
+            w.finish(&self.summary)?
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_data()?;
+            done.push("json");
+        }
+        let mut paths = Vec::new();
+        for ext in done {
+            let to = self.dir.join(format!("{}.{ext}", self.stem));
+            fs::rename(self.tmp_path(ext), &to)?;
+            paths.push(to);
+        }
+        self.finished = true;
+        fs::remove_dir_all(&self.tmp)?;
+        Ok(paths)
+    }
+}
+
+impl Drop for DocumentSinks {
+    /// A document that did not finish leaves no partial files behind.
+    fn drop(&mut self) {
+        if !self.finished {
+            self.markdown = None;
+            self.det = None;
+            self.json = None;
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pagemill_core::model::{FailureReason, PageFailure};
+
+    fn info() -> DocInfo {
+        DocInfo {
+            page_count: 1,
+            pdf_version: None,
+            title: None,
+        }
+    }
+
+    #[test]
+    fn formats_parse() {
+        assert_eq!(
+            "md".parse::<Formats>().unwrap(),
+            Formats {
+                markdown: true,
+                json: false,
+                det: false
+            }
+        );
+        assert!("md,pdf".parse::<Formats>().is_err());
+        assert!("".parse::<Formats>().is_err());
+    }
+
+    #[test]
+    fn files_appear_only_when_finished_and_tmp_is_removed() {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("doc");
+        let mut s =
+            DocumentSinks::create(&dir, "doc", "doc.pdf", &info(), Formats::default(), 1).unwrap();
+        s.page(&PageOutcome::Failed(PageFailure {
+            index: 0,
+            reason: FailureReason::Invalid,
+            message: "m".into(),
+        }))
+        .unwrap();
+        assert!(!dir.join("doc.md").exists(), "nothing final before finish");
+        let paths = s.finish(0.1).unwrap();
+        assert_eq!(paths.len(), 3);
+        assert!(paths.iter().all(|p| p.exists()));
+        assert!(!dir.join(TMP_DIR).exists());
+    }
+
+    #[test]
+    fn dropped_unfinished_sinks_leave_nothing() {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("doc");
+        let s =
+            DocumentSinks::create(&dir, "doc", "doc.pdf", &info(), Formats::default(), 1).unwrap();
+        drop(s);
+        assert!(!dir.join(TMP_DIR).exists());
+        assert!(!dir.join("doc.json").exists());
+    }
+}

@@ -1,0 +1,16 @@
+//! pagemill-pdf: PDFium behind a small, safe API.
+//!
+//! - [`library`]: finds `libpdfium.so` and binds to it at run time;
+//! - [`Engine`] / [`Document`]: open a PDF, read its page count and metadata;
+//! - [`text`]: one page's characters with boxes, sizes and fonts, in the displayed frame.
+//!
+//! PDFium is **not thread-safe**: an [`Engine`] lives in one thread of one process. pagemill
+//! gets parallelism from several worker processes, each with its own engine.
+
+mod document;
+mod error;
+pub mod library;
+pub mod text;
+
+pub use document::{Document, Engine};
+pub use error::PdfError;

@@ -1,0 +1,250 @@
+//! One page's text layer: characters with boxes, sizes and fonts.
+//!
+//! This is the hot path of born-digital conversion, so it talks to PDFium's C API directly:
+//! font facts are looked up once per text object (chars of one object share font and
+//! matrix), not once per character as the high-level wrappers do.
+
+use std::collections::HashMap;
+
+use pagemill_core::layout::{FontInfo, RawChar, RawPage};
+use pagemill_core::BBox;
+use pdfium_render::prelude::{FPDF_PAGE, FS_MATRIX, FS_RECTF};
+
+use crate::{Document, PdfError};
+
+/// Maps PDF user space to the displayed frame (origin top-left of the crop box, y down,
+/// `/Rotate` applied).
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    left: f32,
+    bottom: f32,
+    right: f32,
+    top: f32,
+    rotation: u16,
+}
+
+impl Frame {
+    fn map(&self, x: f32, y: f32) -> (f32, f32) {
+        match self.rotation {
+            90 => (y - self.bottom, x - self.left),
+            180 => (self.right - x, y - self.bottom),
+            270 => (self.top - y, self.right - x),
+            _ => (x - self.left, self.top - y),
+        }
+    }
+    fn map_rect(&self, r: &FS_RECTF) -> BBox {
+        let (x0, y0) = self.map(r.left, r.top);
+        let (x1, y1) = self.map(r.right, r.bottom);
+        BBox::new(x0, y0, x1, y1)
+    }
+}
+
+impl Document<'_> {
+    fn load_page(&self, index: u32) -> Result<FPDF_PAGE, PdfError> {
+        let page = unsafe { self.engine.b.FPDF_LoadPage(self.handle, index as i32) };
+        if page.is_null() {
+            return Err(PdfError::Page {
+                index,
+                message: "PDFium could not load the page (broken page object or content)".into(),
+            });
+        }
+        Ok(page)
+    }
+
+    /// Extracts the text layer of page `index` (0-based).
+    pub fn extract_page(&self, index: u32) -> Result<RawPage, PdfError> {
+        let b = &self.engine.b;
+        let page = self.load_page(index)?;
+        // Close the page on every path out of this function.
+        struct PageGuard<'a>(&'a Document<'a>, FPDF_PAGE);
+        impl Drop for PageGuard<'_> {
+            fn drop(&mut self) {
+                unsafe { self.0.engine.b.FPDF_ClosePage(self.1) };
+            }
+        }
+        let _guard = PageGuard(self, page);
+
+        let width = unsafe { b.FPDF_GetPageWidthF(page) };
+        let height = unsafe { b.FPDF_GetPageHeightF(page) };
+        let rotation = (unsafe { b.FPDFPage_GetRotation(page) }.clamp(0, 3) * 90) as u16;
+        let mut rect = FS_RECTF {
+            left: 0.0,
+            top: 0.0,
+            right: 0.0,
+            bottom: 0.0,
+        };
+        let frame = if unsafe { b.FPDF_GetPageBoundingBox(page, &mut rect) } != 0 {
+            Frame {
+                left: rect.left,
+                bottom: rect.bottom,
+                right: rect.right,
+                top: rect.top,
+                rotation,
+            }
+        } else {
+            let (w, h) = if rotation % 180 == 90 {
+                (height, width)
+            } else {
+                (width, height)
+            };
+            Frame {
+                left: 0.0,
+                bottom: 0.0,
+                right: w,
+                top: h,
+                rotation,
+            }
+        };
+
+        // The displayed size comes from the same frame the characters are mapped with.
+        let (w, h) = (frame.right - frame.left, frame.top - frame.bottom);
+        let (width, height) = if rotation % 180 == 90 { (h, w) } else { (w, h) };
+        let mut out = RawPage {
+            index,
+            width,
+            height,
+            rotation,
+            chars: Vec::new(),
+            fonts: Vec::new(),
+        };
+        let tp = unsafe { b.FPDFText_LoadPage(page) };
+        if tp.is_null() {
+            return Ok(out); // no text layer at all
+        }
+        let n = unsafe { b.FPDFText_CountChars(tp) }.max(0);
+        out.chars.reserve(n as usize);
+        // Text object → (font index, vertical scale of its matrix).
+        let mut by_object: HashMap<usize, (u16, f32)> = HashMap::new();
+        let mut by_font: HashMap<usize, u16> = HashMap::new();
+        let mut last_font = 0u16;
+        for i in 0..n {
+            let u = unsafe { b.FPDFText_GetUnicode(tp, i) };
+            let ch = char::from_u32(u).unwrap_or('\u{FFFD}');
+            let generated = unsafe { b.FPDFText_IsGenerated(tp, i) } == 1;
+            if ch.is_whitespace() || ch == '\u{2}' && generated {
+                out.chars.push(RawChar {
+                    ch: if ch == '\u{2}' { '\n' } else { ch },
+                    bbox: BBox::default(),
+                    size: 0.0,
+                    font: last_font,
+                    generated,
+                });
+                continue;
+            }
+            let mut r = FS_RECTF {
+                left: 0.0,
+                top: 0.0,
+                right: 0.0,
+                bottom: 0.0,
+            };
+            if unsafe { b.FPDFText_GetLooseCharBox(tp, i, &mut r) } == 0 {
+                continue;
+            }
+            let obj = unsafe { b.FPDFText_GetTextObject(tp, i) };
+            let (font, scale) = match by_object.get(&(obj as usize)) {
+                Some(&v) => v,
+                None => {
+                    let v = self.object_font(obj, tp, i, &mut by_font, &mut out.fonts);
+                    by_object.insert(obj as usize, v);
+                    v
+                }
+            };
+            last_font = font;
+            let size = (unsafe { b.FPDFText_GetFontSize(tp, i) } as f32) * scale;
+            out.chars.push(RawChar {
+                ch,
+                bbox: frame.map_rect(&r),
+                size: if size.is_finite() && size > 0.0 {
+                    size
+                } else {
+                    1.0
+                },
+                font,
+                generated,
+            });
+        }
+        unsafe { b.FPDFText_ClosePage(tp) };
+        Ok(out)
+    }
+
+    /// Font facts of the text object behind character `i`, registering new fonts.
+    fn object_font(
+        &self,
+        obj: pdfium_render::prelude::FPDF_PAGEOBJECT,
+        tp: pdfium_render::prelude::FPDF_TEXTPAGE,
+        i: i32,
+        by_font: &mut HashMap<usize, u16>,
+        fonts: &mut Vec<FontInfo>,
+    ) -> (u16, f32) {
+        let b = &self.engine.b;
+        let mut m = FS_MATRIX {
+            a: 1.0,
+            b: 0.0,
+            c: 0.0,
+            d: 1.0,
+            e: 0.0,
+            f: 0.0,
+        };
+        let scale = if unsafe { b.FPDFText_GetMatrix(tp, i, &mut m) } != 0 {
+            // Length of the transformed y unit vector: the text's vertical scale.
+            let s = (m.c * m.c + m.d * m.d).sqrt();
+            if s.is_finite() && s > 0.0 {
+                s
+            } else {
+                1.0
+            }
+        } else {
+            1.0
+        };
+        if obj.is_null() {
+            return (0, scale);
+        }
+        let font = unsafe { b.FPDFTextObj_GetFont(obj) };
+        if let Some(&id) = by_font.get(&(font as usize)) {
+            return (id, scale);
+        }
+        let info = if font.is_null() {
+            FontInfo::default()
+        } else {
+            let len = unsafe { b.FPDFFont_GetBaseFontName(font, std::ptr::null_mut(), 0) };
+            let name = if len > 1 && len < 4096 {
+                let mut buf = vec![0u8; len];
+                unsafe { b.FPDFFont_GetBaseFontName(font, buf.as_mut_ptr().cast(), len) };
+                String::from_utf8_lossy(&buf)
+                    .trim_end_matches('\0')
+                    .to_string()
+            } else {
+                String::new()
+            };
+            let flags = unsafe { b.FPDFFont_GetFlags(font) }.max(0) as u32;
+            let weight = unsafe { b.FPDFFont_GetWeight(font) };
+            FontInfo::from_pdf(&name, flags, weight)
+        };
+        let id = u16::try_from(fonts.len()).unwrap_or(u16::MAX);
+        fonts.push(info);
+        by_font.insert(font as usize, id);
+        (id, scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_maps_each_rotation_to_top_left_origin() {
+        let f = |rotation| Frame {
+            left: 0.0,
+            bottom: 0.0,
+            right: 600.0,
+            top: 800.0,
+            rotation,
+        };
+        // The user-space top-left corner of an unrotated page.
+        assert_eq!(f(0).map(0.0, 800.0), (0.0, 0.0));
+        // Rotated 90° clockwise it lands top-right; displayed width is 800.
+        assert_eq!(f(90).map(0.0, 800.0), (800.0, 0.0));
+        assert_eq!(f(180).map(0.0, 800.0), (600.0, 800.0));
+        assert_eq!(f(270).map(0.0, 800.0), (0.0, 600.0));
+    }
+}
