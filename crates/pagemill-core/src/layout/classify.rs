@@ -62,6 +62,59 @@ fn heading_level(ratio: f32, bold: bool) -> Option<u8> {
     }
 }
 
+/// Where a page's body starts and ends: the extent of every block that is not a
+/// furniture candidate (a short block in the outer [`FURNITURE_ZONE`] of the page). A
+/// candidate separated from that extent by a gap is a running header or footer even when
+/// the margins are wide (TeX puts page numbers ~12 % above the bottom edge).
+fn body_extent(groups: &[LineGroup], height: f32) -> (f32, f32) {
+    let candidate = |g: &LineGroup| {
+        g.lines.len() <= 2
+            && g.chars() <= 160
+            && (g.bbox.y1 <= height * FURNITURE_ZONE
+                || g.bbox.y0 >= height * (1.0 - FURNITURE_ZONE))
+    };
+    // Only the outermost band of candidates is furniture: a short block with more short
+    // blocks beyond it (figure labels, captions) is content.
+    let cands: Vec<&LineGroup> = groups.iter().filter(|g| candidate(g)).collect();
+    let lowest = cands
+        .iter()
+        .filter(|g| g.bbox.y0 >= height * 0.5)
+        .max_by(|a, b| a.bbox.y1.total_cmp(&b.bbox.y1));
+    let highest = cands
+        .iter()
+        .filter(|g| g.bbox.y1 < height * 0.5)
+        .min_by(|a, b| a.bbox.y0.total_cmp(&b.bbox.y0));
+    let outer = |g: &LineGroup| {
+        let near = |o: &LineGroup, below: bool| {
+            let reach = 1.5 * o.bbox.height().max(4.0);
+            if below {
+                g.bbox.y1 >= o.bbox.y0 - reach
+            } else {
+                g.bbox.y0 <= o.bbox.y1 + reach
+            }
+        };
+        lowest.is_some_and(|o| g.bbox.y0 >= height * 0.5 && near(o, true))
+            || highest.is_some_and(|o| g.bbox.y1 < height * 0.5 && near(o, false))
+    };
+    let body: Vec<&LineGroup> = groups
+        .iter()
+        .filter(|g| !(candidate(g) && outer(g)))
+        .collect();
+    if body.is_empty() {
+        // Only short blocks: nothing to call furniture relative to.
+        return (f32::NEG_INFINITY, f32::INFINITY);
+    }
+    let top = body.iter().map(|g| g.bbox.y0).fold(f32::INFINITY, f32::min);
+    let bottom = body
+        .iter()
+        .map(|g| g.bbox.y1)
+        .fold(f32::NEG_INFINITY, f32::max);
+    (top, bottom)
+}
+
+/// Outer fraction of the page (top and bottom) where running headers and footers may sit.
+const FURNITURE_ZONE: f32 = 0.2;
+
 /// Joins prose lines, removing line-break hyphens (`exam-` + `ple` → `example`).
 pub fn join_prose(lines: &[TextLine]) -> String {
     let mut out = String::new();
@@ -120,6 +173,7 @@ fn join_code(g: &LineGroup) -> String {
 
 /// Gives each group its kind and text.
 pub fn classify(groups: Vec<LineGroup>, fonts: &[FontInfo], body: f32, height: f32) -> Vec<Block> {
+    let (body_top, body_bottom) = body_extent(&groups, height);
     groups
         .into_iter()
         .map(|g| {
@@ -132,9 +186,11 @@ pub fn classify(groups: Vec<LineGroup>, fonts: &[FontInfo], body: f32, height: f
             let ratio = size / body.max(1.0);
             let prose = join_prose(&g.lines);
             let has_letters = prose.chars().any(char::is_alphabetic);
-            let in_top = g.bbox.y1 <= height * MARGIN;
-            let in_bottom = g.bbox.y0 >= height * (1.0 - MARGIN);
             let short = g.lines.len() <= 2 && chars <= 160;
+            let in_top = g.bbox.y1 <= height * MARGIN
+                || (short && g.bbox.y1 <= body_top - g.bbox.height().max(4.0));
+            let in_bottom = g.bbox.y0 >= height * (1.0 - MARGIN)
+                || (short && g.bbox.y0 >= body_bottom + g.bbox.height().max(4.0));
 
             let (kind, level) = if (in_top || in_bottom) && short && ratio < 1.12 {
                 if is_page_number(&prose) {

@@ -51,6 +51,7 @@ struct Builder {
     width_sum: f32,
     font_counts: Vec<(u16, u32)>,
     pending_space: bool,
+    pitch: Option<f32>,
 }
 
 impl Builder {
@@ -58,10 +59,22 @@ impl Builder {
         if let Some(last) = self.last {
             let gap = c.bbox.x0 - last.bbox.x1;
             let is_mono = font.is_some_and(|f| f.mono);
-            if is_mono && gap > 0.0 && last.bbox.width() > 0.0 {
+            let step = c.bbox.x0 - last.bbox.x0;
+            if is_mono && !self.pending_space && step > 0.0 && gap < 0.2 * c.size.max(1.0) {
+                // Adjacent fixed-pitch glyphs: their distance is the font's pitch.
+                self.pitch = Some(step);
+            }
+            let pitch = self.pitch.unwrap_or(0.6 * c.size.max(1.0));
+            if is_mono && step > 0.0 {
                 // Fixed pitch: keep the spacing (code alignment), as many spaces as fit.
-                let n = (gap / last.bbox.width()).round() as usize;
-                let n = if self.pending_space { n.max(1) } else { n };
+                let n = ((step / pitch).round() as usize).saturating_sub(1);
+                // Once the pitch is measured the geometry is the truth: the engine infers
+                // spaces between separately placed tokens (`console .log`) that are not there.
+                let n = if self.pending_space && self.pitch.is_none() {
+                    n.max(1)
+                } else {
+                    n
+                };
                 self.text.extend(std::iter::repeat_n(' ', n.min(80)));
             } else if self.pending_space || gap > SPACE_EM * c.size.max(1.0) {
                 self.text.push(' ');
@@ -119,7 +132,11 @@ impl Builder {
     fn continues(&self, c: &RawChar) -> bool {
         let Some(last) = self.last else { return true };
         let min_h = last.bbox.height().min(c.bbox.height()).max(0.1);
-        let same_band = last.bbox.y_overlap(&c.bbox) >= 0.5 * min_h;
+        // Against the previous glyph, or against the line so far: after a superscript
+        // (footnote mark) the text returns to the line's band, not the mark's.
+        let band = self.bbox.unwrap_or(last.bbox);
+        let same_band = last.bbox.y_overlap(&c.bbox) >= 0.5 * min_h
+            || band.y_overlap(&c.bbox) >= 0.7 * c.bbox.height().min(band.height()).max(0.1);
         let hdist = (c.bbox.x0 - last.bbox.x1)
             .max(last.bbox.x0 - c.bbox.x1)
             .max(0.0);
@@ -151,9 +168,8 @@ pub fn build_lines(chars: &[RawChar], fonts: &[FontInfo]) -> Vec<TextLine> {
     let mut b = Builder::default();
     for c in chars {
         if c.ch == '\n' || c.ch == '\r' {
-            if c.generated || b.last.is_some() {
-                lines.extend(b.finish());
-            }
+            // A hint only: engines break lines at every baseline shift (superscripts,
+            // footnote marks); the next character's position decides.
             continue;
         }
         if c.ch.is_whitespace() {

@@ -1,10 +1,12 @@
 //! Stage 3: reading order by recursive XY-cut.
 //!
-//! A region's blocks are first split into horizontal bands wherever a horizontal strip
-//! holds no block (top to bottom); a region that is one band is split into columns wherever
-//! a vertical strip holds no block (left to right); each part is cut again. Bands first
-//! keeps rows of tables and forms together; columns of a multi-column page still come out
-//! one after another because their text overlaps vertically.
+//! A region whose blocks fall into columns (a vertical strip, a gutter, holds no block) is
+//! read column by column, left to right; otherwise it is split into horizontal bands
+//! wherever a horizontal strip holds no block, top to bottom; each part is cut again.
+//! Columns win over bands because gaps between paragraphs of neighbouring columns can line
+//! up by chance. The exception is a region whose sides are *row-aligned* (blocks on either
+//! side of the gutter span the same heights, as the cells of a table or a form do): that is
+//! read band by band, row by row.
 
 use super::blocks::LineGroup;
 use crate::model::BBox;
@@ -62,12 +64,57 @@ fn split(idx: &mut [usize], boxes: &[BBox], horizontal: bool) -> Option<Vec<Vec<
     (parts.len() > 1).then_some(parts)
 }
 
+/// Whether neighbouring columns look like the cells of a table: most blocks of the smaller
+/// side have a partner on the other side spanning nearly the same heights.
+fn row_aligned(parts: &[Vec<usize>], boxes: &[BBox]) -> bool {
+    parts.windows(2).any(|w| {
+        let (a, b) = if w[0].len() <= w[1].len() {
+            (&w[0], &w[1])
+        } else {
+            (&w[1], &w[0])
+        };
+        if a.len() < 2 {
+            return false;
+        }
+        let matched = a
+            .iter()
+            .filter(|&&i| {
+                b.iter().any(|&j| {
+                    let (p, q) = (&boxes[i], &boxes[j]);
+                    p.y_overlap(q) >= 0.8 * p.height().max(q.height()).max(0.1)
+                })
+            })
+            .count();
+        matched * 2 > a.len()
+    })
+}
+
+/// Whether a column after the first starts clearly above it: then the region is a banner
+/// (title, heading) over columns, and bands must come first.
+fn later_column_starts_higher(parts: &[Vec<usize>], boxes: &[BBox]) -> bool {
+    let top = |p: &Vec<usize>| p.iter().map(|&i| boxes[i].y0).fold(f32::INFINITY, f32::min);
+    let Some(first) = parts.first() else {
+        return false;
+    };
+    let first_top = top(first);
+    let line = first
+        .iter()
+        .map(|&i| boxes[i].height())
+        .fold(f32::INFINITY, f32::min)
+        .min(14.0);
+    parts[1..].iter().any(|p| top(p) < first_top - line)
+}
+
 fn xy_cut(idx: &mut [usize], boxes: &[BBox], out: &mut Vec<usize>) {
     if idx.len() <= 1 {
         out.extend_from_slice(idx);
         return;
     }
-    let parts = split(idx, boxes, true).or_else(|| split(idx, boxes, false));
+    let columns = split(idx, boxes, false);
+    let parts = match columns {
+        Some(c) if !row_aligned(&c, boxes) && !later_column_starts_higher(&c, boxes) => Some(c),
+        columns => split(idx, boxes, true).or(columns),
+    };
     match parts {
         Some(parts) => {
             for mut p in parts {
@@ -105,6 +152,18 @@ mod tests {
             [50.0, 390.0, 290.0, 700.0],
         ];
         assert_eq!(order_of(&boxes), vec![2, 3, 4, 0, 1]);
+    }
+
+    #[test]
+    fn columns_win_over_a_chance_gap_that_lines_up() {
+        // Left: two paragraphs with a gap at 369–383; right: 43–357 and 370–409.
+        let boxes = [
+            [72.0, 43.0, 309.0, 369.6],
+            [321.0, 43.0, 558.0, 357.0],
+            [72.0, 383.0, 309.0, 482.0],
+            [321.0, 370.8, 558.0, 409.0],
+        ];
+        assert_eq!(order_of(&boxes), vec![0, 2, 1, 3]);
     }
 
     #[test]
