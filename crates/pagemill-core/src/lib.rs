@@ -6,11 +6,13 @@
 //!   reorder window).
 //! - [`protocol`]: the framed messages exchanged with worker processes.
 //! - [`ranges`]: `--pages` range parsing.
+//! - [`textsim`]: text similarity against reference text (tests, benchmarks).
 
 pub mod layout;
 pub mod model;
 pub mod pipeline;
 pub mod protocol;
 pub mod ranges;
+pub mod textsim;
 
 pub use model::{BBox, Block, BlockKind, FailureReason, Line, Page, PageFailure, PageOutcome};

@@ -108,6 +108,9 @@ pub enum BlockKind {
     PageFooter,
     /// A page number in a margin (dropped from Markdown).
     PageNumber,
+    /// A note at the foot of the page, set smaller than the body and opened by a marker
+    /// (`1`, `*`, `†`). Markdown keeps it but moves it after the paragraph it interrupts.
+    Footnote,
 }
 
 impl BlockKind {
@@ -121,6 +124,7 @@ impl BlockKind {
             BlockKind::PageHeader => "page_header",
             BlockKind::PageFooter => "page_footer",
             BlockKind::PageNumber => "page_number",
+            BlockKind::Footnote => "footnote",
         }
     }
     /// Page furniture: repeated on every page, not part of the reading text.

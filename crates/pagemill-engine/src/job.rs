@@ -149,11 +149,24 @@ struct Flight {
     permit: Option<Permit>,
 }
 
+/// Pages a fresh worker converts before its memory is taken as its warm baseline.
+const WARM_PAGES: u32 = 16;
+/// A worker whose resident memory grows this fraction past its warm baseline is drained
+/// and replaced: a safety net against slow leaks in native code, so no worker grows
+/// without bound whatever the run's length. (It does not address PDFium's page lookup,
+/// which keeps every page dictionary before the requested page; see BENCHMARKS.md.)
+const RECYCLE_GROWTH: f64 = 0.25;
+/// How often (in pages) a worker's memory is checked.
+const RSS_CHECK_EVERY: u32 = 8;
+
 #[derive(Default)]
 struct Slot {
     in_flight: VecDeque<Flight>,
     head_since: Option<Instant>,
     killed_for_timeout: bool,
+    pages_done: u32,
+    baseline_rss: Option<u64>,
+    retiring: bool,
 }
 
 struct Running {
@@ -246,6 +259,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 }
             }
             self.check_deadlines();
+            self.recycle_idle()?;
             if last_tick.elapsed() >= Duration::from_millis(250) {
                 self.tick();
                 last_tick = Instant::now();
@@ -276,7 +290,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
     fn dispatch(&mut self) {
         loop {
             let Some(slot) = (0..self.slots.len())
-                .filter(|&i| self.slots[i].in_flight.len() < PIPELINE)
+                .filter(|&i| !self.slots[i].retiring && self.slots[i].in_flight.len() < PIPELINE)
                 .min_by_key(|&i| self.slots[i].in_flight.len())
             else {
                 return;
@@ -366,6 +380,12 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     return Ok(());
                 };
                 s.head_since = (!s.in_flight.is_empty()).then(Instant::now);
+                if matches!(flight.kind, TaskKind::Page { .. }) {
+                    s.pages_done += 1;
+                    if s.pages_done % RSS_CHECK_EVERY == 0 {
+                        self.check_worker_memory(slot);
+                    }
+                }
                 self.on_response(flight, response, bytes);
             }
             PoolEvent::Exited {
@@ -613,6 +633,34 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             report: &report,
         });
         self.summary.files.push(report);
+    }
+
+    /// Marks a worker for recycling when its memory has grown past its warm baseline.
+    fn check_worker_memory(&mut self, slot: usize) {
+        let Some(pid) = self.pool.pid(slot) else {
+            return;
+        };
+        let rss = rss::rss_bytes(pid);
+        let s = &mut self.slots[slot];
+        match s.baseline_rss {
+            None if s.pages_done >= WARM_PAGES => s.baseline_rss = Some(rss),
+            Some(base) if rss as f64 > base as f64 * (1.0 + RECYCLE_GROWTH) => {
+                tracing::debug!(slot, rss, base, pages = s.pages_done, "recycling worker");
+                s.retiring = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Replaces retiring workers once their last page is back.
+    fn recycle_idle(&mut self) -> Result<(), JobError> {
+        for slot in 0..self.slots.len() {
+            if self.slots[slot].retiring && self.slots[slot].in_flight.is_empty() {
+                self.pool.recycle(slot)?;
+                self.slots[slot] = Slot::default();
+            }
+        }
+        Ok(())
     }
 
     /// Kills workers whose current page has overrun the deadline.

@@ -199,6 +199,24 @@ impl WorkerPool {
         }
     }
 
+    /// Process id of a slot's worker.
+    pub fn pid(&self, slot: usize) -> Option<u32> {
+        self.workers[slot].as_ref().map(|w| w.child.id())
+    }
+
+    /// Replaces an idle worker with a fresh process (memory recycling): closes its stdin so
+    /// it exits cleanly, then starts a new one in the slot.
+    pub fn recycle(&mut self, slot: usize) -> Result<(), SpawnError> {
+        if let Some(w) = self.workers[slot].take() {
+            let Worker {
+                mut child, stdin, ..
+            } = w;
+            drop(stdin);
+            wait_for(&mut child, Duration::from_secs(2));
+        }
+        self.spawn(slot)
+    }
+
     /// Reaps a worker whose output ended and starts a replacement. Returns how the old
     /// process ended, for the failure message.
     pub fn replace(&mut self, slot: usize) -> Result<String, SpawnError> {

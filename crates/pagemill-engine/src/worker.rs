@@ -1,9 +1,8 @@
 //! The worker process: reads requests on stdin, answers on stdout, one page at a time.
 //!
 //! PDFium is loaded once per process and every open document is reused for the pages that
-//! follow. A document is closed and reopened after [`REOPEN_AFTER_PAGES`] pages, because
-//! PDFium keeps every object it has parsed until the document is closed — without this a
-//! 10,000-page file would grow the worker without bound.
+//! follow. Slow growth of native memory is handled by the parent, which drains and replaces
+//! a worker whose memory grows past its warm baseline (see `job`).
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader, BufWriter};
@@ -14,15 +13,12 @@ use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Reque
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_pdf::{Document, Engine, PdfError};
 
-/// Pages converted from one open document before it is closed and reopened.
-pub const REOPEN_AFTER_PAGES: u32 = 200;
 /// Documents kept open at once (the one being finished and the next one).
 const OPEN_DOCS: usize = 2;
 
 struct OpenDoc<'e> {
     id: u32,
     doc: Document<'e>,
-    pages_done: u32,
 }
 
 /// Runs the worker loop until stdin closes. Errors only when PDFium cannot be loaded or
@@ -42,14 +38,7 @@ pub fn run() -> Result<(), WorkerError> {
             Request::Open { doc } => match engine.open(&doc.path, doc.password.as_deref()) {
                 Ok(d) => {
                     let info = d.info();
-                    remember(
-                        &mut open,
-                        OpenDoc {
-                            id: doc.id,
-                            doc: d,
-                            pages_done: 0,
-                        },
-                    );
+                    remember(&mut open, OpenDoc { id: doc.id, doc: d });
                     Response::Opened { doc: doc.id, info }
                 }
                 Err(e) => Response::OpenFailed {
@@ -91,29 +80,15 @@ fn convert_page<'e>(
             message,
         })
     };
-    let stale = open
-        .iter()
-        .any(|d| d.id == doc.id && d.pages_done >= REOPEN_AFTER_PAGES);
-    if stale {
-        open.retain(|d| d.id != doc.id);
-    }
     if !open.iter().any(|d| d.id == doc.id) {
         match engine.open(&doc.path, doc.password.as_deref()) {
-            Ok(d) => remember(
-                open,
-                OpenDoc {
-                    id: doc.id,
-                    doc: d,
-                    pages_done: 0,
-                },
-            ),
+            Ok(d) => remember(open, OpenDoc { id: doc.id, doc: d }),
             Err(e) => return failed(FailureReason::Invalid, e.to_string()),
         }
     }
-    let Some(d) = open.iter_mut().find(|d| d.id == doc.id) else {
+    let Some(d) = open.iter().find(|d| d.id == doc.id) else {
         return failed(FailureReason::Invalid, "document not open".into());
     };
-    d.pages_done += 1;
     if index >= d.doc.page_count() {
         return failed(
             FailureReason::Invalid,

@@ -12,6 +12,8 @@ use pagemill_core::{Block, BlockKind, PageOutcome};
 pub struct MarkdownWriter<W: Write> {
     out: W,
     pending: Option<String>,
+    /// Footnotes met while a paragraph is held back; written after it.
+    notes: Vec<String>,
     last_kind: Option<BlockKind>,
     wrote_any: bool,
 }
@@ -22,6 +24,7 @@ impl<W: Write> MarkdownWriter<W> {
         MarkdownWriter {
             out,
             pending: None,
+            notes: Vec::new(),
             last_kind: None,
             wrote_any: false,
         }
@@ -52,6 +55,10 @@ impl<W: Write> MarkdownWriter<W> {
     }
 
     fn block(&mut self, b: &Block) -> io::Result<()> {
+        if b.kind == BlockKind::Footnote && self.pending.is_some() {
+            self.notes.push(escape_line_start(&b.text));
+            return Ok(());
+        }
         if b.kind == BlockKind::Paragraph {
             if let Some(prev) = self.pending.take() {
                 if continues(&prev, &b.text) {
@@ -108,6 +115,9 @@ impl<W: Write> MarkdownWriter<W> {
     fn flush_pending(&mut self) -> io::Result<()> {
         if let Some(p) = self.pending.take() {
             self.emit(BlockKind::Paragraph, &p)?;
+        }
+        for note in std::mem::take(&mut self.notes) {
+            self.emit(BlockKind::Footnote, &note)?;
         }
         Ok(())
     }
@@ -218,6 +228,7 @@ mod tests {
                 block(BlockKind::PageHeader, None, "Manual"),
                 block(BlockKind::Heading, Some(1), "Intro"),
                 block(BlockKind::Paragraph, None, "This sentence con-"),
+                block(BlockKind::Footnote, None, "1 A note."),
                 block(BlockKind::PageNumber, None, "1"),
             ],
         ))
@@ -242,7 +253,7 @@ mod tests {
         let md = String::from_utf8(w.finish().unwrap()).unwrap();
         assert_eq!(
             md,
-            "# Intro\n\nThis sentence continues here.\n\n- one\n- two\n\n```\nx <- 1\n  y\n```\n\n\\# not a heading\n\n<!-- pagemill: page 3 not converted (invalid: broken) -->\n"
+            "# Intro\n\nThis sentence continues here.\n\n1 A note.\n\n- one\n- two\n\n```\nx <- 1\n  y\n```\n\n\\# not a heading\n\n<!-- pagemill: page 3 not converted (invalid: broken) -->\n"
         );
     }
 }

@@ -173,6 +173,62 @@ fn join_code(g: &LineGroup) -> String {
 
 /// Gives each group its kind and text.
 pub fn classify(groups: Vec<LineGroup>, fonts: &[FontInfo], body: f32, height: f32) -> Vec<Block> {
+    let mut blocks = classify_style(groups, fonts, body, height);
+    mark_footnotes(&mut blocks, body, height);
+    blocks
+}
+
+/// Footnotes: smaller-than-body blocks in the lower half that open with a note marker and
+/// have no body-size text below them. Without this a note splits the sentence that runs on
+/// to the next page (and a URL in a note reads as code).
+fn mark_footnotes(blocks: &mut [Block], body: f32, height: f32) {
+    let small = |b: &Block| b.font_size <= body * 0.92;
+    let content = |k: BlockKind| {
+        matches!(
+            k,
+            BlockKind::Paragraph | BlockKind::ListItem | BlockKind::Code | BlockKind::Heading
+        )
+    };
+    let last_body_top = blocks
+        .iter()
+        .filter(|b| content(b.kind) && !small(b))
+        .map(|b| b.bbox.y0)
+        .fold(f32::NEG_INFINITY, f32::max);
+    for b in blocks.iter_mut() {
+        let marker = b
+            .text
+            .trim_start()
+            .starts_with(|c: char| c.is_ascii_digit() || "*†‡§¶¹²³⁴⁵⁶⁷⁸⁹".contains(c));
+        if matches!(b.kind, BlockKind::Paragraph | BlockKind::Code)
+            && small(b)
+            && marker
+            && b.bbox.y0 >= height * 0.5
+            && b.bbox.y0 > last_body_top
+        {
+            b.kind = BlockKind::Footnote;
+            b.text = join_prose_text(&b.lines);
+        }
+    }
+}
+
+fn join_prose_text(lines: &[Line]) -> String {
+    let mut out = String::new();
+    for l in lines {
+        let t = l.text.trim();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(t);
+    }
+    out
+}
+
+fn classify_style(
+    groups: Vec<LineGroup>,
+    fonts: &[FontInfo],
+    body: f32,
+    height: f32,
+) -> Vec<Block> {
     let (body_top, body_bottom) = body_extent(&groups, height);
     groups
         .into_iter()
