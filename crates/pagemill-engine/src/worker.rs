@@ -11,14 +11,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pagemill_core::layout::analyze;
 use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Request, Response};
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
-use pagemill_pdf::{Document, Engine, PdfError};
+use pagemill_pdf::{Engine, PagedDocument, PdfError};
 
 /// Documents kept open at once (the one being finished and the next one).
 const OPEN_DOCS: usize = 2;
 
 struct OpenDoc<'e> {
     id: u32,
-    doc: Document<'e>,
+    doc: PagedDocument<'e>,
 }
 
 /// Runs the worker loop until stdin closes. Errors only when PDFium cannot be loaded or
@@ -35,17 +35,19 @@ pub fn run() -> Result<(), WorkerError> {
             Err(e) => return Err(WorkerError::Protocol(e)),
         };
         let resp = match req {
-            Request::Open { doc } => match engine.open(&doc.path, doc.password.as_deref()) {
-                Ok(d) => {
-                    let info = d.info();
-                    remember(&mut open, OpenDoc { id: doc.id, doc: d });
-                    Response::Opened { doc: doc.id, info }
+            Request::Open { doc } => {
+                match PagedDocument::open(&engine, &doc.path, doc.password.as_deref()) {
+                    Ok(d) => {
+                        let info = d.info();
+                        remember(&mut open, OpenDoc { id: doc.id, doc: d });
+                        Response::Opened { doc: doc.id, info }
+                    }
+                    Err(e) => Response::OpenFailed {
+                        doc: doc.id,
+                        message: e.to_string(),
+                    },
                 }
-                Err(e) => Response::OpenFailed {
-                    doc: doc.id,
-                    message: e.to_string(),
-                },
-            },
+            }
             Request::Page { doc, index } => Response::Page {
                 doc: doc.id,
                 outcome: convert_page(&engine, &mut open, &doc, index),
@@ -81,12 +83,12 @@ fn convert_page<'e>(
         })
     };
     if !open.iter().any(|d| d.id == doc.id) {
-        match engine.open(&doc.path, doc.password.as_deref()) {
+        match PagedDocument::open(engine, &doc.path, doc.password.as_deref()) {
             Ok(d) => remember(open, OpenDoc { id: doc.id, doc: d }),
             Err(e) => return failed(FailureReason::Invalid, e.to_string()),
         }
     }
-    let Some(d) = open.iter().find(|d| d.id == doc.id) else {
+    let Some(d) = open.iter_mut().find(|d| d.id == doc.id) else {
         return failed(FailureReason::Invalid, "document not open".into());
     };
     if index >= d.doc.page_count() {

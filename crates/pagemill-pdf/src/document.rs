@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use pagemill_core::protocol::DocInfo;
-use pdfium_render::prelude::{Pdfium, PdfiumLibraryBindings, FPDF_DOCUMENT};
+use pdfium_render::prelude::{Pdfium, PdfiumLibraryBindings, FPDF_DOCUMENT, FPDF_FILEACCESS};
 
 use crate::{library, PdfError};
 
@@ -78,6 +78,24 @@ impl Engine {
             return Err(PdfError::Open { message });
         }
         Ok(Document {
+            engine: self,
+            handle,
+        })
+    }
+}
+
+impl Engine {
+    /// Opens a document PDFium reads through `access` (which must outlive the document).
+    /// `None` when PDFium cannot open it.
+    pub(crate) fn open_custom(
+        &self,
+        access: &mut FPDF_FILEACCESS,
+        password: Option<&str>,
+    ) -> Option<Document<'_>> {
+        // SAFETY: engine initialised; the caller keeps `access` and its source alive for
+        // as long as the returned document.
+        let handle = unsafe { self.b.FPDF_LoadCustomDocument(access, password) };
+        (!handle.is_null()).then_some(Document {
             engine: self,
             handle,
         })

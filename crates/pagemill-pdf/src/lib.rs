@@ -2,6 +2,8 @@
 //!
 //! - [`library`]: finds `libpdfium.so` and binds to it at run time;
 //! - [`Engine`] / [`Document`]: open a PDF, read its page count and metadata;
+//! - [`PagedDocument`]: pages of documents of any length in flat memory, through views;
+//! - [`raw`]: the small reader of the file structure that views need;
 //! - [`text`]: one page's characters with boxes, sizes and fonts, in the displayed frame.
 //!
 //! PDFium is **not thread-safe**: an [`Engine`] lives in one thread of one process. pagemill
@@ -10,7 +12,10 @@
 mod document;
 mod error;
 pub mod library;
+mod paged;
+pub mod raw;
 pub mod text;
 
 pub use document::{Document, Engine};
 pub use error::PdfError;
+pub use paged::{PagedDocument, VIEW_PAGES};

@@ -1,0 +1,214 @@
+//! Documents of any length in flat memory: pages are loaded through *views* of
+//! [`VIEW_PAGES`] pages each (see [`crate::raw`] for why and how).
+
+use std::fs::File;
+use std::os::raw::{c_int, c_uchar, c_ulong, c_void};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use pagemill_core::layout::RawPage;
+use pagemill_core::protocol::DocInfo;
+use pdfium_render::prelude::FPDF_FILEACCESS;
+
+use crate::raw::PageTree;
+use crate::{Document, Engine, PdfError};
+
+/// Pages per view. PDFium keeps every page dictionary up to the page loaded, so a view of
+/// 256 pages bounds that to a few hundred kilobytes.
+pub const VIEW_PAGES: u32 = 256;
+
+/// Most pages a document may have for views (the page list costs 8 bytes a page).
+const MAX_VIEW_PAGES: usize = 4 << 20;
+
+/// Original file plus an in-memory tail, read by PDFium through `FPDF_FILEACCESS`.
+struct ViewSource {
+    file: File,
+    file_len: u64,
+    tail: Vec<u8>,
+}
+
+/// `m_GetBlock`: PDFium asks for `size` bytes at `position`.
+unsafe extern "C" fn get_block(
+    param: *mut c_void,
+    position: c_ulong,
+    buf: *mut c_uchar,
+    size: c_ulong,
+) -> c_int {
+    // SAFETY: `param` is the `ViewSource` boxed in `ViewDocument`, alive while PDFium
+    // holds the document; `buf` has room for `size` bytes (PDFium's contract).
+    let src = unsafe { &*(param as *const ViewSource) };
+    let out = unsafe { std::slice::from_raw_parts_mut(buf, size as usize) };
+    let (pos, end) = (position, position.saturating_add(size));
+    let mut written = 0usize;
+    if pos < src.file_len {
+        let n = (end.min(src.file_len) - pos) as usize;
+        if src.file.read_exact_at(&mut out[..n], pos).is_err() {
+            return 0;
+        }
+        written = n;
+    }
+    if written < out.len() {
+        let from = (pos + written as u64 - src.file_len) as usize;
+        let Some(part) = src.tail.get(from..from + (out.len() - written)) else {
+            return 0;
+        };
+        out[written..].copy_from_slice(part);
+    }
+    1
+}
+
+/// A view: a PDFium document over original bytes plus an update naming a window of pages.
+struct ViewDocument<'e> {
+    window: u32,
+    // Field order matters: the document closes before its source is freed.
+    doc: Document<'e>,
+    _access: Box<FPDF_FILEACCESS>,
+    _source: Box<ViewSource>,
+}
+
+enum Tree {
+    NotRead,
+    Ready(PageTree),
+    /// The structure could not be read; every page goes through the whole document.
+    Unavailable,
+}
+
+/// An open document that loads far pages through views.
+pub struct PagedDocument<'e> {
+    engine: &'e Engine,
+    path: PathBuf,
+    password: Option<String>,
+    whole: Document<'e>,
+    pages: u32,
+    view_pages: u32,
+    tree: Tree,
+    view: Option<ViewDocument<'e>>,
+}
+
+impl<'e> PagedDocument<'e> {
+    /// Opens `path`. Views are prepared lazily, when a page past the first window is asked.
+    pub fn open(engine: &'e Engine, path: &Path, password: Option<&str>) -> Result<Self, PdfError> {
+        Self::open_with_views(engine, path, password, VIEW_PAGES)
+    }
+
+    /// Opens `path` with views of `view_pages` pages (tests use small views on small files).
+    pub fn open_with_views(
+        engine: &'e Engine,
+        path: &Path,
+        password: Option<&str>,
+        view_pages: u32,
+    ) -> Result<Self, PdfError> {
+        let whole = engine.open(path, password)?;
+        let pages = whole.page_count();
+        Ok(PagedDocument {
+            engine,
+            path: path.to_path_buf(),
+            password: password.map(str::to_string),
+            whole,
+            pages,
+            view_pages: view_pages.max(1),
+            tree: Tree::NotRead,
+            view: None,
+        })
+    }
+
+    /// Page count, version and title.
+    pub fn info(&self) -> DocInfo {
+        self.whole.info()
+    }
+
+    /// Number of pages.
+    pub fn page_count(&self) -> u32 {
+        self.pages
+    }
+
+    /// Whether pages past the first window are read through views (false when the file's
+    /// structure is left to PDFium's repair, or the file is encrypted).
+    pub fn uses_views(&mut self) -> bool {
+        self.ensure_tree();
+        matches!(self.tree, Tree::Ready(_))
+    }
+
+    /// Extracts page `index` (0-based).
+    pub fn extract_page(&mut self, index: u32) -> Result<RawPage, PdfError> {
+        let window = index / self.view_pages;
+        if window == 0 || self.password.is_some() {
+            return self.whole.extract_page(index);
+        }
+        if self.view.as_ref().map(|v| v.window) != Some(window) {
+            self.view = None;
+            self.view = self.open_view(window);
+        }
+        match &self.view {
+            Some(v) => {
+                let mut page = v.doc.extract_page(index - window * self.view_pages)?;
+                page.index = index;
+                Ok(page)
+            }
+            None => self.whole.extract_page(index),
+        }
+    }
+
+    fn ensure_tree(&mut self) {
+        if matches!(self.tree, Tree::NotRead) {
+            self.tree = match PageTree::read(&self.path, MAX_VIEW_PAGES) {
+                Ok(t) if t.pages().len() == self.pages as usize => Tree::Ready(t),
+                Ok(t) => {
+                    tracing::debug!(
+                        path = %self.path.display(),
+                        found = t.pages().len(),
+                        pdfium = self.pages,
+                        "page trees disagree; no views"
+                    );
+                    Tree::Unavailable
+                }
+                Err(e) => {
+                    tracing::debug!(path = %self.path.display(), error = %e, "no views");
+                    Tree::Unavailable
+                }
+            };
+        }
+    }
+
+    fn open_view(&mut self, window: u32) -> Option<ViewDocument<'e>> {
+        self.ensure_tree();
+        let Tree::Ready(tree) = &self.tree else {
+            return None;
+        };
+        let start = (window * self.view_pages) as usize;
+        let end = (start + self.view_pages as usize).min(tree.pages().len());
+        let pages = tree.pages().get(start..end)?;
+        let file = File::open(&self.path).ok()?;
+        let file_len = file.metadata().ok()?.len();
+        let tail = match tree.view_update(pages, file_len) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot build a view");
+                self.tree = Tree::Unavailable;
+                return None;
+            }
+        };
+        let source = Box::new(ViewSource {
+            file,
+            file_len,
+            tail,
+        });
+        let mut access = Box::new(FPDF_FILEACCESS {
+            m_FileLen: (file_len + source.tail.len() as u64) as c_ulong,
+            m_GetBlock: Some(get_block),
+            m_Param: &*source as *const ViewSource as *mut c_void,
+        });
+        let doc = self.engine.open_custom(&mut access, None)?;
+        if doc.page_count() as usize != pages.len() {
+            tracing::debug!(window, "view has the wrong page count; no views");
+            self.tree = Tree::Unavailable;
+            return None;
+        }
+        Some(ViewDocument {
+            window,
+            doc,
+            _access: access,
+            _source: source,
+        })
+    }
+}
