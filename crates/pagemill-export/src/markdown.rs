@@ -34,8 +34,34 @@ impl<W: Write> MarkdownWriter<W> {
     pub fn page(&mut self, outcome: &PageOutcome) -> io::Result<()> {
         match outcome {
             PageOutcome::Ok(page) => {
-                for block in page.blocks.iter().filter(|b| !b.kind.is_furniture()) {
-                    self.block(block)?;
+                let blocks: Vec<&Block> = page
+                    .blocks
+                    .iter()
+                    .filter(|b| !b.kind.is_furniture())
+                    .collect();
+                let mut i = 0;
+                while i < blocks.len() {
+                    if let Some(mut def) = blocks.get(i + 1).and_then(|d| definition(blocks[i], d))
+                    {
+                        // The description may go on in a block of its own where its font
+                        // changes (`mainly for` / `"POSIXlt" objects.`): same left edge,
+                        // right below, and the sentence still open.
+                        let mut last = blocks[i + 1];
+                        i += 2;
+                        while let Some(next) = blocks.get(i).copied() {
+                            if !continues_below(&def, last, next) {
+                                break;
+                            }
+                            def = join_prose_strs(&def, &next.text);
+                            last = next;
+                            i += 1;
+                        }
+                        self.flush_pending()?;
+                        self.emit(BlockKind::ListItem, &def)?;
+                        continue;
+                    }
+                    self.block(blocks[i])?;
+                    i += 1;
                 }
             }
             PageOutcome::Failed(f) => {
@@ -131,6 +157,49 @@ impl<W: Write> MarkdownWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// A short one-line code term with text beside it on the same row (an argument table in a
+/// reference manual: `x` | "R object to be converted.") reads as one list item.
+fn definition(term: &Block, text: &Block) -> Option<String> {
+    let t = term.text.trim();
+    if term.kind != BlockKind::Code
+        || term.lines.len() != 1
+        || t.is_empty()
+        || t.chars().count() > 40
+        || !matches!(text.kind, BlockKind::Paragraph | BlockKind::ListItem)
+    {
+        return None;
+    }
+    let (a, b) = (term.lines[0].bbox, text.lines.first()?.bbox);
+    let overlap = a.y1.min(b.y1) - a.y0.max(b.y0);
+    let beside = b.x0 >= a.x1 - 1.0;
+    if !(beside && overlap >= 0.5 * a.height().min(b.height())) {
+        return None;
+    }
+    let tick = if t.contains('`') { "``" } else { "`" };
+    let pad = if t.starts_with('`') || t.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    Some(format!("- {tick}{pad}{t}{pad}{tick}: {}", text.text.trim()))
+}
+
+/// `next` continues the open sentence of `text` (ending `above`) as a block right below it.
+fn continues_below(text: &str, above: &Block, next: &Block) -> bool {
+    let open = !text.trim_end().ends_with(['.', '!', '?', ':', ';']);
+    let line = above
+        .lines
+        .last()
+        .map(|l| l.bbox.height())
+        .unwrap_or(above.font_size)
+        .max(1.0);
+    open && matches!(next.kind, BlockKind::Paragraph | BlockKind::Code)
+        && next.lines.len() <= 2
+        && (next.bbox.x0 - above.bbox.x0).abs() <= 3.0
+        && next.bbox.y0 >= above.bbox.y1 - 0.5 * line
+        && next.bbox.y0 - above.bbox.y1 <= 0.8 * line
 }
 
 /// A paragraph that stops mid-sentence continues in the next one if that starts in lower case.
@@ -254,6 +323,54 @@ mod tests {
         assert_eq!(
             md,
             "# Intro\n\nThis sentence continues here.\n\n1 A note.\n\n- one\n- two\n\n```\nx <- 1\n  y\n```\n\n\\# not a heading\n\n<!-- pagemill: page 3 not converted (invalid: broken) -->\n"
+        );
+    }
+
+    #[test]
+    fn a_code_term_beside_text_is_a_definition() {
+        let at = |kind, text: &str, bbox: BBox| {
+            let mut b = block(kind, None, text);
+            b.bbox = bbox;
+            b.lines = vec![pagemill_core::Line {
+                bbox,
+                text: text.into(),
+            }];
+            b
+        };
+        let mut w = MarkdownWriter::new(Vec::new());
+        w.page(&page(
+            0,
+            vec![
+                at(BlockKind::Code, "tz", BBox::new(100.0, 100.0, 110.0, 110.0)),
+                at(
+                    BlockKind::Paragraph,
+                    "time zone, as",
+                    BBox::new(150.0, 99.0, 400.0, 111.0),
+                ),
+                // Right below, the sentence still open: the description goes on.
+                at(
+                    BlockKind::Code,
+                    "\"UTC\".",
+                    BBox::new(150.0, 112.0, 180.0, 122.0),
+                ),
+                // Below, not beside: stays a code block.
+                at(
+                    BlockKind::Code,
+                    "x <- 1",
+                    BBox::new(100.0, 130.0, 130.0, 140.0),
+                ),
+                at(
+                    BlockKind::Paragraph,
+                    "Then.",
+                    BBox::new(100.0, 150.0, 130.0, 160.0),
+                ),
+            ],
+        ))
+        .unwrap();
+        let md = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert_eq!(
+            md,
+            "- `tz`: time zone, as \"UTC\".\n\n```\nx <- 1\n```\n\nThen.\n"
         );
     }
 }

@@ -13,9 +13,11 @@ use pdfium_render::prelude::FPDF_FILEACCESS;
 use crate::raw::PageTree;
 use crate::{Document, Engine, PdfError};
 
-/// Pages per view. PDFium keeps every page dictionary up to the page loaded, so a view of
-/// 256 pages bounds that to a few hundred kilobytes.
-pub const VIEW_PAGES: u32 = 256;
+/// Pages per view. Within a view PDFium still keeps every page dictionary (and the object
+/// streams holding them) up to the page loaded, and each view costs a parse of the
+/// cross-reference table. Measured on R's reference manual (BENCHMARKS.md): 64 keeps the
+/// peak within 3 % of a 10-page run for 1.3× the CPU of 256-page views, which drift to +12 %.
+pub const VIEW_PAGES: u32 = 64;
 
 /// Most pages a document may have for views (the page list costs 8 bytes a page).
 const MAX_VIEW_PAGES: usize = 4 << 20;
@@ -78,7 +80,11 @@ pub struct PagedDocument<'e> {
     engine: &'e Engine,
     path: PathBuf,
     password: Option<String>,
-    whole: Document<'e>,
+    /// The document opened as a whole: for small files, and as the fallback. Closed while
+    /// views are in use, because each open document holds PDFium's cross-reference map
+    /// (~60 bytes an object: 3.6 MB for the 59,000 objects of R's reference manual).
+    whole: Option<Document<'e>>,
+    info: DocInfo,
     pages: u32,
     view_pages: u32,
     tree: Tree,
@@ -100,11 +106,13 @@ impl<'e> PagedDocument<'e> {
     ) -> Result<Self, PdfError> {
         let whole = engine.open(path, password)?;
         let pages = whole.page_count();
+        let info = whole.info();
         Ok(PagedDocument {
             engine,
             path: path.to_path_buf(),
             password: password.map(str::to_string),
-            whole,
+            whole: Some(whole),
+            info,
             pages,
             view_pages: view_pages.max(1),
             tree: Tree::NotRead,
@@ -114,7 +122,7 @@ impl<'e> PagedDocument<'e> {
 
     /// Page count, version and title.
     pub fn info(&self) -> DocInfo {
-        self.whole.info()
+        self.info.clone()
     }
 
     /// Number of pages.
@@ -132,12 +140,17 @@ impl<'e> PagedDocument<'e> {
     /// Extracts page `index` (0-based).
     pub fn extract_page(&mut self, index: u32) -> Result<RawPage, PdfError> {
         let window = index / self.view_pages;
-        if window == 0 || self.password.is_some() {
-            return self.whole.extract_page(index);
+        // A document that fits one view is read whole; so are encrypted ones (views
+        // would have to decrypt object streams, which the structure reader leaves alone).
+        if self.pages <= self.view_pages || self.password.is_some() {
+            return self.whole()?.extract_page(index);
         }
         if self.view.as_ref().map(|v| v.window) != Some(window) {
             self.view = None;
             self.view = self.open_view(window);
+        }
+        if self.view.is_some() {
+            self.whole = None;
         }
         match &self.view {
             Some(v) => {
@@ -145,8 +158,18 @@ impl<'e> PagedDocument<'e> {
                 page.index = index;
                 Ok(page)
             }
-            None => self.whole.extract_page(index),
+            None => self.whole()?.extract_page(index),
         }
+    }
+
+    /// The whole document, reopened if it was closed for views.
+    fn whole(&mut self) -> Result<&Document<'e>, PdfError> {
+        if self.whole.is_none() {
+            self.whole = Some(self.engine.open(&self.path, self.password.as_deref())?);
+        }
+        self.whole.as_ref().ok_or_else(|| PdfError::Open {
+            message: format!("{}: cannot reopen", self.path.display()),
+        })
     }
 
     fn ensure_tree(&mut self) {

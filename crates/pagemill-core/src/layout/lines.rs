@@ -52,6 +52,7 @@ struct Builder {
     font_counts: Vec<(u16, u32)>,
     pending_space: bool,
     pitch: Option<f32>,
+    last_mono: bool,
 }
 
 impl Builder {
@@ -65,7 +66,9 @@ impl Builder {
                 self.pitch = Some(step);
             }
             let pitch = self.pitch.unwrap_or(0.6 * c.size.max(1.0));
-            if is_mono && step > 0.0 {
+            // Pitch arithmetic holds only between two fixed-pitch glyphs; from proportional
+            // text into code (`see strptime`) the gap decides.
+            if is_mono && self.last_mono && step > 0.0 {
                 // Fixed pitch: keep the spacing (code alignment), as many spaces as fit.
                 let n = ((step / pitch).round() as usize).saturating_sub(1);
                 // Once the pitch is measured the geometry is the truth: the engine infers
@@ -81,6 +84,7 @@ impl Builder {
             }
         }
         self.pending_space = false;
+        self.last_mono = font.is_some_and(|f| f.mono);
         push_normalised(&mut self.text, c.ch);
         self.bbox = Some(match self.bbox {
             Some(b) => b.union(&c.bbox),
@@ -245,5 +249,16 @@ mod tests {
         let lines = build_lines(&p.chars, &p.fonts);
         assert_eq!(lines[0].text, "let   x");
         assert!(lines[0].mono > 0.99);
+    }
+
+    #[test]
+    fn a_space_before_code_after_prose_is_kept() {
+        let mut c = Vec::new();
+        set_text(&mut c, "see", 50.0, 100.0, 10.0, 0);
+        // A 0.35 em gap, then fixed-pitch text whose pitch would round the gap away.
+        set_text(&mut c, "strptime", 50.0 + 15.0 + 3.5, 100.0, 10.0, 2);
+        let p = page(c);
+        let lines = build_lines(&p.chars, &p.fonts);
+        assert_eq!(lines[0].text, "see strptime");
     }
 }

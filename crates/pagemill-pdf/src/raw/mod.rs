@@ -45,11 +45,14 @@ const MAX_TREE_DEPTH: usize = 64;
 /// A reference to a page object.
 pub type PageRef = (u32, u16);
 
-/// The page tree of a PDF, read once per document: the page objects in order.
+/// The page tree of a PDF, read once per document: the page objects in order, and what a
+/// view's update needs. The cross-reference index is dropped once the tree is read.
 pub struct PageTree {
-    xref: Xref,
     pages: Vec<PageRef>,
-    root: u32,
+    catalog: object::Dict,
+    size: u32,
+    prev: u64,
+    newest_is_stream: bool,
 }
 
 impl PageTree {
@@ -61,63 +64,34 @@ impl PageTree {
             .get(b"Root")
             .and_then(Obj::as_ref)
             .ok_or(RawError::Damaged("no /Root"))?;
-        let catalog = xref.object(root)?;
+        let catalog = match xref.object(root)? {
+            Obj::Dict(d) => d,
+            _ => return Err(RawError::Damaged("catalog is not a dictionary")),
+        };
         let pages_ref = catalog
-            .as_dict()
-            .and_then(|c| c.get(b"Pages"))
+            .get(b"Pages")
             .and_then(Obj::as_ref)
             .ok_or(RawError::Damaged("no /Pages"))?;
-        let mut tree = PageTree {
-            xref,
+        let size = xref
+            .trailer
+            .get(b"Size")
+            .and_then(Obj::as_int)
+            .filter(|s| *s > 0 && *s < (1 << 23))
+            .ok_or(RawError::Damaged("bad trailer /Size"))? as u32;
+        let mut walker = Walker {
+            xref: &xref,
             pages: Vec::new(),
-            root,
+            seen: HashSet::new(),
+            max_pages,
         };
-        let mut seen = HashSet::new();
-        tree.walk(pages_ref.0, 0, &mut seen, max_pages)?;
-        Ok(tree)
-    }
-
-    fn walk(
-        &mut self,
-        node: u32,
-        depth: usize,
-        seen: &mut HashSet<u32>,
-        max_pages: usize,
-    ) -> Result<(), RawError> {
-        if depth > MAX_TREE_DEPTH || !seen.insert(node) {
-            return Err(RawError::Damaged("page tree too deep or cyclic"));
-        }
-        let kids = match self.xref.object(node)? {
-            Obj::Dict(d) => match d.get(b"Kids") {
-                Some(Obj::Array(a)) => a.clone(),
-                Some(Obj::Ref(n, _)) => match self.xref.object(*n)? {
-                    Obj::Array(a) => a,
-                    _ => return Err(RawError::Damaged("/Kids is not an array")),
-                },
-                _ => return Err(RawError::Damaged("page tree node without /Kids")),
-            },
-            _ => return Err(RawError::Damaged("page tree node is not a dictionary")),
-        };
-        for kid in kids {
-            let Some((num, gen)) = kid.as_ref() else {
-                continue;
-            };
-            // Like PDFium: a kid with /Kids is a node, anything else a page.
-            let is_node = self
-                .xref
-                .object(num)?
-                .as_dict()
-                .is_some_and(|d| d.get(b"Kids").is_some());
-            if is_node {
-                self.walk(num, depth + 1, seen, max_pages)?;
-            } else {
-                if self.pages.len() >= max_pages {
-                    return Err(RawError::Unsupported("more pages than allowed"));
-                }
-                self.pages.push((num, gen));
-            }
-        }
-        Ok(())
+        walker.walk(pages_ref.0, 0)?;
+        Ok(PageTree {
+            pages: walker.pages,
+            catalog,
+            size,
+            prev: xref.start,
+            newest_is_stream: xref.newest_is_stream,
+        })
     }
 
     /// The page objects, in page order.
@@ -129,17 +103,8 @@ impl PageTree {
     ///
     /// `file_len` is the original file's length: offsets in the update are absolute.
     pub fn view_update(&self, pages: &[PageRef], file_len: u64) -> Result<Vec<u8>, RawError> {
-        let mut catalog = match self.xref.object(self.root)? {
-            Obj::Dict(d) => d,
-            _ => return Err(RawError::Damaged("catalog is not a dictionary")),
-        };
-        let size = self
-            .xref
-            .trailer
-            .get(b"Size")
-            .and_then(Obj::as_int)
-            .filter(|s| *s > 0 && *s < (1 << 23))
-            .ok_or(RawError::Damaged("bad trailer /Size"))? as u32;
+        let mut catalog = self.catalog.clone();
+        let size = self.size;
         let (tree_num, cat_num, xref_num) = (size, size + 1, size + 2);
         catalog.set(b"Pages", Obj::Ref(tree_num, 0));
         // Outlines, names and the like refer to pages of the whole document; a view does
@@ -173,8 +138,8 @@ impl PageTree {
         out.push_str("\nendobj\n");
 
         let xref_at = file_len + out.len() as u64;
-        let prev = self.xref.start;
-        if self.xref.newest_is_stream {
+        let prev = self.prev;
+        if self.newest_is_stream {
             // The update's cross-reference must be the same kind as the section its /Prev
             // names, or PDFium abandons the chain and rebuilds by scanning the whole file.
             let mut rows = Vec::new();
@@ -210,5 +175,51 @@ impl PageTree {
             );
             Ok(out.into_bytes())
         }
+    }
+}
+
+struct Walker<'x> {
+    xref: &'x Xref,
+    pages: Vec<PageRef>,
+    seen: HashSet<u32>,
+    max_pages: usize,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, node: u32, depth: usize) -> Result<(), RawError> {
+        if depth > MAX_TREE_DEPTH || !self.seen.insert(node) {
+            return Err(RawError::Damaged("page tree too deep or cyclic"));
+        }
+        let kids = match self.xref.object(node)? {
+            Obj::Dict(d) => match d.get(b"Kids") {
+                Some(Obj::Array(a)) => a.clone(),
+                Some(Obj::Ref(n, _)) => match self.xref.object(*n)? {
+                    Obj::Array(a) => a,
+                    _ => return Err(RawError::Damaged("/Kids is not an array")),
+                },
+                _ => return Err(RawError::Damaged("page tree node without /Kids")),
+            },
+            _ => return Err(RawError::Damaged("page tree node is not a dictionary")),
+        };
+        for kid in kids {
+            let Some((num, gen)) = kid.as_ref() else {
+                continue;
+            };
+            // Like PDFium: a kid with /Kids is a node, anything else a page.
+            let is_node = self
+                .xref
+                .object(num)?
+                .as_dict()
+                .is_some_and(|d| d.get(b"Kids").is_some());
+            if is_node {
+                self.walk(num, depth + 1)?;
+            } else {
+                if self.pages.len() >= self.max_pages {
+                    return Err(RawError::Unsupported("more pages than allowed"));
+                }
+                self.pages.push((num, gen));
+            }
+        }
+        Ok(())
     }
 }
