@@ -89,6 +89,7 @@ fn outputs_follow_the_documented_schema() {
         "list_item",
         "code",
         "footnote",
+        "toc",
         "page_header",
         "page_footer",
         "page_number",

@@ -111,6 +111,8 @@ pub enum BlockKind {
     /// A note at the foot of the page, set smaller than the body and opened by a marker
     /// (`1`, `*`, `†`). Markdown keeps it but moves it after the paragraph it interrupts.
     Footnote,
+    /// Table-of-contents entries: one per line, `title … page`, leader dots collapsed.
+    Toc,
 }
 
 impl BlockKind {
@@ -125,6 +127,7 @@ impl BlockKind {
             BlockKind::PageFooter => "page_footer",
             BlockKind::PageNumber => "page_number",
             BlockKind::Footnote => "footnote",
+            BlockKind::Toc => "toc",
         }
     }
     /// Page furniture: repeated on every page, not part of the reading text.

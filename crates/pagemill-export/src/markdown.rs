@@ -104,6 +104,14 @@ impl<W: Write> MarkdownWriter<W> {
                 self.emit(b.kind, &format!("{} {}", "#".repeat(level), text))
             }
             BlockKind::ListItem => self.emit(b.kind, &list_item(&b.text)),
+            BlockKind::Toc => {
+                let items: Vec<String> = b
+                    .text
+                    .lines()
+                    .map(|l| format!("- {}", escape_line_start(l)))
+                    .collect();
+                self.emit(BlockKind::ListItem, &items.join("\n"))
+            }
             BlockKind::Code => {
                 let fence = if b.text.contains("```") {
                     "~~~~"

@@ -147,6 +147,71 @@ pub fn join_prose(lines: &[TextLine]) -> String {
     out
 }
 
+/// Where a line's leader dots start (`. . .`, `....`, `…`), if it has a run of them.
+fn leader_start(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut run_start = None;
+    let mut dots = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'.' => {
+                if dots == 0 {
+                    run_start = Some(i);
+                }
+                dots += 1;
+                if dots >= 4 {
+                    return run_start;
+                }
+            }
+            b' ' if dots > 0 => {}
+            _ => dots = 0,
+        }
+    }
+    text.find("……")
+}
+
+/// A table of contents: most lines carry leader dots.
+fn is_toc(g: &LineGroup) -> bool {
+    let with_leaders = g
+        .lines
+        .iter()
+        .filter(|l| leader_start(&l.text).is_some())
+        .count();
+    with_leaders >= 2 && with_leaders * 5 >= g.lines.len() * 3
+}
+
+/// One entry per line, `title … page`; a line without leaders continues the entry above
+/// (a title wrapped over two lines).
+fn join_toc(g: &LineGroup) -> String {
+    let mut entries: Vec<String> = Vec::new();
+    let mut open = false;
+    for l in &g.lines {
+        let t = l.text.trim();
+        let entry = match leader_start(t) {
+            Some(at) => {
+                let title = t[..at].trim();
+                let page = t[at..].trim_start_matches(['.', ' ', '…']).trim();
+                match (title.is_empty(), page.is_empty()) {
+                    (false, false) => format!("{title} … {page}"),
+                    (false, true) => title.to_string(),
+                    (true, _) => page.to_string(),
+                }
+            }
+            None => t.to_string(),
+        };
+        match entries.last_mut() {
+            Some(last) if open => {
+                // The title wrapped: this line ends the entry started above.
+                last.push(' ');
+                last.push_str(&entry);
+            }
+            _ => entries.push(entry),
+        }
+        open = leader_start(t).is_none() && !entries.is_empty() && !t.ends_with(char::is_numeric);
+    }
+    entries.join("\n")
+}
+
 /// Code keeps its lines and their indentation relative to the block's left edge.
 fn join_code(g: &LineGroup) -> String {
     let cw = {
@@ -256,6 +321,8 @@ fn classify_style(
                 } else {
                     (BlockKind::PageFooter, None)
                 }
+            } else if is_toc(&g) {
+                (BlockKind::Toc, None)
             } else if mono {
                 (BlockKind::Code, None)
             } else if starts_list_item(first) {
@@ -275,10 +342,10 @@ fn classify_style(
             } else {
                 (BlockKind::Paragraph, None)
             };
-            let text = if kind == BlockKind::Code {
-                join_code(&g)
-            } else {
-                prose
+            let text = match kind {
+                BlockKind::Code => join_code(&g),
+                BlockKind::Toc => join_toc(&g),
+                _ => prose,
             };
             let font_id = g.lines.first().map(|l| l.font);
             Block {
@@ -381,5 +448,35 @@ mod tests {
         for t in ["Chapter 3", "2024 Report", ""] {
             assert!(!is_page_number(t), "{t}");
         }
+    }
+
+    #[test]
+    fn toc_lines_keep_one_entry_each() {
+        let mut c = Vec::new();
+        set_text(
+            &mut c,
+            "Introduction . . . . . . . . 1",
+            50.0,
+            100.0,
+            10.0,
+            0,
+        );
+        set_text(&mut c, "A title that wraps", 50.0, 112.0, 10.0, 0);
+        set_text(&mut c, "onto two lines . . . . . 12", 50.0, 124.0, 10.0, 0);
+        set_text(
+            &mut c,
+            "Index.......................99",
+            50.0,
+            136.0,
+            10.0,
+            0,
+        );
+        let p = analyze(&page(c));
+        assert_eq!(p.blocks.len(), 1);
+        assert_eq!(p.blocks[0].kind, BlockKind::Toc);
+        assert_eq!(
+            p.blocks[0].text,
+            "Introduction … 1\nA title that wraps onto two lines … 12\nIndex … 99"
+        );
     }
 }
