@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
+use pagemill_core::protocol::{OcrMode, OcrSettings};
 use pagemill_core::ranges::PageRanges;
 use pagemill_engine::{convert, plan_inputs, ConvertOptions};
 use pagemill_export::Formats;
@@ -20,6 +21,32 @@ pub enum ProgressMode {
     Bar,
     /// One JSON object per event on stdout (NDJSON), for programs.
     Json,
+}
+
+/// When pages are OCRed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OcrWhen {
+    /// Pages with a text layer use it; pages without one are OCRed.
+    Auto,
+    /// Every page is OCRed.
+    Always,
+    /// No page is OCRed.
+    Never,
+}
+
+/// A pixel count: `25000000`, `25M`, `1.5G`.
+fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
+        Some((i, 'g' | 'G')) => (&t[..i], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok((v * mult) as u64),
+        _ => Err(format!("`{s}` is not a pixel count (e.g. 25M)")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +82,29 @@ pub struct ConvertArgs {
     /// User password for encrypted PDFs.
     #[arg(long, value_name = "PASSWORD")]
     password: Option<String>,
+
+    /// When to OCR: `auto` OCRs pages without a text layer, `always` every page, `never`
+    /// none.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = OcrWhen::Auto)]
+    ocr: OcrWhen,
+
+    /// OCR languages in Tesseract's syntax, e.g. `eng+deu` (packages tesseract-ocr-LANG).
+    #[arg(long, value_name = "LANGS", default_value = "eng")]
+    lang: String,
+
+    /// Resolution pages are rendered at for OCR.
+    #[arg(long, value_name = "DPI", default_value_t = 300, value_parser = clap::value_parser!(u32).range(50..=1200))]
+    ocr_dpi: u32,
+
+    /// Largest page image for OCR, in pixels (e.g. 25M); larger pages are rendered at a
+    /// lower resolution.
+    #[arg(long, value_name = "PIXELS", default_value = "25M", value_parser = parse_count)]
+    max_page_pixels: u64,
+
+    /// Largest image inside a page that may be decoded, in pixels; a page holding a larger
+    /// one (a decompression bomb) fails instead of being decoded.
+    #[arg(long, value_name = "PIXELS", default_value = "150M", value_parser = parse_count)]
+    max_image_pixels: u64,
 
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
@@ -97,6 +147,15 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
     }
     // Fail early, in the parent, if PDFium is missing: one clear line beats N worker errors.
     pagemill_pdf_check()?;
+    let mode = match args.ocr {
+        OcrWhen::Auto => OcrMode::Auto,
+        OcrWhen::Always => OcrMode::Always,
+        OcrWhen::Never => OcrMode::Never,
+    };
+    if mode != OcrMode::Never {
+        // Reads the data directory only; Tesseract itself starts in the workers.
+        pagemill_ocr::tesseract::check_languages(&args.lang).context("--lang")?;
+    }
 
     let opts = ConvertOptions {
         worker_exe: std::env::current_exe().context("cannot find the pagemill executable")?,
@@ -107,6 +166,13 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         formats: args.format,
         password: args.password.clone(),
         page_timeout: Duration::from_secs_f64(args.page_timeout),
+        ocr: OcrSettings {
+            mode,
+            languages: args.lang.clone(),
+            dpi: args.ocr_dpi,
+            max_page_pixels: args.max_page_pixels,
+            max_image_pixels: args.max_image_pixels,
+        },
     };
     let mut reporter = Reporter::new(args.progress, args.quiet, inputs.len());
     let summary = convert(&inputs, &opts, |ev| reporter.event(ev))?;

@@ -146,7 +146,25 @@ pub struct Line {
     pub bbox: BBox,
     /// The line's text, words separated by single spaces (code keeps its indentation).
     pub text: String,
+    /// Recognised words with their confidences (OCR pages only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<Word>,
 }
+
+/// A word recognised by OCR.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    /// The word's box.
+    pub bbox: BBox,
+    /// The word.
+    pub text: String,
+    /// Recognition confidence, 0.0–1.0; words below [`LOW_CONFIDENCE`] are kept in the
+    /// text but deserve a second look.
+    pub confidence: f32,
+}
+
+/// Word confidence under which a word is considered doubtful.
+pub const LOW_CONFIDENCE: f32 = 0.6;
 
 /// A block of text with one kind, in reading order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,6 +201,8 @@ pub struct Block {
 pub enum TextSource {
     /// The PDF's own text layer.
     TextLayer,
+    /// Optical character recognition of the rendered page or image.
+    Ocr,
 }
 
 /// A converted page.

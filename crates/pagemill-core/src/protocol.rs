@@ -26,6 +26,56 @@ pub struct DocRef {
     /// User password for an encrypted file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// When and how to OCR pages.
+    #[serde(default)]
+    pub ocr: OcrSettings,
+    /// Milliseconds a page may take (OCR is told to give up by then).
+    #[serde(default = "default_page_timeout_ms")]
+    pub page_timeout_ms: u64,
+}
+
+fn default_page_timeout_ms() -> u64 {
+    60_000
+}
+
+/// When pages are OCRed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OcrMode {
+    /// Use the text layer when the page has one; OCR pages without text.
+    #[default]
+    Auto,
+    /// OCR every page, ignoring any text layer.
+    Always,
+    /// Never OCR: pages without a text layer come out empty.
+    Never,
+}
+
+/// OCR settings of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OcrSettings {
+    /// When to OCR.
+    pub mode: OcrMode,
+    /// Tesseract languages (`eng`, `eng+deu`).
+    pub languages: String,
+    /// Rendering resolution for OCR.
+    pub dpi: u32,
+    /// Largest rendered page, in pixels; larger pages are rendered at a lower resolution.
+    pub max_page_pixels: u64,
+    /// Largest embedded image that may be decoded; pages holding larger ones fail.
+    pub max_image_pixels: u64,
+}
+
+impl Default for OcrSettings {
+    fn default() -> Self {
+        OcrSettings {
+            mode: OcrMode::Auto,
+            languages: "eng".into(),
+            dpi: 300,
+            max_page_pixels: 25_000_000,
+            max_image_pixels: 150_000_000,
+        }
+    }
 }
 
 /// Parent → worker.

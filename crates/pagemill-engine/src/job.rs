@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pagemill_core::pipeline::{MemoryBudget, Permit, ReorderWindow};
-use pagemill_core::protocol::{DocInfo, DocRef, Request, Response};
+use pagemill_core::protocol::{DocInfo, DocRef, OcrSettings, Request, Response};
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_export::{DocumentSinks, Formats};
@@ -33,6 +33,8 @@ pub struct ConvertOptions {
     /// A page still unfinished after this long fails with `timeout` (its worker is killed
     /// and replaced).
     pub page_timeout: Duration,
+    /// When and how pages are OCRed.
+    pub ocr: OcrSettings,
 }
 
 /// How one input file went.
@@ -283,6 +285,8 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             id: doc.id,
             path: self.inputs[doc.input].path.clone(),
             password: self.opts.password.clone(),
+            ocr: self.opts.ocr.clone(),
+            page_timeout_ms: self.opts.page_timeout.as_millis() as u64,
         }
     }
 

@@ -8,9 +8,17 @@ use std::collections::VecDeque;
 use std::io::{self, BufReader, BufWriter};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use pagemill_core::layout::analyze;
+use std::time::{Duration, Instant};
+
+use pagemill_core::layout::{analyze, RawPage};
+use pagemill_core::model::TextSource;
+use pagemill_core::protocol::OcrMode;
 use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Request, Response};
+use pagemill_core::Page;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
+use pagemill_ocr::blocks::to_blocks;
+use pagemill_ocr::{GrayImage, OcrEngine, OcrError, Tesseract};
+use pagemill_pdf::RenderLimits;
 use pagemill_pdf::{Engine, PagedDocument, PdfError};
 
 /// Documents kept open at once (the one being finished and the next one).
@@ -25,6 +33,7 @@ struct OpenDoc<'e> {
 /// the parent's stream is broken.
 pub fn run() -> Result<(), WorkerError> {
     let engine = Engine::load()?;
+    let mut ocr = OcrState::default();
     let mut input = BufReader::new(io::stdin().lock());
     let mut output = BufWriter::new(io::stdout().lock());
     let mut open: VecDeque<OpenDoc<'_>> = VecDeque::new();
@@ -50,7 +59,7 @@ pub fn run() -> Result<(), WorkerError> {
             }
             Request::Page { doc, index } => Response::Page {
                 doc: doc.id,
-                outcome: convert_page(&engine, &mut open, &doc, index),
+                outcome: convert_page(&engine, &mut ocr, &mut open, &doc, index),
             },
             Request::Close { doc } => {
                 open.retain(|d| d.id != doc);
@@ -71,6 +80,7 @@ fn remember<'e>(open: &mut VecDeque<OpenDoc<'e>>, d: OpenDoc<'e>) {
 
 fn convert_page<'e>(
     engine: &'e Engine,
+    ocr: &mut OcrState,
     open: &mut VecDeque<OpenDoc<'e>>,
     doc: &DocRef,
     index: u32,
@@ -97,14 +107,32 @@ fn convert_page<'e>(
             format!("the document has no page {}", index + 1),
         );
     }
+    let started = Instant::now();
     // A bug in layout analysis on odd input must cost one page, not the worker.
     let result = catch_unwind(AssertUnwindSafe(|| {
-        d.doc.extract_page(index).map(|raw| analyze(&raw))
+        let text = match doc.ocr.mode {
+            OcrMode::Always => None,
+            _ => Some(d.doc.extract_page(index)?),
+        };
+        match text {
+            Some(raw) if doc.ocr.mode == OcrMode::Never || !needs_ocr(&raw) => Ok(analyze(&raw)),
+            _ => ocr_page(ocr, &mut d.doc, doc, index, started),
+        }
     }));
     match result {
         Ok(Ok(page)) => PageOutcome::Ok(page),
-        Ok(Err(PdfError::Page { message, .. })) => failed(FailureReason::Invalid, message),
-        Ok(Err(e)) => failed(FailureReason::Invalid, e.to_string()),
+        Ok(Err(PageError::Pdf(PdfError::Page { message, .. }))) => {
+            failed(FailureReason::Invalid, message)
+        }
+        Ok(Err(PageError::Pdf(e))) => failed(FailureReason::Invalid, e.to_string()),
+        Ok(Err(PageError::Ocr(OcrError::Deadline(_)))) => failed(
+            FailureReason::Timeout,
+            format!(
+                "OCR did not finish within the page timeout ({:.1} s)",
+                doc.page_timeout_ms as f64 / 1000.0
+            ),
+        ),
+        Ok(Err(PageError::Ocr(e))) => failed(FailureReason::Invalid, e.to_string()),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
@@ -117,6 +145,87 @@ fn convert_page<'e>(
             )
         }
     }
+}
+
+/// Why one page failed.
+#[derive(Debug, thiserror::Error)]
+enum PageError {
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
+    #[error(transparent)]
+    Ocr(#[from] OcrError),
+}
+
+/// The OCR engine, started on the first page that needs it (Tesseract costs ~100 ms and
+/// tens of MB to load; born-digital jobs never pay that).
+#[derive(Default)]
+struct OcrState {
+    engine: Option<(String, Result<Tesseract, String>)>,
+}
+
+impl OcrState {
+    fn engine(&mut self, languages: &str) -> Result<&mut Tesseract, OcrError> {
+        if self.engine.as_ref().map(|(l, _)| l.as_str()) != Some(languages) {
+            self.engine = None;
+            let started = Tesseract::new(languages).map_err(|e| e.to_string());
+            self.engine = Some((languages.to_string(), started));
+        }
+        match &mut self.engine {
+            Some((_, Ok(t))) => Ok(t),
+            Some((_, Err(e))) => Err(OcrError::Init(e.clone())),
+            None => Err(OcrError::Init("OCR engine not started".into())),
+        }
+    }
+}
+
+/// Whether a page's text layer is missing: no visible character that was not inferred.
+fn needs_ocr(raw: &RawPage) -> bool {
+    !raw.chars
+        .iter()
+        .any(|c| !c.generated && !c.ch.is_whitespace() && !c.ch.is_control())
+}
+
+fn ocr_page(
+    ocr: &mut OcrState,
+    doc: &mut PagedDocument<'_>,
+    dref: &DocRef,
+    index: u32,
+    started: Instant,
+) -> Result<Page, PageError> {
+    let s = &dref.ocr;
+    let limits = RenderLimits {
+        max_page_pixels: s.max_page_pixels,
+        max_image_pixels: s.max_image_pixels,
+    };
+    let img = doc.render_gray(index, s.dpi, &limits)?;
+    if img.downscaled {
+        tracing::info!(
+            page = index + 1,
+            dpi = img.dpi,
+            "page rendered below --ocr-dpi to stay under --max-page-pixels"
+        );
+    }
+    let engine = ocr.engine(&s.languages)?;
+    let budget = Duration::from_millis(dref.page_timeout_ms).saturating_sub(started.elapsed());
+    let result = engine.recognize(
+        &GrayImage {
+            width: img.width,
+            height: img.height,
+            pixels: &img.pixels,
+            dpi: img.dpi,
+        },
+        budget.max(Duration::from_millis(1)),
+    )?;
+    let (blocks, body) = to_blocks(&result, img.scale);
+    Ok(Page {
+        index,
+        width: img.width as f32 / img.scale,
+        height: img.height as f32 / img.scale,
+        rotation: 0,
+        source: TextSource::Ocr,
+        body_font_size: body,
+        blocks,
+    })
 }
 
 /// Why a worker stopped.

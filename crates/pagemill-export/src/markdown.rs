@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use pagemill_core::layout::classify::join_prose;
+use pagemill_core::layout::classify::join_prose_text;
 use pagemill_core::{Block, BlockKind, PageOutcome};
 
 /// Writes Markdown page by page. Holds back only the last paragraph of a page, to join it
@@ -219,19 +219,7 @@ fn continues(prev: &str, next: &str) -> bool {
 }
 
 fn join_prose_strs(a: &str, b: &str) -> String {
-    use pagemill_core::layout::lines::TextLine;
-    let mk = |t: &str| TextLine {
-        bbox: Default::default(),
-        text: t.to_string(),
-        size: 0.0,
-        chars: 0,
-        bold: 0.0,
-        italic: 0.0,
-        mono: 0.0,
-        char_width: 0.0,
-        font: 0,
-    };
-    join_prose(&[mk(a), mk(b)])
+    join_prose_text([a, b])
 }
 
 fn list_item(text: &str) -> String {
@@ -342,6 +330,7 @@ mod tests {
             b.lines = vec![pagemill_core::Line {
                 bbox,
                 text: text.into(),
+                words: vec![],
             }];
             b
         };

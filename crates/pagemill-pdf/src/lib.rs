@@ -14,8 +14,10 @@ mod error;
 pub mod library;
 mod paged;
 pub mod raw;
+pub mod render;
 pub mod text;
 
 pub use document::{Document, Engine};
 pub use error::PdfError;
 pub use paged::{PagedDocument, VIEW_PAGES};
+pub use render::{GrayPage, RenderLimits};

@@ -11,6 +11,7 @@ use pagemill_core::protocol::DocInfo;
 use pdfium_render::prelude::FPDF_FILEACCESS;
 
 use crate::raw::PageTree;
+use crate::render::{GrayPage, RenderLimits};
 use crate::{Document, Engine, PdfError};
 
 /// Pages per view. Within a view PDFium still keeps every page dictionary (and the object
@@ -137,14 +138,36 @@ impl<'e> PagedDocument<'e> {
         matches!(self.tree, Tree::Ready(_))
     }
 
-    /// Extracts page `index` (0-based).
+    /// Extracts the text layer of page `index` (0-based).
     pub fn extract_page(&mut self, index: u32) -> Result<RawPage, PdfError> {
-        let window = index / self.view_pages;
+        let (doc, local) = self.document_for(index)?;
+        let mut page = doc.extract_page(local)?;
+        page.index = index;
+        Ok(page)
+    }
+
+    /// Renders page `index` (0-based) for OCR; see [`Document::render_gray`].
+    pub fn render_gray(
+        &mut self,
+        index: u32,
+        dpi: u32,
+        limits: &RenderLimits,
+    ) -> Result<GrayPage, PdfError> {
+        let (doc, local) = self.document_for(index)?;
+        doc.render_gray(local, dpi, limits).map_err(|e| match e {
+            PdfError::Page { message, .. } => PdfError::Page { index, message },
+            other => other,
+        })
+    }
+
+    /// The open document holding page `index`, and the page's index in it.
+    fn document_for(&mut self, index: u32) -> Result<(&Document<'e>, u32), PdfError> {
         // A document that fits one view is read whole; so are encrypted ones (views
         // would have to decrypt object streams, which the structure reader leaves alone).
         if self.pages <= self.view_pages || self.password.is_some() {
-            return self.whole()?.extract_page(index);
+            return Ok((self.whole()?, index));
         }
+        let window = index / self.view_pages;
         if self.view.as_ref().map(|v| v.window) != Some(window) {
             self.view = None;
             self.view = self.open_view(window);
@@ -152,13 +175,16 @@ impl<'e> PagedDocument<'e> {
         if self.view.is_some() {
             self.whole = None;
         }
+        if self.view.is_none() {
+            return Ok((self.whole()?, index));
+        }
+        let local = index - window * self.view_pages;
         match &self.view {
-            Some(v) => {
-                let mut page = v.doc.extract_page(index - window * self.view_pages)?;
-                page.index = index;
-                Ok(page)
-            }
-            None => self.whole()?.extract_page(index),
+            Some(v) => Ok((&v.doc, local)),
+            None => Err(PdfError::Page {
+                index,
+                message: "no open view".into(),
+            }),
         }
     }
 

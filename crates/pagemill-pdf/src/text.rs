@@ -40,7 +40,7 @@ impl Frame {
 }
 
 impl Document<'_> {
-    fn load_page(&self, index: u32) -> Result<FPDF_PAGE, PdfError> {
+    pub(crate) fn load_page(&self, index: u32) -> Result<FPDF_PAGE, PdfError> {
         let page = unsafe { self.engine.b.FPDF_LoadPage(self.handle, index as i32) };
         if page.is_null() {
             return Err(PdfError::Page {

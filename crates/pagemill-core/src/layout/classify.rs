@@ -117,9 +117,14 @@ const FURNITURE_ZONE: f32 = 0.2;
 
 /// Joins prose lines, removing line-break hyphens (`exam-` + `ple` → `example`).
 pub fn join_prose(lines: &[TextLine]) -> String {
+    join_prose_text(lines.iter().map(|l| l.text.as_str()))
+}
+
+/// [`join_prose`] over plain strings (OCR lines, paragraphs joined across pages).
+pub fn join_prose_text<'a>(lines: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = String::new();
-    for l in lines {
-        let text = l.text.trim();
+    for text in lines {
+        let text = text.trim();
         if text.is_empty() {
             continue;
         }
@@ -271,21 +276,9 @@ fn mark_footnotes(blocks: &mut [Block], body: f32, height: f32) {
             && b.bbox.y0 > last_body_top
         {
             b.kind = BlockKind::Footnote;
-            b.text = join_prose_text(&b.lines);
+            b.text = join_prose_text(b.lines.iter().map(|l| l.text.as_str()));
         }
     }
-}
-
-fn join_prose_text(lines: &[Line]) -> String {
-    let mut out = String::new();
-    for l in lines {
-        let t = l.text.trim();
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(t);
-    }
-    out
 }
 
 fn classify_style(
@@ -367,6 +360,7 @@ fn classify_style(
                     .map(|l| Line {
                         bbox: l.bbox,
                         text: l.text.replace('\u{AD}', "-"),
+                        words: Vec::new(),
                     })
                     .collect(),
             }

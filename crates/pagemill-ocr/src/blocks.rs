@@ -1,0 +1,213 @@
+//! OCR paragraphs → pagemill blocks, in page points, with the same kinds as text-layer pages.
+
+use pagemill_core::layout::classify::join_prose_text;
+use pagemill_core::model::Word;
+use pagemill_core::{BBox, Block, BlockKind, Line};
+
+use crate::engine::{OcrPage, OcrParagraph, RegionKind};
+
+/// Converts an OCR result on an image rendered at `scale` pixels per point into blocks.
+/// Returns the blocks and the body text size (points) they were classified against.
+pub fn to_blocks(page: &OcrPage, scale: f32) -> (Vec<Block>, f32) {
+    let scale = if scale > 0.0 { scale } else { 1.0 };
+    let pt = |b: BBox| BBox::new(b.x0 / scale, b.y0 / scale, b.x1 / scale, b.y1 / scale);
+    // Text size from line heights: the median line of the page is body text.
+    // A line's size is its tallest word: word boxes hug the glyphs, and nearly every line
+    // has a word with both an ascender and a descender, so this is steadier than line boxes.
+    let line_size = |l: &crate::engine::OcrLine| {
+        l.words.iter().map(|w| w.bbox.height()).fold(0.0, f32::max) / scale
+    };
+    let mut heights: Vec<f32> = page
+        .paragraphs
+        .iter()
+        .flat_map(|p| p.lines.iter())
+        .map(line_size)
+        .filter(|h| *h > 0.0)
+        .collect();
+    heights.sort_by(f32::total_cmp);
+    let body_line = heights.get(heights.len() / 2).copied().unwrap_or(12.0);
+    // A line box spans ascender to descender: about 1.2× the font size for Latin text.
+    let body = (body_line / 1.2 * 2.0).round() / 2.0;
+
+    let blocks = page
+        .paragraphs
+        .iter()
+        .map(|p| {
+            let line_h = median(p.lines.iter().map(line_size));
+            let ratio = line_h / body_line.max(1.0);
+            let bold = {
+                let n = p.lines.iter().map(|l| l.words.len()).sum::<usize>().max(1);
+                let b = p
+                    .lines
+                    .iter()
+                    .flat_map(|l| &l.words)
+                    .filter(|w| w.bold)
+                    .count();
+                b * 10 >= n * 9
+            };
+            let (kind, level) = kind_of(p, ratio, bold);
+            let lines: Vec<Line> = p
+                .lines
+                .iter()
+                .map(|l| Line {
+                    bbox: pt(l.bbox),
+                    text: l
+                        .words
+                        .iter()
+                        .map(|w| w.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    words: l
+                        .words
+                        .iter()
+                        .map(|w| Word {
+                            bbox: pt(w.bbox),
+                            text: w.text.clone(),
+                            confidence: round2(w.confidence),
+                        })
+                        .collect(),
+                })
+                .collect();
+            let text = join_prose_text(lines.iter().map(|l| l.text.as_str()));
+            let words: Vec<f32> = p
+                .lines
+                .iter()
+                .flat_map(|l| &l.words)
+                .map(|w| w.confidence)
+                .collect();
+            let confidence = words.iter().sum::<f32>() / words.len().max(1) as f32;
+            Block {
+                kind,
+                level,
+                bbox: pt(p.bbox),
+                text,
+                font_size: round2(line_h / 1.2),
+                font: None,
+                bold,
+                italic: false,
+                confidence: round2(confidence),
+                lines,
+            }
+        })
+        .collect();
+    (blocks, body)
+}
+
+fn kind_of(p: &OcrParagraph, ratio: f32, bold: bool) -> (BlockKind, Option<u8>) {
+    let first = p
+        .lines
+        .first()
+        .map(|l| {
+            l.words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    // Line boxes of OCR vary with ascenders and descenders far more than font sizes of a
+    // text layer do, so the steps are wider than for text-layer pages, and font weight
+    // (unreliable from the LSTM engine) is not used.
+    let _ = bold;
+    let text_len: usize = p
+        .lines
+        .iter()
+        .flat_map(|l| &l.words)
+        .map(|w| w.text.chars().count() + 1)
+        .sum();
+    let last = p
+        .lines
+        .last()
+        .and_then(|l| l.words.last())
+        .map(|w| w.text.as_str())
+        .unwrap_or("");
+    let short = p.lines.len() <= 2 && text_len <= 120 && !last.ends_with(['.', ',', ';']);
+    let level = match ratio {
+        r if r >= 1.8 => Some(1),
+        r if r >= 1.45 => Some(2),
+        r if r >= 1.3 => Some(3),
+        r if r >= 1.15 && p.kind == RegionKind::Heading => Some(4),
+        _ => None,
+    };
+    if short && level.is_some() && p.kind != RegionKind::Table {
+        return (BlockKind::Heading, level);
+    }
+    if pagemill_core::layout::blocks::starts_list_item(&first) {
+        return (BlockKind::ListItem, None);
+    }
+    (BlockKind::Paragraph, None)
+}
+
+fn median(v: impl Iterator<Item = f32>) -> f32 {
+    let mut v: Vec<f32> = v.filter(|x| *x > 0.0).collect();
+    v.sort_by(f32::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn round2(v: f32) -> f32 {
+    (v * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{OcrLine, OcrWord};
+
+    fn para(kind: RegionKind, y: f32, h: f32, lines: &[&str]) -> OcrParagraph {
+        let lines: Vec<OcrLine> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let y0 = y + i as f32 * h * 1.2;
+                OcrLine {
+                    bbox: BBox::new(100.0, y0, 900.0, y0 + h),
+                    words: t
+                        .split(' ')
+                        .map(|w| OcrWord {
+                            bbox: BBox::new(100.0, y0, 200.0, y0 + h),
+                            text: w.into(),
+                            confidence: 0.9,
+                            bold: false,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        OcrParagraph {
+            bbox: BBox::new(100.0, y, 900.0, y + lines.len() as f32 * h * 1.2),
+            kind,
+            lines,
+        }
+    }
+
+    #[test]
+    fn big_short_paragraphs_are_headings_and_boxes_are_in_points() {
+        let page = OcrPage {
+            paragraphs: vec![
+                para(RegionKind::Text, 100.0, 80.0, &["A Title"]),
+                para(
+                    RegionKind::Text,
+                    300.0,
+                    40.0,
+                    &["Body text that is hyphen-", "ated across lines."],
+                ),
+                para(RegionKind::Text, 500.0, 40.0, &["• an item"]),
+            ],
+        };
+        // 300 dpi: 300/72 pixels per point.
+        let (blocks, body) = to_blocks(&page, 300.0 / 72.0);
+        assert_eq!(blocks[0].kind, BlockKind::Heading);
+        assert_eq!(blocks[0].level, Some(1));
+        assert_eq!(blocks[1].kind, BlockKind::Paragraph);
+        assert_eq!(blocks[1].text, "Body text that is hyphenated across lines.");
+        assert_eq!(blocks[2].kind, BlockKind::ListItem);
+        assert!(
+            (blocks[1].bbox.x0 - 24.0).abs() < 0.01,
+            "{:?}",
+            blocks[1].bbox
+        );
+        assert!((body - 8.0).abs() < 0.51, "{body}");
+        assert_eq!(blocks[1].lines[0].words.len(), 5);
+        assert!((blocks[1].confidence - 0.9).abs() < 1e-6);
+    }
+}

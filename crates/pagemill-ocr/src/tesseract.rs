@@ -1,0 +1,281 @@
+//! Tesseract 5 through its C API (`tesseract-sys`, the system library found by pkg-config).
+
+use std::ffi::{CStr, CString};
+use std::os::raw::c_char;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pagemill_core::BBox;
+use tesseract_sys as ts;
+
+use crate::engine::{
+    GrayImage, OcrEngine, OcrError, OcrLine, OcrPage, OcrParagraph, OcrWord, RegionKind,
+};
+
+/// A Tesseract instance with its languages loaded.
+pub struct Tesseract {
+    api: *mut ts::TessBaseAPI,
+    languages: String,
+}
+
+/// Where Tesseract looks for `*.traineddata`: `$TESSDATA_PREFIX`, else Debian's place.
+pub fn tessdata_dir() -> PathBuf {
+    std::env::var_os("TESSDATA_PREFIX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/share/tesseract-ocr/5/tessdata"))
+}
+
+/// Languages whose trained data is installed (`eng`, `deu`, `osd`, …). Read from the data
+/// directory rather than by starting Tesseract, so the parent process can check options
+/// without loading the engine.
+pub fn installed_languages() -> Vec<String> {
+    let mut langs: Vec<String> = std::fs::read_dir(tessdata_dir())
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".traineddata"))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    langs.sort();
+    langs
+}
+
+/// Checks that every language of `languages` (`eng+deu`) is installed; the error lists the
+/// installed ones and the package to install.
+pub fn check_languages(languages: &str) -> Result<(), OcrError> {
+    let installed = installed_languages();
+    let missing: Vec<&str> = languages
+        .split('+')
+        .filter(|l| !l.is_empty() && !installed.iter().any(|i| i == l))
+        .collect();
+    if missing.is_empty() && !languages.is_empty() {
+        return Ok(());
+    }
+    let pkgs: Vec<String> = missing.iter().map(|l| language_package(l)).collect();
+    Err(OcrError::Init(format!(
+        "OCR language {} not installed in {} (installed: {}); install it with `sudo apt-get install {}`",
+        if missing.is_empty() { "list is empty".to_string() } else { missing.join(", ") },
+        tessdata_dir().display(),
+        if installed.is_empty() { "none".to_string() } else { installed.join(", ") },
+        if pkgs.is_empty() { "tesseract-ocr-eng".to_string() } else { pkgs.join(" ") }
+    )))
+}
+
+/// The Debian package that holds a Tesseract language (`chi_sim` → `tesseract-ocr-chi-sim`).
+pub fn language_package(lang: &str) -> String {
+    format!(
+        "tesseract-ocr-{}",
+        lang.to_ascii_lowercase().replace('_', "-")
+    )
+}
+
+impl Tesseract {
+    /// Starts Tesseract with `languages` in its own syntax (`eng`, `eng+deu`). A missing
+    /// language is an error that lists the installed ones and the package to install.
+    pub fn new(languages: &str) -> Result<Self, OcrError> {
+        check_languages(languages)?;
+        let lang = CString::new(languages)
+            .map_err(|_| OcrError::Init("language list contains a NUL byte".into()))?;
+        // SAFETY: a fresh handle, deleted on every failure path and in Drop.
+        unsafe {
+            let api = ts::TessBaseAPICreate();
+            if api.is_null() {
+                return Err(OcrError::Init("cannot create a Tesseract instance".into()));
+            }
+            if ts::TessBaseAPIInit3(api, std::ptr::null(), lang.as_ptr()) != 0 {
+                ts::TessBaseAPIDelete(api);
+                return Err(OcrError::Init(format!(
+                    "Tesseract could not load {languages} (data in {})",
+                    tessdata_dir().display()
+                )));
+            }
+            // Automatic page segmentation without orientation detection: orientation is
+            // decided before recognition, on its own.
+            ts::TessBaseAPISetPageSegMode(api, ts::TessPageSegMode_PSM_AUTO);
+            Ok(Tesseract {
+                api,
+                languages: languages.to_string(),
+            })
+        }
+    }
+
+    /// The languages this instance was started with.
+    pub fn languages(&self) -> &str {
+        &self.languages
+    }
+}
+
+impl Drop for Tesseract {
+    fn drop(&mut self) {
+        // SAFETY: the handle was created by TessBaseAPICreate and is deleted once.
+        unsafe {
+            ts::TessBaseAPIEnd(self.api);
+            ts::TessBaseAPIDelete(self.api);
+        }
+    }
+}
+
+/// Frees a Tesseract text on every path out.
+struct Text(*mut c_char);
+impl Text {
+    fn get(&self) -> String {
+        if self.0.is_null() {
+            return String::new();
+        }
+        // SAFETY: a NUL-terminated string owned by us until Drop.
+        unsafe { CStr::from_ptr(self.0) }
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+impl Drop for Text {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            unsafe { ts::TessDeleteText(self.0) };
+        }
+    }
+}
+
+fn region_kind(t: ts::TessPolyBlockType) -> RegionKind {
+    match t {
+        ts::TessPolyBlockType_PT_FLOWING_TEXT | ts::TessPolyBlockType_PT_UNKNOWN => {
+            RegionKind::Text
+        }
+        ts::TessPolyBlockType_PT_HEADING_TEXT => RegionKind::Heading,
+        ts::TessPolyBlockType_PT_CAPTION_TEXT => RegionKind::Caption,
+        ts::TessPolyBlockType_PT_TABLE => RegionKind::Table,
+        ts::TessPolyBlockType_PT_VERTICAL_TEXT => RegionKind::Vertical,
+        _ => RegionKind::Other,
+    }
+}
+
+impl OcrEngine for Tesseract {
+    fn recognize(
+        &mut self,
+        image: &GrayImage<'_>,
+        deadline: Duration,
+    ) -> Result<OcrPage, OcrError> {
+        let (w, h) = (image.width as usize, image.height as usize);
+        if w == 0 || h == 0 || image.pixels.len() < w * h {
+            return Err(OcrError::Image(format!(
+                "{}×{} image with {} bytes",
+                image.width,
+                image.height,
+                image.pixels.len()
+            )));
+        }
+        let (wi, hi) = (
+            i32::try_from(w).map_err(|_| OcrError::Image("too wide".into()))?,
+            i32::try_from(h).map_err(|_| OcrError::Image("too tall".into()))?,
+        );
+        let started = Instant::now();
+        // SAFETY: the image outlives recognition (Tesseract copies it in SetImage); the
+        // monitor and iterator are freed below on every path.
+        unsafe {
+            ts::TessBaseAPISetImage(self.api, image.pixels.as_ptr(), wi, hi, 1, wi);
+            ts::TessBaseAPISetSourceResolution(self.api, image.dpi.clamp(70, 2400) as i32);
+            let monitor = ts::TessMonitorCreate();
+            let ms = deadline.as_millis().clamp(1, i32::MAX as u128) as i32;
+            ts::TessMonitorSetDeadlineMSecs(monitor, ms);
+            let rc = ts::TessBaseAPIRecognize(self.api, monitor);
+            ts::TessMonitorDelete(monitor);
+            if rc != 0 {
+                ts::TessBaseAPIClear(self.api);
+                return Err(if started.elapsed() >= deadline {
+                    OcrError::Deadline(deadline)
+                } else {
+                    OcrError::Failed("Tesseract could not recognise the image".into())
+                });
+            }
+            let page = collect(self.api);
+            ts::TessBaseAPIClear(self.api);
+            Ok(page)
+        }
+    }
+}
+
+/// Walks the result: paragraphs → lines → words.
+///
+/// SAFETY: `api` has just recognised an image.
+unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
+    let mut page = OcrPage::default();
+    let it = unsafe { ts::TessBaseAPIGetIterator(api) };
+    if it.is_null() {
+        return page;
+    }
+    let pit = unsafe { ts::TessResultIteratorGetPageIterator(it) };
+    let bbox = |level| {
+        let (mut l, mut t, mut r, mut b) = (0, 0, 0, 0);
+        let ok =
+            unsafe { ts::TessPageIteratorBoundingBox(pit, level, &mut l, &mut t, &mut r, &mut b) };
+        (ok != 0).then(|| BBox::new(l as f32, t as f32, r as f32, b as f32))
+    };
+    let (para_l, line_l, word_l) = (
+        ts::TessPageIteratorLevel_RIL_PARA,
+        ts::TessPageIteratorLevel_RIL_TEXTLINE,
+        ts::TessPageIteratorLevel_RIL_WORD,
+    );
+    loop {
+        let at = |level| unsafe { ts::TessPageIteratorIsAtBeginningOf(pit, level) != 0 };
+        let Some(word_box) = bbox(word_l) else {
+            if unsafe { ts::TessPageIteratorNext(pit, word_l) } == 0 {
+                break;
+            }
+            continue;
+        };
+        if at(para_l) || page.paragraphs.is_empty() {
+            let kind = region_kind(unsafe { ts::TessPageIteratorBlockType(pit) });
+            page.paragraphs.push(OcrParagraph {
+                bbox: bbox(para_l).unwrap_or(word_box),
+                kind,
+                lines: Vec::new(),
+            });
+        }
+        let Some(para) = page.paragraphs.last_mut() else {
+            break;
+        };
+        if at(line_l) || para.lines.is_empty() {
+            para.lines.push(OcrLine {
+                bbox: bbox(line_l).unwrap_or(word_box),
+                words: Vec::new(),
+            });
+        }
+        let text = Text(unsafe { ts::TessResultIteratorGetUTF8Text(it, word_l) }).get();
+        let confidence = unsafe { ts::TessResultIteratorConfidence(it, word_l) } / 100.0;
+        let bold = {
+            let (mut b, mut i, mut u, mut m, mut s, mut sc, mut pt, mut id) =
+                (0, 0, 0, 0, 0, 0, 0, 0);
+            let name = unsafe {
+                ts::TessResultIteratorWordFontAttributes(
+                    it, &mut b, &mut i, &mut u, &mut m, &mut s, &mut sc, &mut pt, &mut id,
+                )
+            };
+            !name.is_null() && b != 0
+        };
+        let text = text.trim();
+        if let Some(line) = para.lines.last_mut() {
+            if !text.is_empty() {
+                line.words.push(OcrWord {
+                    bbox: word_box,
+                    text: text.to_string(),
+                    confidence: confidence.clamp(0.0, 1.0),
+                    bold,
+                });
+            }
+        }
+        if unsafe { ts::TessPageIteratorNext(pit, word_l) } == 0 {
+            break;
+        }
+    }
+    unsafe { ts::TessResultIteratorDelete(it) };
+    for p in &mut page.paragraphs {
+        p.lines.retain(|l| !l.words.is_empty());
+    }
+    page.paragraphs.retain(|p| !p.lines.is_empty());
+    page
+}
