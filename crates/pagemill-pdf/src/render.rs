@@ -59,14 +59,8 @@ impl Document<'_> {
         limits: &RenderLimits,
     ) -> Result<GrayPage, PdfError> {
         let b = &self.engine.b;
-        let page = self.load_page(index)?;
-        struct PageGuard<'a>(&'a Document<'a>, FPDF_PAGE);
-        impl Drop for PageGuard<'_> {
-            fn drop(&mut self) {
-                unsafe { self.0.engine.b.FPDF_ClosePage(self.1) };
-            }
-        }
-        let _guard = PageGuard(self, page);
+        let loaded = self.load_page(index)?;
+        let page = loaded.page;
         let fail = |message: String| PdfError::Page { index, message };
 
         if let Some((w, h)) = self.largest_image(page) {

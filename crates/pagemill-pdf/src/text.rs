@@ -39,8 +39,21 @@ impl Frame {
     }
 }
 
+/// A loaded page, closed on drop.
+pub(crate) struct LoadedPage<'a> {
+    doc: &'a Document<'a>,
+    pub(crate) page: FPDF_PAGE,
+}
+
+impl Drop for LoadedPage<'_> {
+    fn drop(&mut self) {
+        unsafe { self.doc.engine.b.FPDF_ClosePage(self.page) };
+    }
+}
+
 impl Document<'_> {
-    pub(crate) fn load_page(&self, index: u32) -> Result<FPDF_PAGE, PdfError> {
+    /// Loads page `index`; the page is closed when the guard drops, on every path.
+    pub(crate) fn load_page(&self, index: u32) -> Result<LoadedPage<'_>, PdfError> {
         let page = unsafe { self.engine.b.FPDF_LoadPage(self.handle, index as i32) };
         if page.is_null() {
             return Err(PdfError::Page {
@@ -48,21 +61,14 @@ impl Document<'_> {
                 message: "PDFium could not load the page (broken page object or content)".into(),
             });
         }
-        Ok(page)
+        Ok(LoadedPage { doc: self, page })
     }
 
     /// Extracts the text layer of page `index` (0-based).
     pub fn extract_page(&self, index: u32) -> Result<RawPage, PdfError> {
         let b = &self.engine.b;
-        let page = self.load_page(index)?;
-        // Close the page on every path out of this function.
-        struct PageGuard<'a>(&'a Document<'a>, FPDF_PAGE);
-        impl Drop for PageGuard<'_> {
-            fn drop(&mut self) {
-                unsafe { self.0.engine.b.FPDF_ClosePage(self.1) };
-            }
-        }
-        let _guard = PageGuard(self, page);
+        let loaded = self.load_page(index)?;
+        let page = loaded.page;
 
         let width = unsafe { b.FPDF_GetPageWidthF(page) };
         let height = unsafe { b.FPDF_GetPageHeightF(page) };
