@@ -3,47 +3,19 @@
 //! They run the built binary, which starts real worker processes with PDFium; run
 //! `scripts/setup` first (the README's test command does).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use pagemill_core::textsim::{order_ratio, word_f1, words};
 use serde_json::Value;
 
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
+use std::path::PathBuf;
+use std::process::Command;
 
-fn pagemill(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pagemill"))
-        .args(args)
-        .output()
-        .expect("run pagemill")
-}
-
-fn convert(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
-    let mut args: Vec<String> = vec!["convert".into()];
-    args.extend(inputs.iter().map(|p| p.display().to_string()));
-    args.extend([
-        "-o".to_string(),
-        out.display().to_string(),
-        "--jobs".into(),
-        "2".into(),
-    ]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    pagemill(&refs)
-}
-
-fn read(p: PathBuf) -> String {
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-}
+mod common;
+use common::{convert, data, pagemill, read};
 
 /// Reference similarity on the docling documents that come with reference Markdown.
 ///
-/// Thresholds: `pdftotext -raw` on the same four files scores word F1 0.966–0.998 and
-/// order 0.754–0.998 (BENCHMARKS.md). We require every file to reach F1 ≥ 0.95 and order
+/// Thresholds: `pdftotext -raw` (poppler 22.12) on the same four files scores word F1
+/// 0.966–0.998 and order 0.754–0.998. We require every file to reach F1 ≥ 0.95 and order
 /// ≥ 0.90 — at least pdftotext's typical level on each, with a little room for the
 /// reference's own choices (docling writes formulas as comments and moves captions).
 /// pagemill measured 0.973–0.998 / 0.917–0.997 when these thresholds were set.

@@ -1,27 +1,9 @@
 //! OCR of real scans through the whole pipeline (worker processes, Tesseract, sinks).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use pagemill_core::textsim::{order_ratio, word_f1, words};
-use serde_json::Value;
 
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
-
-fn convert(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pagemill"))
-        .arg("convert")
-        .args(inputs)
-        .arg("-o")
-        .arg(out)
-        .args(extra)
-        .output()
-        .expect("run pagemill")
-}
+mod common;
+use common::{convert, data, read, read_json};
 
 /// Thresholds: the references are other engines' output (OCRmyPDF's Tesseract run for linn,
 /// EasyOCR for docling), so they are not error-free; measured here 0.977/0.977 (linn) and 1.0
@@ -33,7 +15,7 @@ fn scanned_pages_are_ocred_and_match_their_references() {
     let o = convert(
         &[data("ocrmypdf_linn.pdf"), data("docling_ocr_test.pdf")],
         out.path(),
-        &["--quiet", "--jobs", "2"],
+        &["--quiet"],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (name, gt) in [
@@ -41,17 +23,14 @@ fn scanned_pages_are_ocred_and_match_their_references() {
         ("docling_ocr_test", "docling_ocr_test.gt.md"),
     ] {
         let dir = out.path().join(name);
-        let md = std::fs::read_to_string(dir.join(format!("{name}.md"))).unwrap();
-        let want = std::fs::read_to_string(data(gt)).unwrap();
+        let md = read(dir.join(format!("{name}.md")));
+        let want = read(data(gt));
         let (got, want) = (words(&md), words(&want));
         let (f1, order) = (word_f1(&got, &want), order_ratio(&got, &want));
         eprintln!("{name}: word F1 {f1:.3}, order {order:.3}");
         assert!(f1 >= 0.90, "{name}: word F1 {f1:.3}");
         assert!(order >= 0.80, "{name}: order {order:.3}");
-        let json: Value = serde_json::from_str(
-            &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
-        )
-        .unwrap();
+        let json = read_json(dir.join(format!("{name}.json")));
         let page = &json["pages"][0];
         assert_eq!(page["source"], "ocr", "image-only page goes to OCR");
         let block = &page["blocks"][0];
@@ -74,8 +53,7 @@ fn ocr_never_leaves_image_pages_empty_and_missing_languages_are_explained() {
         &["--quiet", "--ocr", "never"],
     );
     assert!(o.status.success());
-    let md =
-        std::fs::read_to_string(out.path().join("docling_ocr_test/docling_ocr_test.md")).unwrap();
+    let md = read(out.path().join("docling_ocr_test/docling_ocr_test.md"));
     assert!(md.trim().is_empty(), "{md}");
 
     let bad = convert(
@@ -107,15 +85,9 @@ fn a_page_past_its_deadline_fails_alone() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let json: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("ocrmypdf_linn/ocrmypdf_linn.json")).unwrap(),
-    )
-    .unwrap();
+    let json = read_json(out.path().join("ocrmypdf_linn/ocrmypdf_linn.json"));
     assert_eq!(json["pages"][0]["status"], "failed");
     assert_eq!(json["pages"][0]["reason"], "timeout");
-    let ok: Value = serde_json::from_str(
-        &std::fs::read_to_string(out.path().join("camlidl-manual/camlidl-manual.json")).unwrap(),
-    )
-    .unwrap();
+    let ok = read_json(out.path().join("camlidl-manual/camlidl-manual.json"));
     assert_eq!(ok["pages"][0]["status"], "ok");
 }

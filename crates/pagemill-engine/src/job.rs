@@ -155,8 +155,8 @@ struct Flight {
 const WARM_PAGES: u32 = 16;
 /// A worker whose resident memory grows this fraction past its warm baseline is drained
 /// and replaced: a safety net against slow leaks in native code, so no worker grows
-/// without bound whatever the run's length. (It does not address PDFium's page lookup,
-/// which keeps every page dictionary before the requested page; see BENCHMARKS.md.)
+/// without bound whatever the run's length. (PDFium's own growth with the page index is
+/// handled where it arises, by page views in `pagemill_pdf`.)
 const RECYCLE_GROWTH: f64 = 0.25;
 /// How often (in pages) a worker's memory is checked.
 const RSS_CHECK_EVERY: u32 = 8;

@@ -41,23 +41,10 @@ impl<W: Write> MarkdownWriter<W> {
                     .collect();
                 let mut i = 0;
                 while i < blocks.len() {
-                    if let Some(mut def) = blocks.get(i + 1).and_then(|d| definition(blocks[i], d))
-                    {
-                        // The description may go on in a block of its own where its font
-                        // changes (`mainly for` / `"POSIXlt" objects.`): same left edge,
-                        // right below, and the sentence still open.
-                        let mut last = blocks[i + 1];
-                        i += 2;
-                        while let Some(next) = blocks.get(i).copied() {
-                            if !continues_below(&def, last, next) {
-                                break;
-                            }
-                            def = join_prose_strs(&def, &next.text);
-                            last = next;
-                            i += 1;
-                        }
+                    if let Some((def, used)) = definition_run(&blocks[i..]) {
                         self.flush_pending()?;
                         self.emit(BlockKind::ListItem, &def)?;
+                        i += used;
                         continue;
                     }
                     self.block(blocks[i])?;
@@ -88,7 +75,7 @@ impl<W: Write> MarkdownWriter<W> {
         if b.kind == BlockKind::Paragraph {
             if let Some(prev) = self.pending.take() {
                 if continues(&prev, &b.text) {
-                    self.pending = Some(join_prose_strs(&prev, &b.text));
+                    self.pending = Some(join_prose_text([prev.as_str(), b.text.as_str()]));
                     return Ok(());
                 }
                 self.emit(BlockKind::Paragraph, &prev)?;
@@ -194,6 +181,26 @@ fn definition(term: &Block, text: &Block) -> Option<String> {
     Some(format!("- {tick}{pad}{t}{pad}{tick}: {}", text.text.trim()))
 }
 
+/// A definition at the start of `blocks` and the blocks continuing its description; returns
+/// the list item and how many blocks it used.
+fn definition_run(blocks: &[&Block]) -> Option<(String, usize)> {
+    let (term, text) = (blocks.first()?, blocks.get(1)?);
+    let mut def = definition(term, text)?;
+    // The description may go on in a block of its own where its font changes (`mainly
+    // for` / `"POSIXlt" objects.`): same left edge, right below, the sentence still open.
+    let mut last = *text;
+    let mut used = 2;
+    while let Some(next) = blocks.get(used).copied() {
+        if !continues_below(&def, last, next) {
+            break;
+        }
+        def = join_prose_text([def.as_str(), next.text.as_str()]);
+        last = next;
+        used += 1;
+    }
+    Some((def, used))
+}
+
 /// `next` continues the open sentence of `text` (ending `above`) as a block right below it.
 fn continues_below(text: &str, above: &Block, next: &Block) -> bool {
     let open = !text.trim_end().ends_with(['.', '!', '?', ':', ';']);
@@ -216,10 +223,6 @@ fn continues(prev: &str, next: &str) -> bool {
         .trim_end()
         .ends_with(['.', '!', '?', ':', ';', '"', ')']);
     open && next.chars().next().is_some_and(char::is_lowercase)
-}
-
-fn join_prose_strs(a: &str, b: &str) -> String {
-    join_prose_text([a, b])
 }
 
 fn list_item(text: &str) -> String {

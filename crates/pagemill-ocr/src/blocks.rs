@@ -45,7 +45,7 @@ pub fn to_blocks(page: &OcrPage, scale: f32) -> (Vec<Block>, f32) {
                     .count();
                 b * 10 >= n * 9
             };
-            let (kind, level) = kind_of(p, ratio, bold);
+            let (kind, level) = kind_of(p, ratio);
             let lines: Vec<Line> = p
                 .lines
                 .iter()
@@ -93,7 +93,7 @@ pub fn to_blocks(page: &OcrPage, scale: f32) -> (Vec<Block>, f32) {
     (blocks, body)
 }
 
-fn kind_of(p: &OcrParagraph, ratio: f32, bold: bool) -> (BlockKind, Option<u8>) {
+fn kind_of(p: &OcrParagraph, ratio: f32) -> (BlockKind, Option<u8>) {
     let first = p
         .lines
         .first()
@@ -108,7 +108,6 @@ fn kind_of(p: &OcrParagraph, ratio: f32, bold: bool) -> (BlockKind, Option<u8>) 
     // Line boxes of OCR vary with ascenders and descenders far more than font sizes of a
     // text layer do, so the steps are wider than for text-layer pages, and font weight
     // (unreliable from the LSTM engine) is not used.
-    let _ = bold;
     let text_len: usize = p
         .lines
         .iter()

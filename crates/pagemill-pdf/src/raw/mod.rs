@@ -84,7 +84,8 @@ impl PageTree {
             seen: HashSet::new(),
             max_pages,
         };
-        walker.walk(pages_ref.0, 0)?;
+        let root_node = xref.object(pages_ref.0)?;
+        walker.walk(pages_ref.0, root_node, 0)?;
         Ok(PageTree {
             pages: walker.pages,
             catalog,
@@ -186,33 +187,33 @@ struct Walker<'x> {
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, node: u32, depth: usize) -> Result<(), RawError> {
+    /// Walks page tree node `node` (already resolved to `obj`), each object read once.
+    fn walk(&mut self, node: u32, obj: Obj, depth: usize) -> Result<(), RawError> {
         if depth > MAX_TREE_DEPTH || !self.seen.insert(node) {
             return Err(RawError::Damaged("page tree too deep or cyclic"));
         }
-        let kids = match self.xref.object(node)? {
-            Obj::Dict(d) => match d.get(b"Kids") {
-                Some(Obj::Array(a)) => a.clone(),
-                Some(Obj::Ref(n, _)) => match self.xref.object(*n)? {
+        let Obj::Dict(mut d) = obj else {
+            return Err(RawError::Damaged("page tree node is not a dictionary"));
+        };
+        let kids = match d.0.iter().position(|(k, _)| k == b"Kids") {
+            Some(i) => match d.0.swap_remove(i).1 {
+                Obj::Array(a) => a,
+                Obj::Ref(n, _) => match self.xref.object(n)? {
                     Obj::Array(a) => a,
                     _ => return Err(RawError::Damaged("/Kids is not an array")),
                 },
-                _ => return Err(RawError::Damaged("page tree node without /Kids")),
+                _ => return Err(RawError::Damaged("/Kids is not an array")),
             },
-            _ => return Err(RawError::Damaged("page tree node is not a dictionary")),
+            None => return Err(RawError::Damaged("page tree node without /Kids")),
         };
         for kid in kids {
             let Some((num, gen)) = kid.as_ref() else {
                 continue;
             };
             // Like PDFium: a kid with /Kids is a node, anything else a page.
-            let is_node = self
-                .xref
-                .object(num)?
-                .as_dict()
-                .is_some_and(|d| d.get(b"Kids").is_some());
-            if is_node {
-                self.walk(num, depth + 1)?;
+            let obj = self.xref.object(num)?;
+            if obj.as_dict().is_some_and(|d| d.get(b"Kids").is_some()) {
+                self.walk(num, obj, depth + 1)?;
             } else {
                 if self.pages.len() >= self.max_pages {
                     return Err(RawError::Unsupported("more pages than allowed"));

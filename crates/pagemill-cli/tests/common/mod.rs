@@ -1,0 +1,44 @@
+//! Helpers shared by the end-to-end tests: test data, running the built binary.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(name)
+}
+
+pub fn pagemill(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(args)
+        .output()
+        .expect("run pagemill")
+}
+
+pub fn convert(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec!["convert".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend([
+        "-o".to_string(),
+        out.display().to_string(),
+        "--jobs".into(),
+        "2".into(),
+    ]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    pagemill(&refs)
+}
+
+pub fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+/// Reads and parses a JSON output.
+pub fn read_json(p: PathBuf) -> Value {
+    serde_json::from_str(&read(p)).expect("valid JSON")
+}
