@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use pagemill_core::protocol::{OcrMode, OcrSettings};
+use pagemill_core::protocol::{OcrMode, OcrSettings, Upscale};
 use pagemill_core::ranges::PageRanges;
 use pagemill_engine::{convert, plan_inputs, ConvertOptions};
 use pagemill_export::Formats;
@@ -49,9 +49,22 @@ fn parse_count(s: &str) -> Result<u64, String> {
     }
 }
 
+/// `--upscale`: `auto`, `off`, or a factor `2x`–`4x`.
+fn parse_upscale(s: &str) -> Result<Upscale, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Upscale::Auto),
+        "off" | "none" | "1x" => Ok(Upscale::Off),
+        t => match t.strip_suffix('x').and_then(|n| n.parse::<u8>().ok()) {
+            Some(n @ 2..=4) => Ok(Upscale::Times(n)),
+            _ => Err(format!("`{s}` is not auto, off, 2x, 3x or 4x")),
+        },
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// PDF files or directories (searched recursively for *.pdf).
+    /// PDF files, images (PNG, JPEG, TIFF, GIF, WebP, BMP, PNM, JPEG 2000) or directories
+    /// (searched recursively for those).
     #[arg(required = true, value_name = "IN")]
     inputs: Vec<PathBuf>,
 
@@ -106,6 +119,12 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "PIXELS", default_value = "150M", value_parser = parse_count)]
     max_image_pixels: u64,
 
+    /// Upscaling of low-resolution images before OCR (Lanczos3): `auto` brings images
+    /// under 200 dpi to --ocr-dpi, `off`, or `2x`–`4x` always. PDF pages are rendered at
+    /// --ocr-dpi instead.
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = parse_upscale)]
+    upscale: Upscale,
+
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
     progress: ProgressMode,
@@ -143,7 +162,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         eprintln!("pagemill: {e}");
     }
     if inputs.is_empty() {
-        bail!("nothing to convert: no readable PDF among the inputs");
+        bail!("nothing to convert: no readable PDF or image among the inputs");
     }
     // Fail early, in the parent, if PDFium is missing: one clear line beats N worker errors.
     pagemill_pdf_check()?;
@@ -172,6 +191,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
             dpi: args.ocr_dpi,
             max_page_pixels: args.max_page_pixels,
             max_image_pixels: args.max_image_pixels,
+            upscale: args.upscale,
         },
     };
     let mut reporter = Reporter::new(args.progress, args.quiet, inputs.len());

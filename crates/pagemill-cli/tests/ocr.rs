@@ -44,6 +44,43 @@ fn scanned_pages_are_ocred_and_match_their_references() {
     }
 }
 
+/// Image inputs are pages like any other. phototest's ground truth is human-made; measured
+/// here: word F1 1.0 after the 200-dpi 1-bit scan is upscaled to 300 dpi.
+#[test]
+fn image_files_are_ocred_and_decisions_are_recorded() {
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(
+        &[
+            data("tess_phototest.tif"),
+            data("ocrmypdf_vector_text_as_curves.pdf"),
+            data("ocrmypdf_truetype_font_nomapping.pdf"),
+        ],
+        out.path(),
+        &["--quiet"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = read(out.path().join("tess_phototest/tess_phototest.md"));
+    let (got, want) = (words(&md), words(&read(data("tess_phototest.gt.txt"))));
+    let f1 = word_f1(&got, &want);
+    assert!(f1 >= 0.95, "phototest word F1 {f1:.3}\n{md}");
+    for (name, reason) in [
+        ("tess_phototest", "image"),
+        ("ocrmypdf_vector_text_as_curves", "text_as_curves"),
+        ("ocrmypdf_truetype_font_nomapping", "unmapped_text"),
+    ] {
+        let json = read_json(out.path().join(name).join(format!("{name}.json")));
+        let page = &json["pages"][0];
+        assert_eq!(page["source"], "ocr", "{name}");
+        assert_eq!(page["ocr_reason"], reason, "{name}");
+    }
+    // The font without a mapping reads as `"7+%-`; OCR reads what is printed.
+    let md = read(
+        out.path()
+            .join("ocrmypdf_truetype_font_nomapping/ocrmypdf_truetype_font_nomapping.md"),
+    );
+    assert!(md.contains("Phone"), "{md}");
+}
+
 #[test]
 fn ocr_never_leaves_image_pages_empty_and_missing_languages_are_explained() {
     let out = tempfile::tempdir().unwrap();

@@ -205,6 +205,26 @@ pub enum TextSource {
     Ocr,
 }
 
+/// Why a page was OCRed rather than read from its text layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OcrReason {
+    /// The page has no text layer.
+    NoText,
+    /// The page's only text is invisible (render mode 3, or clipped away): usually an old
+    /// OCR layer that cannot be trusted to match the image.
+    InvisibleText,
+    /// The text layer does not map to readable Unicode (no ToUnicode map, private-use or
+    /// replacement characters).
+    UnmappedText,
+    /// The text is drawn as vector outlines, so there is nothing to extract.
+    TextAsCurves,
+    /// `--ocr always`.
+    Forced,
+    /// The input is an image.
+    Image,
+}
+
 /// A converted page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page {
@@ -218,6 +238,9 @@ pub struct Page {
     pub rotation: u16,
     /// Where the text came from.
     pub source: TextSource,
+    /// Why the page was OCRed (absent for text-layer pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_reason: Option<OcrReason>,
     /// The page's body font size (the most used size), in points.
     pub body_font_size: f32,
     /// Blocks in reading order (furniture included, marked by kind).

@@ -64,6 +64,22 @@ pub struct OcrSettings {
     pub max_page_pixels: u64,
     /// Largest embedded image that may be decoded; pages holding larger ones fail.
     pub max_image_pixels: u64,
+    /// When image inputs are upscaled before OCR.
+    #[serde(default)]
+    pub upscale: Upscale,
+}
+
+/// When scans are upscaled before OCR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Upscale {
+    /// Images whose recorded resolution is under 200 dpi are brought to the OCR resolution.
+    #[default]
+    Auto,
+    /// Never.
+    Off,
+    /// Always by this factor (2 to 4).
+    Times(u8),
 }
 
 impl Default for OcrSettings {
@@ -74,6 +90,7 @@ impl Default for OcrSettings {
             dpi: 300,
             max_page_pixels: 25_000_000,
             max_image_pixels: 150_000_000,
+            upscale: Upscale::Auto,
         }
     }
 }

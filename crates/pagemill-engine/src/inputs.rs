@@ -14,16 +14,23 @@ pub struct Input {
     pub stem: String,
 }
 
-/// Extensions treated as PDF when walking a directory.
-const PDF_EXTENSIONS: &[&str] = &["pdf"];
+/// Extensions of the files picked up when walking a directory: PDF and the image formats
+/// workers decode. (Files named on the command line are taken whatever their name; the
+/// worker tells formats apart by their bytes.)
+const DOCUMENT_EXTENSIONS: &[&str] = &[
+    "pdf", "png", "jpg", "jpeg", "jpe", "tif", "tiff", "gif", "webp", "bmp", "pbm", "pgm", "ppm",
+    "pnm", "jp2", "j2k", "jpx", "j2c",
+];
 
-fn is_pdf(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| PDF_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+fn is_document(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        DOCUMENT_EXTENSIONS
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
 }
 
-/// Expands files and directories (recursively, `.pdf` files, sorted) into inputs with
+/// Expands files and directories (recursively, PDF and image files, sorted) into inputs with
 /// distinct output directories under `out` (`x`, then `x-2`, … when stems collide).
 /// Paths that do not exist are returned as errors; the rest still go ahead.
 pub fn plan_inputs(paths: &[PathBuf], out: &Path) -> (Vec<Input>, Vec<String>) {
@@ -35,7 +42,10 @@ pub fn plan_inputs(paths: &[PathBuf], out: &Path) -> (Vec<Input>, Vec<String>) {
             walk(p, &mut found, &mut errors);
             found.sort();
             if found.is_empty() {
-                errors.push(format!("{}: no PDF files in this directory", p.display()));
+                errors.push(format!(
+                    "{}: no PDF or image files in this directory",
+                    p.display()
+                ));
             }
             files.extend(found);
         } else if p.is_file() {
@@ -81,7 +91,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
         let p = entry.path();
         match entry.file_type() {
             Ok(t) if t.is_dir() => walk(&p, out, errors),
-            Ok(t) if t.is_file() && is_pdf(&p) => out.push(p),
+            Ok(t) if t.is_file() && is_document(&p) => out.push(p),
             _ => {}
         }
     }
@@ -95,7 +105,7 @@ mod tests {
     fn walks_dirs_and_disambiguates_stems() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("a/b")).unwrap();
-        for f in ["a/x.pdf", "a/b/x.PDF", "a/notes.txt", "y.pdf"] {
+        for f in ["a/x.pdf", "a/b/x.PDF", "a/notes.txt", "a/scan.TIF", "y.pdf"] {
             std::fs::write(d.path().join(f), b"%PDF").unwrap();
         }
         let (inputs, errors) = plan_inputs(
@@ -107,8 +117,8 @@ mod tests {
             Path::new("out"),
         );
         let stems: Vec<_> = inputs.iter().map(|i| i.stem.as_str()).collect();
-        assert_eq!(stems, vec!["x", "x-2", "y"]);
-        assert_eq!(inputs[1].out_dir, Path::new("out/x-2"));
+        assert_eq!(stems, vec!["x", "scan", "x-2", "y"]);
+        assert_eq!(inputs[2].out_dir, Path::new("out/x-2"));
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("zz"));
     }

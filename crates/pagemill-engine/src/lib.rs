@@ -14,8 +14,10 @@
 
 pub mod inputs;
 pub mod job;
+mod ocr;
 pub mod pool;
 pub mod rss;
+mod source;
 pub mod worker;
 
 pub use inputs::{plan_inputs, Input};

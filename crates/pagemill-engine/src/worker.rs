@@ -7,26 +7,28 @@
 use std::collections::VecDeque;
 use std::io::{self, BufReader, BufWriter};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use std::time::{Duration, Instant};
 
-use pagemill_core::layout::{analyze, RawPage};
-use pagemill_core::model::TextSource;
+use pagemill_core::layout::analyze;
+use pagemill_core::layout::text_layer::ocr_reason;
+use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::OcrMode;
 use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Request, Response};
 use pagemill_core::Page;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
-use pagemill_ocr::blocks::to_blocks;
-use pagemill_ocr::{GrayImage, OcrEngine, OcrError, Tesseract};
-use pagemill_pdf::RenderLimits;
-use pagemill_pdf::{Engine, PagedDocument, PdfError};
+use pagemill_image::ImageError;
+use pagemill_ocr::OcrError;
+use pagemill_pdf::{Engine, PdfError};
+
+use crate::ocr::{ocr_image_page, ocr_pdf_page, OcrState};
+use crate::source::Source;
 
 /// Documents kept open at once (the one being finished and the next one).
 const OPEN_DOCS: usize = 2;
 
 struct OpenDoc<'e> {
     id: u32,
-    doc: PagedDocument<'e>,
+    doc: Source<'e>,
 }
 
 /// Runs the worker loop until stdin closes. Errors only when PDFium cannot be loaded or
@@ -45,15 +47,15 @@ pub fn run() -> Result<(), WorkerError> {
         };
         let resp = match req {
             Request::Open { doc } => {
-                match PagedDocument::open(&engine, &doc.path, doc.password.as_deref()) {
+                match Source::open(&engine, &doc.path, doc.password.as_deref()) {
                     Ok(d) => {
                         let info = d.info();
                         remember(&mut open, OpenDoc { id: doc.id, doc: d });
                         Response::Opened { doc: doc.id, info }
                     }
-                    Err(e) => Response::OpenFailed {
+                    Err(message) => Response::OpenFailed {
                         doc: doc.id,
-                        message: e.to_string(),
+                        message,
                     },
                 }
             }
@@ -93,9 +95,9 @@ fn convert_page<'e>(
         })
     };
     if !open.iter().any(|d| d.id == doc.id) {
-        match PagedDocument::open(engine, &doc.path, doc.password.as_deref()) {
+        match Source::open(engine, &doc.path, doc.password.as_deref()) {
             Ok(d) => remember(open, OpenDoc { id: doc.id, doc: d }),
-            Err(e) => return failed(FailureReason::Invalid, e.to_string()),
+            Err(message) => return failed(FailureReason::Invalid, message),
         }
     }
     let Some(d) = open.iter_mut().find(|d| d.id == doc.id) else {
@@ -110,14 +112,8 @@ fn convert_page<'e>(
     let started = Instant::now();
     // A bug in layout analysis on odd input must cost one page, not the worker.
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let text = match doc.ocr.mode {
-            OcrMode::Always => None,
-            _ => Some(d.doc.extract_page(index)?),
-        };
-        match text {
-            Some(raw) if doc.ocr.mode == OcrMode::Never || !needs_ocr(&raw) => Ok(analyze(&raw)),
-            _ => ocr_page(ocr, &mut d.doc, doc, index, started),
-        }
+        let budget = Duration::from_millis(doc.page_timeout_ms).saturating_sub(started.elapsed());
+        convert(ocr, &mut d.doc, doc, index, budget)
     }));
     match result {
         Ok(Ok(page)) => PageOutcome::Ok(page),
@@ -125,6 +121,7 @@ fn convert_page<'e>(
             failed(FailureReason::Invalid, message)
         }
         Ok(Err(PageError::Pdf(e))) => failed(FailureReason::Invalid, e.to_string()),
+        Ok(Err(PageError::Image(e))) => failed(FailureReason::Invalid, e.to_string()),
         Ok(Err(PageError::Ocr(OcrError::Deadline(_)))) => failed(
             FailureReason::Timeout,
             format!(
@@ -147,85 +144,62 @@ fn convert_page<'e>(
     }
 }
 
+/// One page: the text layer when it is good (or OCR is off), OCR otherwise.
+fn convert(
+    ocr: &mut OcrState,
+    source: &mut Source<'_>,
+    doc: &DocRef,
+    index: u32,
+    budget: Duration,
+) -> Result<Page, PageError> {
+    let mode = doc.ocr.mode;
+    match source {
+        Source::Image(img) if mode == OcrMode::Never => {
+            // Nothing to read without OCR: an empty page of the image's size.
+            let info = img.page(index).ok_or(ImageError::NoPage(index + 1))?;
+            let px_per_pt = info.dpi.unwrap_or(72.0) / 72.0;
+            Ok(Page {
+                index,
+                width: info.width as f32 / px_per_pt,
+                height: info.height as f32 / px_per_pt,
+                rotation: 0,
+                source: TextSource::TextLayer,
+                ocr_reason: None,
+                body_font_size: 0.0,
+                blocks: Vec::new(),
+            })
+        }
+        Source::Image(img) => ocr_image_page(ocr, img, &doc.ocr, index, budget),
+        Source::Pdf(pdf) => {
+            let (raw, reason) = match mode {
+                OcrMode::Always => (None, Some(OcrReason::Forced)),
+                OcrMode::Never => (Some(pdf.extract_page(index)?), None),
+                OcrMode::Auto => {
+                    let raw = pdf.extract_page(index)?;
+                    let reason = ocr_reason(&raw.layer);
+                    (Some(raw), reason)
+                }
+            };
+            match (raw, reason) {
+                (Some(raw), None) => Ok(analyze(&raw)),
+                (_, reason) => {
+                    let reason = reason.unwrap_or(OcrReason::Forced);
+                    ocr_pdf_page(ocr, pdf, &doc.ocr, index, reason, budget)
+                }
+            }
+        }
+    }
+}
+
 /// Why one page failed.
 #[derive(Debug, thiserror::Error)]
-enum PageError {
+pub(crate) enum PageError {
     #[error(transparent)]
     Pdf(#[from] PdfError),
     #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
     Ocr(#[from] OcrError),
-}
-
-/// The OCR engine, started on the first page that needs it (Tesseract costs ~100 ms and
-/// tens of MB to load; born-digital jobs never pay that).
-#[derive(Default)]
-struct OcrState {
-    engine: Option<(String, Result<Tesseract, String>)>,
-}
-
-impl OcrState {
-    fn engine(&mut self, languages: &str) -> Result<&mut Tesseract, OcrError> {
-        if self.engine.as_ref().map(|(l, _)| l.as_str()) != Some(languages) {
-            self.engine = None;
-            let started = Tesseract::new(languages).map_err(|e| e.to_string());
-            self.engine = Some((languages.to_string(), started));
-        }
-        match &mut self.engine {
-            Some((_, Ok(t))) => Ok(t),
-            Some((_, Err(e))) => Err(OcrError::Init(e.clone())),
-            None => Err(OcrError::Init("OCR engine not started".into())),
-        }
-    }
-}
-
-/// Whether a page's text layer is missing: no visible character that was not inferred.
-fn needs_ocr(raw: &RawPage) -> bool {
-    !raw.chars
-        .iter()
-        .any(|c| !c.generated && !c.ch.is_whitespace() && !c.ch.is_control())
-}
-
-fn ocr_page(
-    ocr: &mut OcrState,
-    doc: &mut PagedDocument<'_>,
-    dref: &DocRef,
-    index: u32,
-    started: Instant,
-) -> Result<Page, PageError> {
-    let s = &dref.ocr;
-    let limits = RenderLimits {
-        max_page_pixels: s.max_page_pixels,
-        max_image_pixels: s.max_image_pixels,
-    };
-    let img = doc.render_gray(index, s.dpi, &limits)?;
-    if img.downscaled {
-        tracing::info!(
-            page = index + 1,
-            dpi = img.dpi,
-            "page rendered below --ocr-dpi to stay under --max-page-pixels"
-        );
-    }
-    let engine = ocr.engine(&s.languages)?;
-    let budget = Duration::from_millis(dref.page_timeout_ms).saturating_sub(started.elapsed());
-    let result = engine.recognize(
-        &GrayImage {
-            width: img.width,
-            height: img.height,
-            pixels: &img.pixels,
-            dpi: img.dpi,
-        },
-        budget.max(Duration::from_millis(1)),
-    )?;
-    let (blocks, body) = to_blocks(&result, img.scale);
-    Ok(Page {
-        index,
-        width: img.width as f32 / img.scale,
-        height: img.height as f32 / img.scale,
-        rotation: 0,
-        source: TextSource::Ocr,
-        body_font_size: body,
-        blocks,
-    })
 }
 
 /// Why a worker stopped.

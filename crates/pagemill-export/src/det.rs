@@ -69,6 +69,7 @@ mod tests {
                 height: 100.0,
                 rotation: 0,
                 source: TextSource::TextLayer,
+                ocr_reason: None,
                 body_font_size: 10.0,
                 blocks: vec![Block {
                     kind: BlockKind::Heading,

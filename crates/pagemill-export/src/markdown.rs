@@ -282,6 +282,7 @@ mod tests {
             height: 800.0,
             rotation: 0,
             source: TextSource::TextLayer,
+            ocr_reason: None,
             body_font_size: 10.0,
             blocks,
         })

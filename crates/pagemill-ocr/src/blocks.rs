@@ -9,8 +9,22 @@ use crate::engine::{OcrPage, OcrParagraph, RegionKind};
 /// Converts an OCR result on an image rendered at `scale` pixels per point into blocks.
 /// Returns the blocks and the body text size (points) they were classified against.
 pub fn to_blocks(page: &OcrPage, scale: f32) -> (Vec<Block>, f32) {
+    let s = if scale > 0.0 { scale } else { 1.0 };
+    to_blocks_mapped(page, scale, |b| {
+        BBox::new(b.x0 / s, b.y0 / s, b.x1 / s, b.y1 / s)
+    })
+}
+
+/// Like [`to_blocks`], with boxes placed on the page by `place` (image pixels → page
+/// points). Used when the image was turned upright or deskewed before recognition: sizes
+/// are measured on the upright image, boxes land where the text is on the page.
+pub fn to_blocks_mapped(
+    page: &OcrPage,
+    scale: f32,
+    place: impl Fn(BBox) -> BBox,
+) -> (Vec<Block>, f32) {
     let scale = if scale > 0.0 { scale } else { 1.0 };
-    let pt = |b: BBox| BBox::new(b.x0 / scale, b.y0 / scale, b.x1 / scale, b.y1 / scale);
+    let pt = place;
     // Text size from line heights: the median line of the page is body text.
     // A line's size is its tallest word: word boxes hug the glyphs, and nearly every line
     // has a word with both an ascender and a descender, so this is steadier than line boxes.

@@ -13,7 +13,8 @@ pub struct GrayImage<'a> {
     pub height: u32,
     /// `width * height` bytes.
     pub pixels: &'a [u8],
-    /// Resolution the image was rendered or scanned at (guides the engine's size priors).
+    /// Resolution the image was rendered or scanned at (guides the engine's size priors);
+    /// 0 when unknown.
     pub dpi: u32,
 }
 

@@ -178,7 +178,13 @@ impl OcrEngine for Tesseract {
         // monitor and iterator are freed below on every path.
         unsafe {
             ts::TessBaseAPISetImage(self.api, image.pixels.as_ptr(), wi, hi, 1, wi);
-            ts::TessBaseAPISetSourceResolution(self.api, image.dpi.clamp(70, 2400) as i32);
+            // 0 (unknown) lets Tesseract estimate the resolution from the text's size.
+            let dpi = if image.dpi == 0 {
+                0
+            } else {
+                image.dpi.clamp(70, 2400) as i32
+            };
+            ts::TessBaseAPISetSourceResolution(self.api, dpi);
             let monitor = ts::TessMonitorCreate();
             let ms = deadline.as_millis().clamp(1, i32::MAX as u128) as i32;
             ts::TessMonitorSetDeadlineMSecs(monitor, ms);

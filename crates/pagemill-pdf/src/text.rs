@@ -6,11 +6,30 @@
 
 use std::collections::HashMap;
 
+use pagemill_core::layout::text_layer::{
+    is_symbol_font, is_unmapped_char, FontTally, TextLayerStats,
+};
 use pagemill_core::layout::{FontInfo, RawChar, RawPage};
 use pagemill_core::BBox;
-use pdfium_render::prelude::{FPDF_PAGE, FS_MATRIX, FS_RECTF};
+use pdfium_render::prelude::{
+    FPDF_PAGE, FPDF_PAGEOBJECT, FPDF_PAGEOBJ_FORM, FPDF_PAGEOBJ_PATH, FS_MATRIX, FS_RECTF,
+};
+
+/// `FPDF_TEXTRENDERMODE_INVISIBLE`: text drawn with neither fill nor stroke (the mode of
+/// OCR layers over scans).
+const RENDER_MODE_INVISIBLE: i32 = 3;
 
 use crate::{Document, PdfError};
+
+/// Characters of one font on a page, for judging its Unicode mapping.
+#[derive(Debug, Default, Clone, Copy)]
+struct FontCount {
+    /// Letters-versus-punctuation tally (left empty for math and symbol fonts).
+    tally: FontTally,
+    visible: u32,
+    invisible: u32,
+    symbol: bool,
+}
 
 /// Maps PDF user space to the displayed frame (origin top-left of the crop box, y down,
 /// `/Rotate` applied).
@@ -112,16 +131,19 @@ impl Document<'_> {
             rotation,
             chars: Vec::new(),
             fonts: Vec::new(),
+            layer: TextLayerStats::default(),
         };
         let tp = unsafe { b.FPDFText_LoadPage(page) };
         if tp.is_null() {
+            out.layer.paths = self.count_paths(page);
             return Ok(out); // no text layer at all
         }
         let n = unsafe { b.FPDFText_CountChars(tp) }.max(0);
         out.chars.reserve(n as usize);
-        // Text object → (font index, vertical scale of its matrix).
-        let mut by_object: HashMap<usize, (u16, f32)> = HashMap::new();
+        // Text object → (font index, vertical scale of its matrix, drawn invisibly).
+        let mut by_object: HashMap<usize, (u16, f32, bool)> = HashMap::new();
         let mut by_font: HashMap<usize, u16> = HashMap::new();
+        let mut tallies: Vec<FontCount> = Vec::new();
         let mut last_font = 0u16;
         for i in 0..n {
             let u = unsafe { b.FPDFText_GetUnicode(tp, i) };
@@ -147,14 +169,43 @@ impl Document<'_> {
                 continue;
             }
             let obj = unsafe { b.FPDFText_GetTextObject(tp, i) };
-            let (font, scale) = match by_object.get(&(obj as usize)) {
+            let (font, scale, invisible) = match by_object.get(&(obj as usize)) {
                 Some(&v) => v,
                 None => {
-                    let v = self.object_font(obj, tp, i, &mut by_font, &mut out.fonts);
-                    by_object.insert(obj as usize, v);
-                    v
+                    let (font, scale) = self.object_font(obj, tp, i, &mut by_font, &mut out.fonts);
+                    let invisible = !obj.is_null()
+                        && unsafe { b.FPDFTextObj_GetTextRenderMode(obj) } == RENDER_MODE_INVISIBLE;
+                    by_object.insert(obj as usize, (font, scale, invisible));
+                    (font, scale, invisible)
                 }
             };
+            if !generated {
+                if is_unmapped_char(ch) || unsafe { b.FPDFText_HasUnicodeMapError(tp, i) } == 1 {
+                    out.layer.unmapped += 1;
+                } else {
+                    let f = usize::from(font);
+                    if tallies.len() <= f {
+                        // Fonts are registered before their characters arrive; a font's
+                        // name is judged once here, not per character.
+                        let symbol =
+                            |i: usize| out.fonts.get(i).is_some_and(|fi| is_symbol_font(&fi.name));
+                        let from = tallies.len();
+                        tallies.extend((from..=f).map(|i| FontCount {
+                            symbol: symbol(i),
+                            ..FontCount::default()
+                        }));
+                    }
+                    let t = &mut tallies[f];
+                    if !t.symbol {
+                        t.tally.add(ch);
+                    }
+                    if invisible {
+                        t.invisible += 1;
+                    } else {
+                        t.visible += 1;
+                    }
+                }
+            }
             last_font = font;
             let size = (unsafe { b.FPDFText_GetFontSize(tp, i) } as f32) * scale;
             out.chars.push(RawChar {
@@ -170,7 +221,46 @@ impl Document<'_> {
             });
         }
         unsafe { b.FPDFText_ClosePage(tp) };
+        for c in tallies {
+            if c.tally.looks_unmapped() {
+                out.layer.unmapped += c.visible + c.invisible;
+            } else {
+                out.layer.visible += c.visible;
+                out.layer.invisible += c.invisible;
+            }
+        }
+        if out.layer.visible == 0 {
+            out.layer.paths = self.count_paths(page);
+        }
         Ok(out)
+    }
+
+    /// Path objects on the page, form XObjects included (only asked of pages without
+    /// visible text, to tell outlined text from a blank or pictorial page).
+    fn count_paths(&self, page: FPDF_PAGE) -> u32 {
+        let b = &self.engine.b;
+        let mut paths = 0u32;
+        let n = unsafe { b.FPDFPage_CountObjects(page) }.max(0);
+        let mut stack: Vec<FPDF_PAGEOBJECT> = (0..n)
+            .map(|i| unsafe { b.FPDFPage_GetObject(page, i) })
+            .collect();
+        // Bounded: a form nested in itself is a loop PDFium does not always break.
+        let mut budget = 1_000_000u32;
+        while let Some(obj) = stack.pop() {
+            budget = budget.saturating_sub(1);
+            if obj.is_null() || budget == 0 {
+                break;
+            }
+            match unsafe { b.FPDFPageObj_GetType(obj) } as u32 {
+                FPDF_PAGEOBJ_PATH => paths += 1,
+                FPDF_PAGEOBJ_FORM => {
+                    let k = unsafe { b.FPDFFormObj_CountObjects(obj) }.max(0);
+                    stack.extend((0..k).map(|i| unsafe { b.FPDFFormObj_GetObject(obj, i as u64) }));
+                }
+                _ => {}
+            }
+        }
+        paths
     }
 
     /// Font facts of the text object behind character `i`, registering new fonts.

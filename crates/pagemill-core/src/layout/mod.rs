@@ -15,6 +15,7 @@ pub mod blocks;
 pub mod classify;
 pub mod lines;
 pub mod order;
+pub mod text_layer;
 
 use serde::{Deserialize, Serialize};
 
@@ -118,6 +119,9 @@ pub struct RawPage {
     pub chars: Vec<RawChar>,
     /// Fonts referenced by [`RawChar::font`].
     pub fonts: Vec<FontInfo>,
+    /// What the text layer is made of (decides whether to OCR instead).
+    #[serde(default)]
+    pub layer: text_layer::TextLayerStats,
 }
 
 /// Runs the four stages on one page.
@@ -133,6 +137,7 @@ pub fn analyze(raw: &RawPage) -> Page {
         height: raw.height,
         rotation: raw.rotation,
         source: TextSource::TextLayer,
+        ocr_reason: None,
         body_font_size: body_size,
         blocks,
     }
@@ -173,6 +178,7 @@ pub(crate) mod testutil {
                 FontInfo::from_pdf("Times-Bold", 0, 700),
                 FontInfo::from_pdf("Courier", 1, 400),
             ],
+            layer: Default::default(),
         }
     }
 }

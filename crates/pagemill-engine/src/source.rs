@@ -1,0 +1,60 @@
+//! What a worker opens: a PDF (text layer and rendering through PDFium) or an image file
+//! (decoded page by page). Told apart by the file's first bytes, not its name.
+
+use std::io::Read;
+use std::path::Path;
+
+use pagemill_core::protocol::DocInfo;
+use pagemill_image::ImageDocument;
+use pagemill_pdf::{Engine, PagedDocument};
+
+/// An open input document.
+pub(crate) enum Source<'e> {
+    /// A PDF.
+    Pdf(PagedDocument<'e>),
+    /// A raster image (one page, or several for TIFF).
+    Image(ImageDocument),
+}
+
+impl<'e> Source<'e> {
+    /// Opens `path` as an image when its bytes say so, otherwise as a PDF (whose own
+    /// error then explains what is wrong with it).
+    pub(crate) fn open(
+        engine: &'e Engine,
+        path: &Path,
+        password: Option<&str>,
+    ) -> Result<Self, String> {
+        let mut head = [0u8; 16];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|e| format!("cannot read the file: {e}"))?;
+        if pagemill_image::sniff(&head[..n]).is_some() {
+            return ImageDocument::open(path)
+                .map(Source::Image)
+                .map_err(|e| e.to_string());
+        }
+        PagedDocument::open(engine, path, password)
+            .map(Source::Pdf)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Facts for the parent.
+    pub(crate) fn info(&self) -> DocInfo {
+        match self {
+            Source::Pdf(d) => d.info(),
+            Source::Image(d) => DocInfo {
+                page_count: d.page_count(),
+                pdf_version: None,
+                title: None,
+            },
+        }
+    }
+
+    /// Number of pages.
+    pub(crate) fn page_count(&self) -> u32 {
+        match self {
+            Source::Pdf(d) => d.page_count(),
+            Source::Image(d) => d.page_count(),
+        }
+    }
+}
