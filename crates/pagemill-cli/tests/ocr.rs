@@ -52,6 +52,7 @@ fn image_files_are_ocred_and_decisions_are_recorded() {
     let o = convert(
         &[
             data("tess_phototest.tif"),
+            data("tess_phototestrot.tif"),
             data("ocrmypdf_vector_text_as_curves.pdf"),
             data("ocrmypdf_truetype_font_nomapping.pdf"),
         ],
@@ -59,10 +60,25 @@ fn image_files_are_ocred_and_decisions_are_recorded() {
         &["--quiet"],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let md = read(out.path().join("tess_phototest/tess_phototest.md"));
-    let (got, want) = (words(&md), words(&read(data("tess_phototest.gt.txt"))));
-    let f1 = word_f1(&got, &want);
-    assert!(f1 >= 0.95, "phototest word F1 {f1:.3}\n{md}");
+    // The turned copy reads as well as the upright one once OSD has turned it back.
+    for name in ["tess_phototest", "tess_phototestrot"] {
+        let md = read(out.path().join(name).join(format!("{name}.md")));
+        let (got, want) = (words(&md), words(&read(data("tess_phototest.gt.txt"))));
+        let f1 = word_f1(&got, &want);
+        assert!(f1 >= 0.95, "{name} word F1 {f1:.3}\n{md}");
+    }
+    let rot = read_json(out.path().join("tess_phototestrot/tess_phototestrot.json"));
+    assert_eq!(
+        rot["pages"][0]["ocr_rotation"], 90,
+        "turned a quarter turn clockwise"
+    );
+    // Boxes stay on the page as it is: the lines of the turned page run top to bottom.
+    let line = &rot["pages"][0]["blocks"][0]["lines"][0]["bbox"];
+    let (w, h) = (
+        line[2].as_f64().unwrap() - line[0].as_f64().unwrap(),
+        line[3].as_f64().unwrap() - line[1].as_f64().unwrap(),
+    );
+    assert!(h > 3.0 * w, "line box {line}");
     for (name, reason) in [
         ("tess_phototest", "image"),
         ("ocrmypdf_vector_text_as_curves", "text_as_curves"),

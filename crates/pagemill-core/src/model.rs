@@ -241,6 +241,13 @@ pub struct Page {
     /// Why the page was OCRed (absent for text-layer pages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ocr_reason: Option<OcrReason>,
+    /// OCR pages: degrees (90, 180, 270) the page image was turned clockwise to read its
+    /// text (absent when it was upright).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_rotation: Option<u16>,
+    /// OCR pages: the skew removed before recognition, in degrees clockwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ocr_skew: Option<f32>,
     /// The page's body font size (the most used size), in points.
     pub body_font_size: f32,
     /// Blocks in reading order (furniture included, marked by kind).

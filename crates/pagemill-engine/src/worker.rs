@@ -165,6 +165,8 @@ fn convert(
                 rotation: 0,
                 source: TextSource::TextLayer,
                 ocr_reason: None,
+                ocr_rotation: None,
+                ocr_skew: None,
                 body_font_size: 0.0,
                 blocks: Vec::new(),
             })

@@ -283,6 +283,8 @@ mod tests {
             rotation: 0,
             source: TextSource::TextLayer,
             ocr_reason: None,
+            ocr_rotation: None,
+            ocr_skew: None,
             body_font_size: 10.0,
             blocks,
         })

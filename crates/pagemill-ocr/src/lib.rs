@@ -7,9 +7,10 @@
 
 pub mod blocks;
 mod engine;
+pub mod preprocess;
 pub mod tesseract;
 
 pub use engine::{
     GrayImage, OcrEngine, OcrError, OcrLine, OcrPage, OcrParagraph, OcrWord, RegionKind,
 };
-pub use tesseract::Tesseract;
+pub use tesseract::{Orientation, Tesseract};

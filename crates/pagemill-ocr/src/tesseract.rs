@@ -16,6 +16,17 @@ use crate::engine::{
 pub struct Tesseract {
     api: *mut ts::TessBaseAPI,
     languages: String,
+    /// A second instance with the `osd` model, started on first use.
+    osd: Option<Result<*mut ts::TessBaseAPI, String>>,
+}
+
+/// A page's orientation as Tesseract's orientation detection sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Orientation {
+    /// Clockwise quarter turns that make the text upright (0–3).
+    pub quads: u8,
+    /// Tesseract's confidence in it (its `orient_conf`: above ~2 is usually right).
+    pub confidence: f32,
 }
 
 /// Where Tesseract looks for `*.traineddata`: `$TESSDATA_PREFIX`, else Debian's place.
@@ -97,9 +108,11 @@ impl Tesseract {
             // Automatic page segmentation without orientation detection: orientation is
             // decided before recognition, on its own.
             ts::TessBaseAPISetPageSegMode(api, ts::TessPageSegMode_PSM_AUTO);
+            quiet(api);
             Ok(Tesseract {
                 api,
                 languages: languages.to_string(),
+                osd: None,
             })
         }
     }
@@ -110,12 +123,106 @@ impl Tesseract {
     }
 }
 
+impl Tesseract {
+    /// Detects how the text of `image` is turned (Tesseract's OSD, on the `osd` model).
+    /// `None` when the model is missing or the page has too little text to tell.
+    pub fn detect_orientation(&mut self, image: &GrayImage<'_>) -> Option<Orientation> {
+        let osd = *self
+            .osd
+            .get_or_insert_with(|| {
+                start_osd().map_err(|e| {
+                    tracing::warn!("orientation detection unavailable: {e}");
+                    e
+                })
+            })
+            .as_ref()
+            .ok()?;
+        let (w, h) = (
+            i32::try_from(image.width).ok()?,
+            i32::try_from(image.height).ok()?,
+        );
+        if image.pixels.len() < image.width as usize * image.height as usize {
+            return None;
+        }
+        // SAFETY: the image outlives the call (Tesseract copies it); the script name is
+        // owned by Tesseract and not kept.
+        unsafe {
+            ts::TessBaseAPISetImage(osd, image.pixels.as_ptr(), w, h, 1, w);
+            let dpi = if image.dpi == 0 {
+                0
+            } else {
+                image.dpi.clamp(70, 2400) as i32
+            };
+            ts::TessBaseAPISetSourceResolution(osd, dpi);
+            let (mut deg, mut conf, mut script, mut sconf) = (0, 0f32, std::ptr::null(), 0f32);
+            let ok = ts::TessBaseAPIDetectOrientationScript(
+                osd,
+                &mut deg,
+                &mut conf,
+                &mut script,
+                &mut sconf,
+            );
+            ts::TessBaseAPIClear(osd);
+            if ok == 0 {
+                return None;
+            }
+            // Tesseract reports how far the text is turned clockwise; undoing it takes the
+            // complementary clockwise quarter turns (checked on OCRmyPDF's cardinal.pdf,
+            // whose pages are turned 0, 90, 180 and 270 degrees).
+            Some(Orientation {
+                quads: ((4 - (deg.rem_euclid(360) / 90) % 4) % 4) as u8,
+                confidence: conf,
+            })
+        }
+    }
+}
+
+/// Sends Tesseract's and Leptonica's chatter ("Estimating resolution as …", "Detected N
+/// diacritics") away from the worker's stderr, which the user sees; failures are reported
+/// through return codes and become page errors.
+///
+/// SAFETY: `api` is a live handle.
+unsafe fn quiet(api: *mut ts::TessBaseAPI) {
+    let (name, value) = (c"debug_file", c"/dev/null");
+    unsafe {
+        ts::TessBaseAPISetVariable(api, name.as_ptr(), value.as_ptr());
+        leptonica_sys::setMsgSeverity(leptonica_sys::L_SEVERITY_ERROR as i32);
+    }
+}
+
+fn start_osd() -> Result<*mut ts::TessBaseAPI, String> {
+    if !installed_languages().iter().any(|l| l == "osd") {
+        return Err(format!(
+            "osd.traineddata is not in {}; install tesseract-ocr-osd",
+            tessdata_dir().display()
+        ));
+    }
+    let lang = CString::new("osd").map_err(|e| e.to_string())?;
+    // SAFETY: a fresh handle, deleted on failure here and in Tesseract's Drop.
+    unsafe {
+        let api = ts::TessBaseAPICreate();
+        if api.is_null() {
+            return Err("cannot create a Tesseract instance".into());
+        }
+        if ts::TessBaseAPIInit3(api, std::ptr::null(), lang.as_ptr()) != 0 {
+            ts::TessBaseAPIDelete(api);
+            return Err("Tesseract could not load the osd model".into());
+        }
+        ts::TessBaseAPISetPageSegMode(api, ts::TessPageSegMode_PSM_OSD_ONLY);
+        Ok(api)
+    }
+}
+
 impl Drop for Tesseract {
     fn drop(&mut self) {
-        // SAFETY: the handle was created by TessBaseAPICreate and is deleted once.
+        // SAFETY: the handles were created by TessBaseAPICreate and are deleted once.
         unsafe {
             ts::TessBaseAPIEnd(self.api);
             ts::TessBaseAPIDelete(self.api);
+            if let Some(Ok(osd)) = self.osd.take() {
+                ts::TessBaseAPIEnd(osd);
+                ts::TessBaseAPIDelete(osd);
+            }
         }
     }
 }

@@ -138,6 +138,8 @@ pub fn analyze(raw: &RawPage) -> Page {
         rotation: raw.rotation,
         source: TextSource::TextLayer,
         ocr_reason: None,
+        ocr_rotation: None,
+        ocr_skew: None,
         body_font_size: body_size,
         blocks,
     }
