@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::{OcrSettings, Upscale};
 use pagemill_core::{BBox, Page};
-use pagemill_image::resample::{self, ocr_factor};
+use pagemill_image::resample::{self, ocr_factor, LOW_DPI};
 use pagemill_image::ImageDocument;
 use pagemill_ocr::blocks::to_blocks_mapped;
 use pagemill_ocr::preprocess::{make_upright, Prepared};
@@ -36,24 +36,49 @@ impl OcrState {
     }
 }
 
-/// OSD confidence from which a turned page is taken as turned without a second opinion.
-/// Measured on the corpus: OCRmyPDF's cardinal pages score 31–35, Tesseract's
-/// phototestrot 9.6.
-const SURE_ORIENTATION: f32 = 5.0;
 /// OSD confidence from which a turn is worth trying against the page as it is. Measured:
 /// docling's short rotated pages score 2.5–2.7, and so do upright pages OSD misreads
-/// (R-intro's title page 2.7, a screenshot 2.3).
+/// (R-intro's title page 2.7, a screenshot 2.3); cardinal pages score 31–35.
 const DOUBTFUL_ORIENTATION: f32 = 1.0;
+/// Mean word confidence (per character) from which an upright reading is accepted
+/// without asking about orientation. Measured: upright text pages read at 0.85–0.96;
+/// turned pages read upright come out as unsure fragments.
+const CONFIDENT_READING: f32 = 0.8;
 
-/// How well a recognition reads: characters weighted by the engine's confidence. Text
-/// read upside down comes out as few, unsure words.
-fn reading_score(page: &OcrPage) -> f32 {
+/// How well a recognition reads: (characters weighted by the engine's confidence,
+/// characters). Text read upside down comes out as few, unsure words.
+fn reading_score(page: &OcrPage) -> (f32, f32) {
     page.paragraphs
         .iter()
         .flat_map(|p| &p.lines)
         .flat_map(|l| &l.words)
-        .map(|w| w.confidence * w.text.chars().filter(|c| c.is_alphanumeric()).count() as f32)
-        .sum()
+        .map(|w| {
+            let n = w.text.chars().filter(|c| c.is_alphanumeric()).count() as f32;
+            (w.confidence * n, n)
+        })
+        .fold((0.0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
+
+/// Hands freed memory back to the system after an OCR page. Tesseract and the page
+/// images leave tens of MB in glibc's free lists; in a worker waiting for its next page
+/// that is resident memory nobody uses, and with several workers the sum is what the
+/// machine sees.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Mean confidence per character (0 for a page without words).
+fn mean_confidence(page: &OcrPage) -> f32 {
+    let (weighted, chars) = reading_score(page);
+    if chars > 0.0 {
+        weighted / chars
+    } else {
+        0.0
+    }
 }
 
 /// A page image ready for recognition.
@@ -79,6 +104,14 @@ pub(crate) fn ocr_pdf_page(
     let limits = RenderLimits {
         max_page_pixels: settings.max_page_pixels,
         max_image_pixels: settings.max_image_pixels,
+        // Scans at 200 dpi or more are read at their own resolution; lower ones are
+        // rendered up to --ocr-dpi (or, with --upscale off, read as they are; with a
+        // fixed factor, rendered at --ocr-dpi).
+        native_scan_min_dpi: match settings.upscale {
+            Upscale::Auto => Some(LOW_DPI as u32),
+            Upscale::Off => Some(0),
+            Upscale::Times(_) => None,
+        },
     };
     let img = doc.render_gray(index, settings.dpi, &limits)?;
     if img.downscaled {
@@ -149,17 +182,18 @@ fn recognize(
         pixels: &raster.pixels,
         dpi: raster.dpi,
     };
-    // Orientation: Tesseract's OSD is sure of a turned page with plenty of text (cardinal
-    // scans score 30+), but scores a sparse upright title page about as high as a short
-    // upside-down one (both ~2.7). So a sure answer is taken, and an unsure one is tried
-    // both ways: the reading with the more confident words wins.
-    let candidates: Vec<u8> = match engine.detect_orientation(&source) {
-        Some(o) if o.quads != 0 && o.confidence >= SURE_ORIENTATION => vec![o.quads],
-        Some(o) if o.quads != 0 && o.confidence >= DOUBTFUL_ORIENTATION => vec![0, o.quads],
-        _ => vec![0],
+    // Orientation. Most pages are upright, and a page read upright with confident words
+    // needs nothing more: Tesseract's OSD (a second model, ~30 MB and a layout pass) is
+    // only asked about pages that read poorly. OSD is sure of a turned page with plenty
+    // of text (cardinal scans score 30+) but scores a sparse upright title page about as
+    // high as a short upside-down one (both ~2.7), so every reading it suggests is
+    // compared with the upright one: the reading with the more confident words wins.
+    let budget_left = || {
+        budget
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1))
     };
-    let mut best: Option<(f32, Prepared, OcrPage)> = None;
-    for quads in candidates {
+    let read = |engine: &mut Tesseract, quads: u8| -> Result<(f32, Prepared, OcrPage), PageError> {
         let upright = make_upright(&source, quads, true)?;
         let result = engine.recognize(
             &GrayImage {
@@ -168,16 +202,33 @@ fn recognize(
                 pixels: &upright.pixels,
                 dpi: raster.dpi,
             },
-            budget
-                .saturating_sub(started.elapsed())
-                .max(Duration::from_millis(1)),
+            budget_left(),
         )?;
         let score = reading_score(&result);
-        tracing::debug!(page = index + 1, quads, score, "orientation tried");
-        if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
-            best = Some((score, upright, result));
+        tracing::debug!(
+            page = index + 1,
+            quads,
+            weighted = score.0,
+            chars = score.1,
+            "reading"
+        );
+        Ok((score.0, upright, result))
+    };
+    let first = read(engine, 0)?;
+    let confident = mean_confidence(&first.2) >= CONFIDENT_READING;
+    let mut best = first;
+    if !confident {
+        match engine.detect_orientation(&source) {
+            Some(o) if o.quads != 0 && o.confidence >= DOUBTFUL_ORIENTATION => {
+                let turned = read(engine, o.quads)?;
+                if turned.0 > best.0 {
+                    best = turned;
+                }
+            }
+            _ => {}
         }
     }
+    let best = Some(best);
     let Some((_, upright, result)) = best else {
         return Err(OcrError::Failed("no orientation was tried".into()).into());
     };

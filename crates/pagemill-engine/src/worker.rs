@@ -20,7 +20,7 @@ use pagemill_image::ImageError;
 use pagemill_ocr::OcrError;
 use pagemill_pdf::{Engine, PdfError};
 
-use crate::ocr::{ocr_image_page, ocr_pdf_page, OcrState};
+use crate::ocr::{ocr_image_page, ocr_pdf_page, release_free_memory, OcrState};
 use crate::source::Source;
 
 /// Documents kept open at once (the one being finished and the next one).
@@ -115,6 +115,9 @@ fn convert_page<'e>(
         let budget = Duration::from_millis(doc.page_timeout_ms).saturating_sub(started.elapsed());
         convert(ocr, &mut d.doc, doc, index, budget)
     }));
+    if !matches!(&result, Ok(Ok(p)) if p.source == TextSource::TextLayer) {
+        release_free_memory();
+    }
     match result {
         Ok(Ok(page)) => PageOutcome::Ok(page),
         Ok(Err(PageError::Pdf(PdfError::Page { message, .. }))) => {

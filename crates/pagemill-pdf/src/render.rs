@@ -1,6 +1,6 @@
 //! Rendering a page to an 8-bit grayscale image for OCR, within pixel limits.
 
-use pdfium_render::prelude::{FPDF_PAGE, FPDF_PAGEOBJECT};
+use pdfium_render::prelude::{FPDF_IMAGEOBJ_METADATA, FPDF_PAGE, FPDF_PAGEOBJECT};
 
 use crate::{Document, PdfError};
 
@@ -13,6 +13,31 @@ const RENDER_ANNOT: i32 = 0x01;
 /// `FPDF_GRAYSCALE`.
 const RENDER_GRAYSCALE: i32 = 0x08;
 
+/// `FPDFBitmap_Gray`: one byte a pixel.
+const BITMAP_GRAY: i32 = 1;
+/// Share of the page an image must cover for the page to count as a scan.
+const SCAN_COVERAGE: f32 = 0.5;
+
+/// The largest image of a page.
+#[derive(Debug, Clone, Copy)]
+struct LargestImage {
+    width: u64,
+    height: u64,
+    /// Pixels per inch as displayed (0 when unknown).
+    dpi: f32,
+}
+
+impl LargestImage {
+    /// Whether the image covers most of a page of `wpt`×`hpt` points.
+    fn covers(&self, wpt: f32, hpt: f32) -> bool {
+        if self.dpi <= 0.0 {
+            return false;
+        }
+        let area_in = (self.width as f32 / self.dpi) * (self.height as f32 / self.dpi);
+        area_in >= SCAN_COVERAGE * (wpt / 72.0) * (hpt / 72.0)
+    }
+}
+
 /// Limits for rendering one page.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderLimits {
@@ -22,6 +47,11 @@ pub struct RenderLimits {
     /// Largest image embedded in the page that may be decoded; a page holding a larger
     /// one is refused (a decompression bomb would be decoded whole by the renderer).
     pub max_image_pixels: u64,
+    /// A page that is a scan (an image covering most of it) whose own resolution is at
+    /// least this is rendered at that resolution, when lower than the asked one: resampling
+    /// a 200-dpi scan to 300 dpi adds pixels but no detail, and costs OCR 2.25× the memory
+    /// and time. `None` always renders at the asked resolution.
+    pub native_scan_min_dpi: Option<u32>,
 }
 
 impl Default for RenderLimits {
@@ -29,6 +59,7 @@ impl Default for RenderLimits {
         RenderLimits {
             max_page_pixels: 25_000_000,
             max_image_pixels: 150_000_000,
+            native_scan_min_dpi: Some(200),
         }
     }
 }
@@ -63,7 +94,17 @@ impl Document<'_> {
         let page = loaded.page;
         let fail = |message: String| PdfError::Page { index, message };
 
-        if let Some((w, h)) = self.largest_image(page) {
+        let (wpt, hpt) = unsafe { (b.FPDF_GetPageWidthF(page), b.FPDF_GetPageHeightF(page)) };
+        if !(wpt > 0.0 && hpt > 0.0 && wpt.is_finite() && hpt.is_finite()) {
+            return Err(fail(format!("page has no usable size ({wpt}×{hpt} pt)")));
+        }
+        let largest = self.largest_image(page);
+        if let Some(LargestImage {
+            width: w,
+            height: h,
+            ..
+        }) = largest
+        {
             if w * h > limits.max_image_pixels {
                 return Err(fail(format!(
                     "page holds a {w}×{h} image ({} MP), over the {} MP limit for decoding \
@@ -74,10 +115,12 @@ impl Document<'_> {
             }
         }
 
-        let (wpt, hpt) = unsafe { (b.FPDF_GetPageWidthF(page), b.FPDF_GetPageHeightF(page)) };
-        if !(wpt > 0.0 && hpt > 0.0 && wpt.is_finite() && hpt.is_finite()) {
-            return Err(fail(format!("page has no usable size ({wpt}×{hpt} pt)")));
-        }
+        let dpi = match (limits.native_scan_min_dpi, largest) {
+            (Some(min), Some(img)) if img.covers(wpt, hpt) && img.dpi >= min as f32 => {
+                dpi.min(img.dpi.round() as u32)
+            }
+            _ => dpi,
+        };
         let mut scale = dpi.max(1) as f32 / 72.0;
         let pixels = |s: f32| (wpt * s).ceil() as f64 * (hpt * s).ceil() as f64;
         let downscaled = pixels(scale) > limits.max_page_pixels as f64;
@@ -88,34 +131,19 @@ impl Document<'_> {
         if w <= 0 || h <= 0 || w > 65_535 || h > 65_535 {
             return Err(fail(format!("page renders to an unusable {w}×{h} image")));
         }
-        // SAFETY: a bitmap of the size asked, destroyed on every path below.
-        let bitmap = unsafe { b.FPDFBitmap_Create(w, h, 0) };
-        if bitmap.is_null() {
-            return Err(fail(format!("cannot allocate a {w}×{h} bitmap")));
-        }
-        let gray = unsafe {
-            b.FPDFBitmap_FillRect(bitmap, 0, 0, w, h, 0xFFFF_FFFF);
-            b.FPDF_RenderPageBitmap(bitmap, page, 0, 0, w, h, 0, RENDER_ANNOT | RENDER_GRAYSCALE);
-            let stride = b.FPDFBitmap_GetStride(bitmap).max(0) as usize;
-            let buf = b.FPDFBitmap_GetBuffer(bitmap) as *const u8;
-            let mut gray = Vec::new();
-            if !buf.is_null() && stride >= w as usize * 4 {
-                let data = std::slice::from_raw_parts(buf, stride * h as usize);
-                gray.reserve_exact(w as usize * h as usize);
-                for row in data.chunks_exact(stride) {
-                    for px in row[..w as usize * 4].chunks_exact(4) {
-                        // BGRx → luma (ITU-R 601 weights, integer).
-                        let v = (u32::from(px[2]) * 299
-                            + u32::from(px[1]) * 587
-                            + u32::from(px[0]) * 114)
-                            / 1000;
-                        gray.push(v as u8);
-                    }
-                }
+        // Rendered straight into our own 8-bit buffer (PDFium draws gray bitmaps itself),
+        // so the page exists once, not as a 4-byte-per-pixel copy beside a gray one.
+        let mut gray = vec![0xFFu8; w as usize * h as usize];
+        // SAFETY: the bitmap wraps `gray` (w×h bytes, stride w) and is destroyed before
+        // `gray` is used again.
+        unsafe {
+            let bitmap = b.FPDFBitmap_CreateEx(w, h, BITMAP_GRAY, gray.as_mut_ptr().cast(), w);
+            if bitmap.is_null() {
+                return Err(fail(format!("cannot allocate a {w}×{h} bitmap")));
             }
+            b.FPDF_RenderPageBitmap(bitmap, page, 0, 0, w, h, 0, RENDER_ANNOT | RENDER_GRAYSCALE);
             b.FPDFBitmap_Destroy(bitmap);
-            gray
-        };
+        }
         if gray.is_empty() {
             return Err(fail("PDFium returned no pixels".into()));
         }
@@ -130,18 +158,24 @@ impl Document<'_> {
     }
 
     /// The largest image (in pixels) among the page's objects, forms included.
-    fn largest_image(&self, page: FPDF_PAGE) -> Option<(u64, u64)> {
+    fn largest_image(&self, page: FPDF_PAGE) -> Option<LargestImage> {
         let b = &self.engine.b;
         let n = unsafe { b.FPDFPage_CountObjects(page) };
-        let mut best: Option<(u64, u64)> = None;
+        let mut best: Option<LargestImage> = None;
         for i in 0..n.max(0) {
             let obj = unsafe { b.FPDFPage_GetObject(page, i) };
-            self.visit_object(obj, 0, &mut best);
+            self.visit_object(page, obj, 0, &mut best);
         }
         best
     }
 
-    fn visit_object(&self, obj: FPDF_PAGEOBJECT, depth: u32, best: &mut Option<(u64, u64)>) {
+    fn visit_object(
+        &self,
+        page: FPDF_PAGE,
+        obj: FPDF_PAGEOBJECT,
+        depth: u32,
+        best: &mut Option<LargestImage>,
+    ) {
         let b = &self.engine.b;
         if obj.is_null() || depth > 16 {
             return;
@@ -150,9 +184,29 @@ impl Document<'_> {
             PAGEOBJ_IMAGE => {
                 let (mut w, mut h) = (0u32, 0u32);
                 if unsafe { b.FPDFImageObj_GetImagePixelSize(obj, &mut w, &mut h) } != 0 {
-                    let size = (u64::from(w), u64::from(h));
-                    if best.is_none_or(|(bw, bh)| size.0 * size.1 > bw * bh) {
-                        *best = Some(size);
+                    let (w, h) = (u64::from(w), u64::from(h));
+                    if best.is_none_or(|b| w * h > b.width * b.height) {
+                        // Displayed resolution (pixels per inch as placed on the page).
+                        let mut meta = FPDF_IMAGEOBJ_METADATA {
+                            width: 0,
+                            height: 0,
+                            horizontal_dpi: 0.0,
+                            vertical_dpi: 0.0,
+                            bits_per_pixel: 0,
+                            colorspace: 0,
+                            marked_content_id: 0,
+                        };
+                        let ok = unsafe { b.FPDFImageObj_GetImageMetadata(obj, page, &mut meta) };
+                        let dpi = if ok != 0 && meta.horizontal_dpi.is_finite() {
+                            meta.horizontal_dpi.min(meta.vertical_dpi).max(0.0)
+                        } else {
+                            0.0
+                        };
+                        *best = Some(LargestImage {
+                            width: w,
+                            height: h,
+                            dpi,
+                        });
                     }
                 }
             }
@@ -160,7 +214,7 @@ impl Document<'_> {
                 let n = unsafe { b.FPDFFormObj_CountObjects(obj) };
                 for i in 0..n.max(0) {
                     let child = unsafe { b.FPDFFormObj_GetObject(obj, i as _) };
-                    self.visit_object(child, depth + 1, best);
+                    self.visit_object(page, child, depth + 1, best);
                 }
             }
             _ => {}
