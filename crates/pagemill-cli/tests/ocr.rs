@@ -15,7 +15,7 @@ fn scanned_pages_are_ocred_and_match_their_references() {
     let o = convert(
         &[data("ocrmypdf_linn.pdf"), data("docling_ocr_test.pdf")],
         out.path(),
-        &["--quiet"],
+        &["--quiet", "--hocr"],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (name, gt) in [
@@ -41,6 +41,12 @@ fn scanned_pages_are_ocred_and_match_their_references() {
             word["confidence"].as_f64().is_some(),
             "words carry confidences: {block}"
         );
+        // hOCR: the same words, with boxes and confidences, one ocr_page per page.
+        let hocr = read(dir.join(format!("{name}.hocr")));
+        assert_eq!(hocr.matches("class='ocr_page'").count(), 1, "{name}");
+        let words = hocr.matches("class='ocrx_word'").count();
+        assert!(words >= got.len() * 9 / 10, "{name}: {words} hOCR words");
+        assert!(hocr.contains("; x_wconf "), "{name}");
     }
 }
 

@@ -129,6 +129,20 @@ pub struct DocInfo {
     /// `/Title` from the document information dictionary, if present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// What kind of file it is.
+    #[serde(default)]
+    pub kind: DocKind,
+}
+
+/// What kind of file a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    /// A PDF.
+    #[default]
+    Pdf,
+    /// A raster image (every page is OCRed).
+    Image,
 }
 
 /// Worker → parent.
@@ -222,6 +236,7 @@ mod tests {
                     page_count: 9660,
                     pdf_version: Some("1.5".into()),
                     title: None,
+                    kind: Default::default(),
                 },
             },
             Response::Page {

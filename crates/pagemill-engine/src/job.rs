@@ -4,8 +4,9 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use pagemill_core::model::TextSource;
 use pagemill_core::pipeline::{MemoryBudget, Permit, ReorderWindow};
-use pagemill_core::protocol::{DocInfo, DocRef, OcrSettings, Request, Response};
+use pagemill_core::protocol::{DocInfo, DocKind, DocRef, OcrMode, OcrSettings, Request, Response};
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_export::{DocumentSinks, Formats};
@@ -24,6 +25,10 @@ pub struct ConvertOptions {
     pub memory_budget: u64,
     /// Estimated bytes one text-layer page holds while in flight.
     pub page_cost: u64,
+    /// Estimated bytes one OCR page holds while in flight (its worker's working set:
+    /// the page image and the OCR engine's copies of it). Images, `--ocr always`, and
+    /// PDFs that turned out to be scans are priced at this.
+    pub ocr_page_cost: u64,
     /// Pages to convert in each document.
     pub pages: PageRanges,
     /// Output formats.
@@ -179,6 +184,9 @@ struct Running {
     window: ReorderWindow<(PageOutcome, Permit)>,
     retry: VecDeque<Flight>,
     sinks: DocumentSinks,
+    /// Pages of this document are priced as OCR pages: it is an image, OCR is forced, or
+    /// one of its pages already needed OCR (a scanned PDF is scanned throughout, usually).
+    ocr_priced: bool,
 }
 
 enum DocState {
@@ -325,7 +333,6 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
     }
 
     fn next_task(&mut self) -> Option<Flight> {
-        let cost = self.opts.page_cost;
         for doc in self.active.iter_mut() {
             match &mut doc.state {
                 DocState::Queued { attempts } => {
@@ -349,6 +356,11 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     if r.next_seq >= r.total as u64 {
                         continue;
                     }
+                    let cost = if r.ocr_priced {
+                        self.opts.ocr_page_cost
+                    } else {
+                        self.opts.page_cost
+                    };
                     let permit = self.budget.try_admit(cost)?;
                     let Some(index) = r.pages.next() else {
                         self.budget.release(permit);
@@ -537,6 +549,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             window: ReorderWindow::new(window),
             retry: VecDeque::new(),
             sinks,
+            ocr_priced: info.kind == DocKind::Image || self.opts.ocr.mode == OcrMode::Always,
         };
         if let Some(doc) = self.doc_mut(id) {
             doc.state = DocState::Running(Box::new(running));
@@ -548,6 +561,15 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
 
     /// Files a page result and writes every page that is now next in order.
     fn accept_page(&mut self, id: u32, seq: u64, outcome: PageOutcome, permit: Option<Permit>) {
+        if matches!(&outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr) {
+            if let Some(Doc {
+                state: DocState::Running(r),
+                ..
+            }) = self.active.iter_mut().find(|d| d.id == id)
+            {
+                r.ocr_priced = true;
+            }
+        }
         let permit = permit.unwrap_or_else(|| self.budget.try_admit(0).expect("zero always fits"));
         let Some(doc) = self.active.iter_mut().find(|d| d.id == id) else {
             self.budget.release(permit);

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use pagemill_core::protocol::DocInfo;
+use pagemill_core::protocol::{DocInfo, DocKind};
 use pagemill_image::ImageDocument;
 use pagemill_pdf::{Engine, PagedDocument};
 
@@ -46,6 +46,7 @@ impl<'e> Source<'e> {
                 page_count: d.page_count(),
                 pdf_version: None,
                 title: None,
+                kind: DocKind::Image,
             },
         }
     }

@@ -80,6 +80,7 @@ mod tests {
             page_count: 2,
             pdf_version: Some("1.4".into()),
             title: Some("T \"q\"".into()),
+            kind: Default::default(),
         };
         let mut w = JsonWriter::new(Vec::new(), "a/b.pdf", &info).unwrap();
         for i in 0..2 {

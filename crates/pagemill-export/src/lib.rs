@@ -6,11 +6,13 @@
 //! that dies never leaves a truncated file that looks complete.
 
 mod det;
+mod hocr;
 mod json;
 mod markdown;
 mod sinks;
 
 pub use det::DetWriter;
+pub use hocr::HocrWriter;
 pub use json::{DocumentSummary, JsonWriter, JSON_SCHEMA};
 pub use markdown::MarkdownWriter;
 pub use sinks::{DocumentSinks, Format, Formats};

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use pagemill_core::protocol::DocInfo;
 use pagemill_core::PageOutcome;
 
-use crate::{DetWriter, DocumentSummary, JsonWriter, MarkdownWriter};
+use crate::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, MarkdownWriter};
 
 /// Name of the per-document temporary directory (under `OUT/IN/`).
 pub const TMP_DIR: &str = ".pagemill-tmp";
@@ -23,6 +23,8 @@ pub enum Format {
     Json,
     /// `IN.det.md`
     Det,
+    /// `IN.hocr`
+    Hocr,
 }
 
 /// Which formats to write.
@@ -34,6 +36,8 @@ pub struct Formats {
     pub json: bool,
     /// Write `IN.det.md`.
     pub det: bool,
+    /// Write `IN.hocr`.
+    pub hocr: bool,
 }
 
 impl Default for Formats {
@@ -42,33 +46,36 @@ impl Default for Formats {
             markdown: true,
             json: true,
             det: true,
+            hocr: false,
         }
     }
 }
 
 impl FromStr for Formats {
     type Err = String;
-    /// Parses `md,json,det` (any subset, any order).
+    /// Parses `md,json,det,hocr` (any subset, any order).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut f = Formats {
             markdown: false,
             json: false,
             det: false,
+            hocr: false,
         };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part {
                 "md" | "markdown" => f.markdown = true,
                 "json" => f.json = true,
                 "det" => f.det = true,
+                "hocr" => f.hocr = true,
                 other => {
                     return Err(format!(
-                        "unknown format `{other}`: choose from md, json, det"
+                        "unknown format `{other}`: choose from md, json, det, hocr"
                     ))
                 }
             }
         }
-        if !(f.markdown || f.json || f.det) {
-            return Err("no format given: choose from md, json, det".into());
+        if !(f.markdown || f.json || f.det || f.hocr) {
+            return Err("no format given: choose from md, json, det, hocr".into());
         }
         Ok(f)
     }
@@ -84,6 +91,7 @@ pub struct DocumentSinks {
     markdown: Option<MarkdownWriter<Out>>,
     det: Option<DetWriter<Out>>,
     json: Option<JsonWriter<Out>>,
+    hocr: Option<HocrWriter<Out>>,
     summary: DocumentSummary,
     finished: bool,
 }
@@ -115,6 +123,7 @@ impl DocumentSinks {
             markdown: None,
             det: None,
             json: None,
+            hocr: None,
             summary: DocumentSummary {
                 pages,
                 ..Default::default()
@@ -129,6 +138,9 @@ impl DocumentSinks {
         }
         if formats.json {
             s.json = Some(JsonWriter::new(create(&s.tmp_path("json"))?, source, info)?);
+        }
+        if formats.hocr {
+            s.hocr = Some(HocrWriter::new(create(&s.tmp_path("hocr"))?, source)?);
         }
         Ok(s)
     }
@@ -150,6 +162,9 @@ impl DocumentSinks {
             w.page(outcome)?;
         }
         if let Some(w) = &mut self.json {
+            w.page(outcome)?;
+        }
+        if let Some(w) = &mut self.hocr {
             w.page(outcome)?;
         }
         Ok(())
@@ -186,6 +201,13 @@ impl DocumentSinks {
                 .sync_data()?;
             done.push("json");
         }
+        if let Some(w) = self.hocr.take() {
+            w.finish()?
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_data()?;
+            done.push("hocr");
+        }
         let mut paths = Vec::new();
         for ext in done {
             let to = self.dir.join(format!("{}.{ext}", self.stem));
@@ -205,6 +227,7 @@ impl Drop for DocumentSinks {
             self.markdown = None;
             self.det = None;
             self.json = None;
+            self.hocr = None;
             let _ = fs::remove_dir_all(&self.tmp);
         }
     }
@@ -220,6 +243,7 @@ mod tests {
             page_count: 1,
             pdf_version: None,
             title: None,
+            kind: Default::default(),
         }
     }
 
@@ -230,9 +254,11 @@ mod tests {
             Formats {
                 markdown: true,
                 json: false,
-                det: false
+                det: false,
+                hocr: false
             }
         );
+        assert!("md,hocr".parse::<Formats>().unwrap().hocr);
         assert!("md,pdf".parse::<Formats>().is_err());
         assert!("".parse::<Formats>().is_err());
     }

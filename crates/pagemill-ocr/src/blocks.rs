@@ -134,7 +134,17 @@ fn kind_of(p: &OcrParagraph, ratio: f32) -> (BlockKind, Option<u8>) {
         .and_then(|l| l.words.last())
         .map(|w| w.text.as_str())
         .unwrap_or("");
-    let short = p.lines.len() <= 2 && text_len <= 120 && !last.ends_with(['.', ',', ';']);
+    let text: Vec<&str> = p
+        .lines
+        .iter()
+        .flat_map(|l| &l.words)
+        .map(|w| w.text.as_str())
+        .collect();
+    let short = p.lines.len() <= 2
+        && text_len <= 120
+        && text.len() <= MAX_HEADING_WORDS
+        && !last.ends_with(['.', ',', ';', '!'])
+        && !continues_or_runs_on(&text);
     let level = match ratio {
         r if r >= 1.8 => Some(1),
         r if r >= 1.45 => Some(2),
@@ -149,6 +159,24 @@ fn kind_of(p: &OcrParagraph, ratio: f32) -> (BlockKind, Option<u8>) {
         return (BlockKind::ListItem, None);
     }
     (BlockKind::Paragraph, None)
+}
+
+/// Words a heading has at most: longer runs of large type are lead paragraphs.
+const MAX_HEADING_WORDS: usize = 12;
+
+/// Whether words read as running text rather than a title: they start in lower case (the
+/// rest of a sentence the engine split off), or a sentence ends inside them.
+fn continues_or_runs_on(words: &[&str]) -> bool {
+    let starts_lower = words
+        .first()
+        .and_then(|w| w.chars().find(|c| c.is_alphabetic()))
+        .is_some_and(char::is_lowercase);
+    let sentence_inside = words.windows(2).any(|w| {
+        w[0].ends_with(['.', '!', '?'])
+            && w[0].chars().filter(|c| c.is_alphabetic()).count() > 2
+            && w[1].chars().next().is_some_and(char::is_uppercase)
+    });
+    starts_lower || sentence_inside
 }
 
 fn median(v: impl Iterator<Item = f32>) -> f32 {
@@ -222,5 +250,40 @@ mod tests {
         assert!((body - 8.0).abs() < 0.51, "{body}");
         assert_eq!(blocks[1].lines[0].words.len(), 5);
         assert!((blocks[1].confidence - 0.9).abs() < 1e-6);
+    }
+
+    #[test]
+    fn large_running_text_is_not_a_heading() {
+        // As on OCRmyPDF's linn.pdf: a lead paragraph in large type, and the tail of a
+        // list item split off by the engine.
+        let page = OcrPage {
+            paragraphs: vec![
+                para(
+                    RegionKind::Text,
+                    100.0,
+                    60.0,
+                    &["The LinnSequencer is a state-of-the-art tool for the musician. It is"],
+                ),
+                para(
+                    RegionKind::Text,
+                    300.0,
+                    40.0,
+                    &["Body text of normal size,", "and more of it."],
+                ),
+                para(
+                    RegionKind::Text,
+                    400.0,
+                    40.0,
+                    &["Body text of normal size,", "and more of it."],
+                ),
+                para(RegionKind::Text, 500.0, 60.0, &["synthesizers"]),
+                para(RegionKind::Text, 600.0, 60.0, &["Recording a Sequence"]),
+            ],
+        };
+        let (blocks, _) = to_blocks(&page, 1.0);
+        let kinds: Vec<BlockKind> = blocks.iter().map(|b| b.kind).collect();
+        assert_eq!(kinds[0], BlockKind::Paragraph);
+        assert_eq!(kinds[3], BlockKind::Paragraph);
+        assert_eq!(kinds[4], BlockKind::Heading);
     }
 }

@@ -132,6 +132,7 @@ impl Document<'_> {
             page_count: self.page_count(),
             pdf_version,
             title: self.meta_text("Title"),
+            kind: pagemill_core::protocol::DocKind::Pdf,
         }
     }
 
