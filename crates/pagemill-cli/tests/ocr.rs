@@ -150,3 +150,80 @@ fn a_page_past_its_deadline_fails_alone() {
     let ok = read_json(out.path().join("camlidl-manual/camlidl-manual.json"));
     assert_eq!(ok["pages"][0]["status"], "ok");
 }
+
+/// A one-page PDF whose page is a `side`×`side` 1-bit image of zeros: a few hundred KB
+/// on disk, `side²/8` bytes once decoded (OCRmyPDF's hugemono test file is 35000 px).
+fn bomb_pdf(side: u32) -> Vec<u8> {
+    use std::io::Write;
+    let row = vec![0u8; side.div_ceil(8) as usize];
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..side {
+        z.write_all(&row).unwrap();
+    }
+    let data = z.finish().unwrap();
+    let mut pdf = b"%PDF-1.5\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut obj = |pdf: &mut Vec<u8>, body: &[u8]| {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", offsets.len()).as_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+    };
+    obj(&mut pdf, b"<< /Type /Catalog /Pages 2 0 R >>");
+    obj(&mut pdf, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+    obj(
+        &mut pdf,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>",
+    );
+    let content = b"q 612 0 0 792 0 0 cm /Im0 Do Q";
+    let mut c = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    c.extend_from_slice(content);
+    c.extend_from_slice(b"\nendstream");
+    obj(&mut pdf, &c);
+    let mut im = format!(
+        "<< /Type /XObject /Subtype /Image /Width {side} /Height {side} /ColorSpace /DeviceGray \
+         /BitsPerComponent 1 /Filter /FlateDecode /Length {} >>\nstream\n",
+        data.len()
+    )
+    .into_bytes();
+    im.extend_from_slice(&data);
+    im.extend_from_slice(b"\nendstream");
+    obj(&mut pdf, &im);
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
+    );
+    for o in &offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
+}
+
+/// The decompression-bomb case of the issue: a 35000×35000 image (1.2 G pixels) is
+/// refused by its header, with a message naming the limit, and nothing is decoded (the
+/// worker would need 150 MB for the bits and gigabytes to render them).
+#[test]
+fn a_decompression_bomb_page_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hugemono.pdf");
+    std::fs::write(&path, bomb_pdf(35_000)).unwrap();
+    let out = dir.path().join("out");
+    let o = convert(&[path], &out, &["--quiet"]);
+    assert_eq!(o.status.code(), Some(1), "every page failed: exit 1");
+    let json = read_json(out.join("hugemono/hugemono.json"));
+    let page = &json["pages"][0];
+    assert_eq!(page["status"], "failed");
+    assert_eq!(page["reason"], "invalid");
+    let msg = page["message"].as_str().unwrap();
+    assert!(
+        msg.contains("35000×35000") && msg.contains("--max-image-pixels"),
+        "{msg}"
+    );
+}
