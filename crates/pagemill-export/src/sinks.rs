@@ -96,6 +96,11 @@ pub struct DocumentSinks {
     finished: bool,
 }
 
+/// Flushes a finished file to disk before it is renamed into place.
+fn sync(out: Out) -> io::Result<()> {
+    out.into_inner().map_err(|e| e.into_error())?.sync_data()
+}
+
 fn create(path: &Path) -> io::Result<Out> {
     Ok(BufWriter::with_capacity(64 * 1024, File::create(path)?))
 }
@@ -181,31 +186,19 @@ impl DocumentSinks {
         self.summary.seconds = (seconds * 1000.0).round() / 1000.0;
         let mut done = Vec::new();
         if let Some(w) = self.markdown.take() {
-            w.finish()?
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_data()?;
+            sync(w.finish()?)?;
             done.push("md");
         }
         if let Some(w) = self.det.take() {
-            w.finish()?
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_data()?;
+            sync(w.finish()?)?;
             done.push("det.md");
         }
         if let Some(w) = self.json.take() {
-            w.finish(&self.summary)?
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_data()?;
+            sync(w.finish(&self.summary)?)?;
             done.push("json");
         }
         if let Some(w) = self.hocr.take() {
-            w.finish()?
-                .into_inner()
-                .map_err(|e| e.into_error())?
-                .sync_data()?;
+            sync(w.finish()?)?;
             done.push("hocr");
         }
         let mut paths = Vec::new();

@@ -18,6 +18,25 @@ pub struct GrayImage<'a> {
     pub dpi: u32,
 }
 
+impl GrayImage<'_> {
+    /// Width and height as C ints, after checking that the pixels are all there.
+    pub(crate) fn checked_size(&self) -> Result<(i32, i32), OcrError> {
+        let (w, h) = (self.width as usize, self.height as usize);
+        if w == 0 || h == 0 || self.pixels.len() < w * h {
+            return Err(OcrError::Image(format!(
+                "{}×{} image with {} bytes",
+                self.width,
+                self.height,
+                self.pixels.len()
+            )));
+        }
+        Ok((
+            i32::try_from(w).map_err(|_| OcrError::Image("too wide".into()))?,
+            i32::try_from(h).map_err(|_| OcrError::Image("too tall".into()))?,
+        ))
+    }
+}
+
 /// What kind of region the engine found a paragraph in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RegionKind {

@@ -40,19 +40,8 @@ impl Pix {
 
     /// An 8-bit Leptonica copy of `image`.
     pub(crate) fn from_gray(image: &GrayImage<'_>) -> Result<Pix, OcrError> {
-        let (w, h) = (image.width as usize, image.height as usize);
-        if w == 0 || h == 0 || image.pixels.len() < w * h {
-            return Err(OcrError::Image(format!(
-                "{}×{} image with {} bytes",
-                image.width,
-                image.height,
-                image.pixels.len()
-            )));
-        }
-        let (wi, hi) = (
-            i32::try_from(w).map_err(|_| OcrError::Image("too wide".into()))?,
-            i32::try_from(h).map_err(|_| OcrError::Image("too tall".into()))?,
-        );
+        let (wi, hi) = image.checked_size()?;
+        let (w, h) = (wi as usize, hi as usize);
         // SAFETY: a fresh 8-bpp image of w×h; rows are `wpl` 32-bit words, each word
         // holding four pixels, the leftmost in the most significant byte.
         unsafe {

@@ -137,13 +137,7 @@ impl Tesseract {
             })
             .as_ref()
             .ok()?;
-        let (w, h) = (
-            i32::try_from(image.width).ok()?,
-            i32::try_from(image.height).ok()?,
-        );
-        if image.pixels.len() < image.width as usize * image.height as usize {
-            return None;
-        }
+        let (w, h) = image.checked_size().ok()?;
         // SAFETY: the image outlives the call (Tesseract copies it); the script name is
         // owned by Tesseract and not kept.
         unsafe {
@@ -267,19 +261,7 @@ impl OcrEngine for Tesseract {
         image: &GrayImage<'_>,
         deadline: Duration,
     ) -> Result<OcrPage, OcrError> {
-        let (w, h) = (image.width as usize, image.height as usize);
-        if w == 0 || h == 0 || image.pixels.len() < w * h {
-            return Err(OcrError::Image(format!(
-                "{}×{} image with {} bytes",
-                image.width,
-                image.height,
-                image.pixels.len()
-            )));
-        }
-        let (wi, hi) = (
-            i32::try_from(w).map_err(|_| OcrError::Image("too wide".into()))?,
-            i32::try_from(h).map_err(|_| OcrError::Image("too tall".into()))?,
-        );
+        let (wi, hi) = image.checked_size()?;
         let started = Instant::now();
         // SAFETY: the image outlives recognition (Tesseract copies it in SetImage); the
         // monitor and iterator are freed below on every path.
