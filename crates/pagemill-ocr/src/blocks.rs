@@ -4,7 +4,7 @@ use pagemill_core::layout::classify::join_prose_text;
 use pagemill_core::model::Word;
 use pagemill_core::{BBox, Block, BlockKind, Line};
 
-use crate::engine::{OcrPage, OcrParagraph, RegionKind};
+use crate::engine::{OcrLine, OcrPage, OcrParagraph, RegionKind};
 
 /// Converts an OCR result on an image rendered at `scale` pixels per point into blocks.
 /// Returns the blocks and the body text size (points) they were classified against.
@@ -25,6 +25,8 @@ pub fn to_blocks_mapped(
 ) -> (Vec<Block>, f32) {
     let scale = if scale > 0.0 { scale } else { 1.0 };
     let pt = place;
+    let bulleted = split_bullets(page);
+    let page = &bulleted;
     // Text size from line heights: the median line of the page is body text.
     // A line's size is its tallest word: word boxes hug the glyphs, and nearly every line
     // has a word with both an ascender and a descender, so this is steadier than line boxes.
@@ -104,7 +106,7 @@ pub fn to_blocks_mapped(
             }
         })
         .collect();
-    (blocks, body)
+    (join_continuations(blocks), body)
 }
 
 fn kind_of(p: &OcrParagraph, ratio: f32) -> (BlockKind, Option<u8>) {
@@ -141,6 +143,7 @@ fn kind_of(p: &OcrParagraph, ratio: f32) -> (BlockKind, Option<u8>) {
         .map(|w| w.text.as_str())
         .collect();
     let short = p.lines.len() <= 2
+        && !first.starts_with('•')
         && text_len <= 120
         && text.len() <= MAX_HEADING_WORDS
         && !last.ends_with(['.', ',', ';', '!'])
@@ -159,6 +162,95 @@ fn kind_of(p: &OcrParagraph, ratio: f32) -> (BlockKind, Option<u8>) {
         return (BlockKind::ListItem, None);
     }
     (BlockKind::Paragraph, None)
+}
+
+/// What Tesseract makes of a round bullet `•` in common fonts: never a word of its own
+/// at the start of a line otherwise.
+const MISREAD_BULLETS: &[&str] = &["¢", "«", "°"];
+/// Misreadings that are also real symbols at a line start (`© 1985 …`): taken for bullets
+/// only on a page that has at least two lines starting with a bullet-like mark.
+const AMBIGUOUS_BULLETS: &[&str] = &["©", "®"];
+
+/// Restores bullets Tesseract misread (`¢ Each track …` → `• Each track …`) and starts a
+/// new paragraph at every bulleted line, so each item becomes a list item of its own.
+fn split_bullets(page: &OcrPage) -> OcrPage {
+    let starts_item = |l: &OcrLine, ambiguous_too: bool| -> bool {
+        let mut words = l.words.iter().map(|w| w.text.as_str());
+        let (Some(first), Some(next)) = (words.next(), words.next()) else {
+            return false;
+        };
+        let capital_next = next.chars().next().is_some_and(char::is_uppercase);
+        first == "•"
+            || capital_next
+                && (MISREAD_BULLETS.contains(&first)
+                    || ambiguous_too && AMBIGUOUS_BULLETS.contains(&first))
+    };
+    let lines = page.paragraphs.iter().flat_map(|p| &p.lines);
+    let marked = lines
+        .filter(|l| starts_item(l, true) || l.words.first().is_some_and(|w| w.text == "•"))
+        .count();
+    let ambiguous_too = marked >= 2;
+    let mut out = OcrPage::default();
+    for p in &page.paragraphs {
+        let mut current: Option<OcrParagraph> = None;
+        for line in &p.lines {
+            let mut line = line.clone();
+            let item = starts_item(&line, ambiguous_too);
+            if item {
+                line.words[0].text = "•".into();
+            }
+            match &mut current {
+                Some(c) if !item => {
+                    c.bbox = c.bbox.union(&line.bbox);
+                    c.lines.push(line);
+                }
+                _ => {
+                    if let Some(c) = current.take() {
+                        out.paragraphs.push(c);
+                    }
+                    current = Some(OcrParagraph {
+                        bbox: line.bbox,
+                        kind: p.kind,
+                        lines: vec![line],
+                    });
+                }
+            }
+        }
+        out.paragraphs.extend(current);
+    }
+    out
+}
+
+/// Joins a block that starts in lower case to the prose block just above it when that one
+/// does not end a sentence: Tesseract often splits the last line of a paragraph or list
+/// item off into a paragraph of its own (`… up to 16 polyphonic` / `synthesizers!`).
+fn join_continuations(blocks: Vec<Block>) -> Vec<Block> {
+    let mut out: Vec<Block> = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let starts_lower = b
+            .text
+            .chars()
+            .find(|c| c.is_alphanumeric())
+            .is_some_and(char::is_lowercase);
+        if let Some(prev) = out.last_mut() {
+            let line_h = b.lines.first().map_or(0.0, |l| l.bbox.height());
+            let gap = b.bbox.y0 - prev.bbox.y1;
+            let overlaps = b.bbox.x0 < prev.bbox.x1 && prev.bbox.x0 < b.bbox.x1;
+            let prose = matches!(prev.kind, BlockKind::Paragraph | BlockKind::ListItem)
+                && b.kind == BlockKind::Paragraph;
+            let open = !prev.text.trim_end().ends_with(['.', '!', '?', ':']);
+            if starts_lower && prose && open && overlaps && gap < 1.5 * line_h {
+                let (n0, n1) = (prev.lines.len() as f32, b.lines.len() as f32);
+                prev.confidence = round2((prev.confidence * n0 + b.confidence * n1) / (n0 + n1));
+                prev.text = join_prose_text([prev.text.as_str(), b.text.as_str()]);
+                prev.bbox = prev.bbox.union(&b.bbox);
+                prev.lines.extend(b.lines);
+                continue;
+            }
+        }
+        out.push(b);
+    }
+    out
 }
 
 /// Words a heading has at most: longer runs of large type are lead paragraphs.
@@ -283,7 +375,75 @@ mod tests {
         let (blocks, _) = to_blocks(&page, 1.0);
         let kinds: Vec<BlockKind> = blocks.iter().map(|b| b.kind).collect();
         assert_eq!(kinds[0], BlockKind::Paragraph);
+        assert_eq!(kinds.len(), 5);
         assert_eq!(kinds[3], BlockKind::Paragraph);
         assert_eq!(kinds[4], BlockKind::Heading);
+    }
+
+    #[test]
+    fn a_line_tail_split_off_joins_its_paragraph() {
+        let page = OcrPage {
+            paragraphs: vec![
+                para(
+                    RegionKind::Text,
+                    100.0,
+                    40.0,
+                    &["• Simultaneously plays up to 16 polyphonic"],
+                ),
+                para(RegionKind::Text, 148.0, 40.0, &["synthesizers!"]),
+                para(RegionKind::Text, 196.0, 40.0, &["Next one."]),
+            ],
+        };
+        let (blocks, _) = to_blocks(&page, 1.0);
+        let texts: Vec<&str> = blocks.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "• Simultaneously plays up to 16 polyphonic synthesizers!",
+                "Next one."
+            ]
+        );
+        assert_eq!(blocks[0].lines.len(), 2);
+    }
+
+    #[test]
+    fn misread_bullets_become_list_items_one_per_line() {
+        // As on linn.pdf: one paragraph holding three bulleted lines, the bullets read as
+        // `¢` and `©`; and a copyright line that must stay as it is on a page without
+        // bullets.
+        let page = OcrPage {
+            paragraphs: vec![para(
+                RegionKind::Text,
+                100.0,
+                40.0,
+                &[
+                    "¢ One or all tracks",
+                    "may be moved.",
+                    "¢ Exclusive ERASE",
+                    "© Optional remote control.",
+                ],
+            )],
+        };
+        let (blocks, _) = to_blocks(&page, 1.0);
+        let texts: Vec<&str> = blocks.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "• One or all tracks may be moved.",
+                "• Exclusive ERASE",
+                "• Optional remote control."
+            ]
+        );
+        assert!(blocks.iter().all(|b| b.kind == BlockKind::ListItem));
+        let copyright = OcrPage {
+            paragraphs: vec![para(
+                RegionKind::Text,
+                100.0,
+                40.0,
+                &["© Forat Electronics"],
+            )],
+        };
+        let (blocks, _) = to_blocks(&copyright, 1.0);
+        assert_eq!(blocks[0].text, "© Forat Electronics");
     }
 }
