@@ -227,3 +227,21 @@ fn a_decompression_bomb_page_is_refused_with_a_clear_message() {
         "{msg}"
     );
 }
+
+/// A damaged image costs its own file (or page), with the file named, and the others
+/// still convert.
+#[test]
+fn a_damaged_image_is_a_clear_error_and_the_rest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.tif");
+    std::fs::write(&broken, b"II*\0not really a TIFF").unwrap();
+    let out = dir.path().join("out");
+    let o = convert(&[broken, data("tess_phototest.tif")], &out, &["--quiet"]);
+    assert_eq!(o.status.code(), Some(3), "partial success: exit 3");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("broken.tif: cannot decode the TIFF image"),
+        "{err}"
+    );
+    assert!(read(out.join("tess_phototest/tess_phototest.md")).contains("quick brown dog"));
+}

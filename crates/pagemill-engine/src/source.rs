@@ -27,11 +27,11 @@ impl<'e> Source<'e> {
         let mut head = [0u8; 16];
         let n = std::fs::File::open(path)
             .and_then(|mut f| f.read(&mut head))
-            .map_err(|e| format!("cannot read the file: {e}"))?;
+            .map_err(|e| format!("{}: cannot read the file: {e}", path.display()))?;
         if pagemill_image::sniff(&head[..n]).is_some() {
             return ImageDocument::open(path)
                 .map(Source::Image)
-                .map_err(|e| e.to_string());
+                .map_err(|e| format!("{}: {e}", path.display()));
         }
         PagedDocument::open(engine, path, password)
             .map(Source::Pdf)
