@@ -1,6 +1,8 @@
 //! `pagemill convert`.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -9,6 +11,7 @@ use pagemill_core::protocol::{OcrMode, OcrSettings, Upscale};
 use pagemill_core::ranges::PageRanges;
 use pagemill_engine::{convert, plan_inputs, ConvertOptions};
 use pagemill_export::Formats;
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::exit;
 use crate::progress::Reporter;
@@ -199,6 +202,19 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         pagemill_ocr::tesseract::check_languages(&args.lang).context("--lang")?;
     }
 
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // The first signal asks for a graceful stop; a second one, while it is under way,
+        // ends the process at once (a later run removes the temporary files it leaves).
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(exit::INTERRUPTED),
+            Arc::clone(&stop),
+        )
+        .context("cannot install the signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handler")?;
+    }
     let opts = ConvertOptions {
         worker_exe: std::env::current_exe().context("cannot find the pagemill executable")?,
         jobs,
@@ -220,10 +236,18 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
             max_image_pixels: args.max_image_pixels,
             upscale: args.upscale,
         },
+        stop,
     };
     let mut reporter = Reporter::new(args.progress, args.quiet, inputs.len());
     let summary = convert(&inputs, &opts, |ev| reporter.event(ev))?;
     reporter.finish(&summary, errors.len());
+    if summary.interrupted {
+        eprintln!(
+            "pagemill: interrupted: {} file(s) complete were written; unfinished files left no output",
+            summary.files.iter().filter(|f| f.error.is_none()).count()
+        );
+        return Ok(exit::INTERRUPTED);
+    }
 
     let failed_inputs = errors.len() + summary.files_failed();
     Ok(

@@ -18,6 +18,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Some pages or files failed; the rest was written.
     pub const PARTIAL: u8 = 3;
+    /// Stopped by SIGINT or SIGTERM (128 + SIGINT, the shell's convention).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 #[derive(Parser)]
@@ -29,7 +31,9 @@ pub mod exit {
 memory stays flat whatever the document's length, and a page that fails is recorded while the \
 rest of the job goes on.",
     after_help = "Exit codes: 0 all converted · 1 nothing converted / setup problem · \
-2 bad command line · 3 partial (some pages or files failed; the rest was written)\n\n\
+2 bad command line · 3 partial (some pages or files failed; the rest was written) · \
+130 interrupted (Ctrl-C or SIGTERM: pages in flight finish, complete files are written, \
+unfinished ones leave nothing; a second Ctrl-C stops at once)\n\n\
 Environment: PAGEMILL_PDFIUM=/path/to/libpdfium.so overrides where PDFium is looked for \
 (default: next to the executable, then ~/.local/share/pagemill/lib, installed by scripts/setup). \
 RUST_LOG=debug for verbose logs."

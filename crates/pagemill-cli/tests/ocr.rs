@@ -245,3 +245,35 @@ fn a_damaged_image_is_a_clear_error_and_the_rest_goes_on() {
     );
     assert!(read(out.join("tess_phototest/tess_phototest.md")).contains("quick brown dog"));
 }
+
+/// Ctrl-C: pages in flight finish, nothing unfinished is left behind (no temporary
+/// directory, no partial output), and the exit code says the run was interrupted.
+#[test]
+fn sigint_stops_cleanly_and_leaves_no_temporary_files() {
+    let out = tempfile::tempdir().unwrap();
+    // OCR of all 26 pages takes several seconds on two workers: long enough to interrupt.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(["convert", "--quiet", "--jobs", "2", "--ocr", "always", "-o"])
+        .arg(out.path())
+        .arg(data("camlidl-manual.pdf"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let tmp = out.path().join("camlidl-manual").join(".pagemill-tmp");
+    let started = std::time::Instant::now();
+    while !tmp.exists() && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(tmp.exists(), "the run had started writing");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("camlidl-manual.pdf: interrupted"), "{err}");
+    assert!(
+        !out.path().join("camlidl-manual").exists(),
+        "no partial output or temp dir"
+    );
+}

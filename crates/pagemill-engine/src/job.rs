@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pagemill_core::model::TextSource;
@@ -40,6 +42,10 @@ pub struct ConvertOptions {
     pub page_timeout: Duration,
     /// When and how pages are OCRed.
     pub ocr: OcrSettings,
+    /// Set (by a signal handler) to stop: no new page starts, pages in flight get up to
+    /// [`STOP_WAIT`] to finish, documents that are complete are written, unfinished ones
+    /// leave nothing behind.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// How one input file went.
@@ -72,6 +78,8 @@ pub struct RunSummary {
     pub peak_rss: u64,
     /// Peak bytes held under the memory budget.
     pub budget_peak: u64,
+    /// The run was stopped before the end (see [`ConvertOptions::stop`]).
+    pub interrupted: bool,
 }
 
 impl RunSummary {
@@ -141,6 +149,8 @@ const PIPELINE: usize = 2;
 const ATTEMPTS: u8 = 2;
 /// Extra time past the deadline before the parent kills a worker.
 const KILL_GRACE: Duration = Duration::from_millis(500);
+/// How long pages in flight may take to finish once a stop is asked for.
+pub const STOP_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 enum TaskKind {
@@ -213,6 +223,8 @@ struct Scheduler<'a, F: FnMut(Event<'_>)> {
     summary: RunSummary,
     observe: F,
     window: usize,
+    /// When a stop was asked for, the time by which the run ends regardless.
+    stopping: Option<Instant>,
 }
 
 /// Converts `inputs`, calling `observe` with progress. Failures of pages and files are in
@@ -236,6 +248,7 @@ pub fn convert(
         summary: RunSummary::default(),
         observe,
         window: (4 * jobs).max(16),
+        stopping: None,
     };
     s.run()?;
     s.summary.seconds = start.elapsed().as_secs_f64();
@@ -247,7 +260,22 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
     fn run(&mut self) -> Result<(), JobError> {
         let mut last_tick = Instant::now() - Duration::from_secs(1);
         loop {
-            while self.active.len() < ACTIVE_DOCS && self.next_input < self.inputs.len() {
+            if self.stopping.is_none() && self.opts.stop.load(Ordering::Relaxed) {
+                tracing::warn!("stop requested: finishing the pages in flight");
+                self.stopping = Some(Instant::now() + STOP_WAIT);
+                self.summary.interrupted = true;
+            }
+            if let Some(until) = self.stopping {
+                let idle = self.slots.iter().all(|s| s.in_flight.is_empty());
+                if idle || Instant::now() >= until {
+                    self.abandon_unfinished();
+                    break;
+                }
+            }
+            while self.stopping.is_none()
+                && self.active.len() < ACTIVE_DOCS
+                && self.next_input < self.inputs.len()
+            {
                 let id = self.next_input as u32;
                 self.active.push_back(Doc {
                     id,
@@ -332,7 +360,28 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         }
     }
 
+    /// Ends every document still open after a stop: complete ones are written, the
+    /// others are dropped with their temporary files.
+    fn abandon_unfinished(&mut self) {
+        let ids: Vec<(u32, usize)> = self.active.iter().map(|d| (d.id, d.input)).collect();
+        for (id, input) in ids {
+            let complete = self.active.iter().any(|d| {
+                d.id == id && matches!(&d.state, DocState::Running(r) if r.written >= r.total)
+            });
+            let why = (!complete).then(|| {
+                format!(
+                    "{}: interrupted before the end; no output written for this file",
+                    self.inputs[input].path.display()
+                )
+            });
+            self.finish_doc(id, why);
+        }
+    }
+
     fn next_task(&mut self) -> Option<Flight> {
+        if self.stopping.is_some() {
+            return None;
+        }
         for doc in self.active.iter_mut() {
             match &mut doc.state {
                 DocState::Queued { attempts } => {

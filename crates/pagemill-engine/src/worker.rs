@@ -34,6 +34,13 @@ struct OpenDoc<'e> {
 /// Runs the worker loop until stdin closes. Errors only when PDFium cannot be loaded or
 /// the parent's stream is broken.
 pub fn run() -> Result<(), WorkerError> {
+    // Ctrl-C reaches the whole process group; the parent decides when workers stop (it
+    // lets pages in flight finish), and a worker whose parent is gone sees stdin close.
+    // SAFETY: setting a signal to be ignored has no handler to be unsafe in.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+    }
     let engine = Engine::load()?;
     let mut ocr = OcrState::default();
     let mut input = BufReader::new(io::stdin().lock());

@@ -222,6 +222,8 @@ impl Drop for DocumentSinks {
             self.json = None;
             self.hocr = None;
             let _ = fs::remove_dir_all(&self.tmp);
+            // The document's own directory too, when nothing else is in it.
+            let _ = fs::remove_dir(&self.dir);
         }
     }
 }
@@ -283,6 +285,6 @@ mod tests {
             DocumentSinks::create(&dir, "doc", "doc.pdf", &info(), Formats::default(), 1).unwrap();
         drop(s);
         assert!(!dir.join(TMP_DIR).exists());
-        assert!(!dir.join("doc.json").exists());
+        assert!(!dir.exists(), "an empty document directory is removed too");
     }
 }
