@@ -98,6 +98,16 @@ pub struct ConvertArgs {
     #[arg(long)]
     hocr: bool,
 
+    /// Also write `OUT/IN/IN.layouts.pdf`: each page as a picture with every block's box
+    /// drawn over it (a colour per kind, labelled with reading order and kind), streamed
+    /// page by page. Same as adding `layouts` to --format.
+    #[arg(long)]
+    layout_pdf: bool,
+
+    /// Resolution of the page pictures in the layout PDF.
+    #[arg(long, value_name = "DPI", default_value_t = 100, value_parser = clap::value_parser!(u32).range(36..=300))]
+    layout_dpi: u32,
+
     /// Seconds a page may take before it is abandoned and recorded as failed (`timeout`).
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     page_timeout: f64,
@@ -224,8 +234,10 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         pages,
         formats: Formats {
             hocr: args.format.hocr || args.hocr,
+            layouts: args.format.layouts || args.layout_pdf,
             ..args.format
         },
+        layout_dpi: args.layout_dpi,
         password: args.password.clone(),
         page_timeout: Duration::from_secs_f64(args.page_timeout),
         ocr: OcrSettings {

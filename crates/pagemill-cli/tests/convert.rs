@@ -293,3 +293,39 @@ fn help_documents_exit_codes_and_missing_pdfium_is_explained() {
         );
     }
 }
+
+/// `--layout-pdf`: a valid PDF (qpdf --check) with the input's pages (pdfinfo), for a
+/// born-digital document and a scan, written while pages stream.
+#[test]
+fn layout_pdf_is_valid_and_has_every_page() {
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(
+        &[data("camlidl-manual.pdf"), data("tess_phototest.tif")],
+        out.path(),
+        &["--quiet", "--pages", "1-3", "--layout-pdf"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (name, pages) in [("camlidl-manual", 3), ("tess_phototest", 1)] {
+        let pdf = out.path().join(name).join(format!("{name}.layouts.pdf"));
+        let check = std::process::Command::new("qpdf")
+            .arg("--check")
+            .arg(&pdf)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "qpdf: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let info = std::process::Command::new("pdfinfo")
+            .arg(&pdf)
+            .output()
+            .unwrap();
+        let info = String::from_utf8_lossy(&info.stdout);
+        assert!(
+            info.lines()
+                .any(|l| l.starts_with("Pages:") && l.ends_with(&format!(" {pages}"))),
+            "{name}: {info}"
+        );
+    }
+}

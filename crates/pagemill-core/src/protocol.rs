@@ -32,6 +32,9 @@ pub struct DocRef {
     /// Milliseconds a page may take (OCR is told to give up by then).
     #[serde(default = "default_page_timeout_ms")]
     pub page_timeout_ms: u64,
+    /// Send a gray picture of each page at this resolution with its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_dpi: Option<u32>,
 }
 
 fn default_page_timeout_ms() -> u64 {
@@ -169,7 +172,38 @@ pub enum Response {
         doc: u32,
         /// The page, or why it failed.
         outcome: PageOutcome,
+        /// The page as an image, when [`DocRef::preview_dpi`] asked for one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preview: Option<PagePreview>,
     },
+}
+
+/// A small picture of a page (for the layout PDF): gray JPEG bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagePreview {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The JPEG file, base64 in the frame (frames are JSON).
+    #[serde(with = "base64_bytes")]
+    pub jpeg: Vec<u8>,
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// A framing error.
@@ -245,6 +279,21 @@ mod tests {
                     index: 7,
                     reason: FailureReason::Invalid,
                     message: "bad".into(),
+                }),
+                preview: None,
+            },
+            // Binary page pictures travel base64 in the JSON frame and come back intact.
+            Response::Page {
+                doc: 1,
+                outcome: PageOutcome::Failed(PageFailure {
+                    index: 8,
+                    reason: FailureReason::Timeout,
+                    message: "slow".into(),
+                }),
+                preview: Some(PagePreview {
+                    width: 3,
+                    height: 1,
+                    jpeg: vec![0xff, 0xd8, 0x00, 0x7f, 0x80, 0xff, 0xd9],
                 }),
             },
         ];

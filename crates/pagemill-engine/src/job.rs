@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use pagemill_core::model::TextSource;
 use pagemill_core::pipeline::{MemoryBudget, Permit, ReorderWindow};
-use pagemill_core::protocol::{DocInfo, DocKind, DocRef, OcrMode, OcrSettings, Request, Response};
+use pagemill_core::protocol::{
+    DocInfo, DocKind, DocRef, OcrMode, OcrSettings, PagePreview, Request, Response,
+};
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_export::{DocumentSinks, Formats};
@@ -35,6 +37,8 @@ pub struct ConvertOptions {
     pub pages: PageRanges,
     /// Output formats.
     pub formats: Formats,
+    /// Resolution of the page pictures in the layout PDF.
+    pub layout_dpi: u32,
     /// User password for encrypted inputs.
     pub password: Option<String>,
     /// A page still unfinished after this long fails with `timeout` (its worker is killed
@@ -191,7 +195,7 @@ struct Running {
     next_seq: u64,
     total: u32,
     written: u32,
-    window: ReorderWindow<(PageOutcome, Permit)>,
+    window: ReorderWindow<(PageOutcome, Option<PagePreview>, Permit)>,
     retry: VecDeque<Flight>,
     sinks: DocumentSinks,
     /// Pages of this document are priced as OCR pages: it is an image, OCR is forced, or
@@ -323,6 +327,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             password: self.opts.password.clone(),
             ocr: self.opts.ocr.clone(),
             page_timeout_ms: self.opts.page_timeout.as_millis() as u64,
+            preview_dpi: self.opts.formats.layouts.then_some(self.opts.layout_dpi),
         }
     }
 
@@ -534,7 +539,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     reason,
                     message,
                 });
-                self.accept_page(f.doc, seq, outcome, f.permit);
+                self.accept_page(f.doc, seq, outcome, None, f.permit);
             }
         }
     }
@@ -545,13 +550,20 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             (Response::OpenFailed { doc, message }, TaskKind::Open) => {
                 self.finish_doc(doc, Some(message))
             }
-            (Response::Page { doc, outcome }, TaskKind::Page { seq, .. }) => {
+            (
+                Response::Page {
+                    doc,
+                    outcome,
+                    preview,
+                },
+                TaskKind::Page { seq, .. },
+            ) => {
                 let mut permit = f.permit;
                 if let Some(p) = permit.as_mut() {
                     // The result now holds about its wire size (not the estimate).
                     self.budget.resize(p, bytes as u64);
                 }
-                self.accept_page(doc, seq, outcome, permit);
+                self.accept_page(doc, seq, outcome, preview, permit);
             }
             (other, kind) => {
                 tracing::error!(?kind, "worker answered out of turn: {other:?}");
@@ -609,7 +621,14 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
     }
 
     /// Files a page result and writes every page that is now next in order.
-    fn accept_page(&mut self, id: u32, seq: u64, outcome: PageOutcome, permit: Option<Permit>) {
+    fn accept_page(
+        &mut self,
+        id: u32,
+        seq: u64,
+        outcome: PageOutcome,
+        preview: Option<PagePreview>,
+        permit: Option<Permit>,
+    ) {
         if matches!(&outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr) {
             if let Some(Doc {
                 state: DocState::Running(r),
@@ -628,14 +647,14 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             self.budget.release(permit);
             return;
         };
-        if let Err((_, p)) = r.window.insert(seq, (outcome, permit)) {
+        if let Err((_, _, p)) = r.window.insert(seq, (outcome, preview, permit)) {
             self.budget.release(p);
             return;
         }
         let input = &self.inputs[doc.input];
         let mut write_error = None;
-        while let Some((outcome, permit)) = r.window.pop_ready() {
-            let res = r.sinks.page(&outcome);
+        while let Some((outcome, preview, permit)) = r.window.pop_ready() {
+            let res = r.sinks.page(&outcome, preview.as_ref());
             self.budget.release(permit);
             if let Err(e) = res {
                 write_error = Some(format!(
@@ -677,7 +696,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             report.pages = r.total;
             report.ok = r.sinks.summary().ok;
             report.failed = r.sinks.summary().failed;
-            for (_, p) in std::iter::from_fn({
+            for (_, _, p) in std::iter::from_fn({
                 let mut w = r.window;
                 move || w.pop_ready()
             }) {

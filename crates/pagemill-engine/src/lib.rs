@@ -16,6 +16,7 @@ pub mod inputs;
 pub mod job;
 mod ocr;
 pub mod pool;
+mod preview;
 pub mod rss;
 mod source;
 pub mod worker;

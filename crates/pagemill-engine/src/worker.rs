@@ -21,6 +21,7 @@ use pagemill_ocr::OcrError;
 use pagemill_pdf::{Engine, PdfError};
 
 use crate::ocr::{ocr_image_page, ocr_pdf_page, release_free_memory, OcrState};
+use crate::preview::page_preview;
 use crate::source::Source;
 
 /// Documents kept open at once (the one being finished and the next one).
@@ -66,10 +67,21 @@ pub fn run() -> Result<(), WorkerError> {
                     },
                 }
             }
-            Request::Page { doc, index } => Response::Page {
-                doc: doc.id,
-                outcome: convert_page(&engine, &mut ocr, &mut open, &doc, index),
-            },
+            Request::Page { doc, index } => {
+                let outcome = convert_page(&engine, &mut ocr, &mut open, &doc, index);
+                let preview = match (doc.preview_dpi, &outcome) {
+                    (Some(dpi), PageOutcome::Ok(_)) => open
+                        .iter_mut()
+                        .find(|d| d.id == doc.id)
+                        .and_then(|d| page_preview(&mut d.doc, index, dpi, &doc.ocr)),
+                    _ => None,
+                };
+                Response::Page {
+                    doc: doc.id,
+                    outcome,
+                    preview,
+                }
+            }
             Request::Close { doc } => {
                 open.retain(|d| d.id != doc);
                 continue;

@@ -8,11 +8,13 @@
 mod det;
 mod hocr;
 mod json;
+mod layout_pdf;
 mod markdown;
 mod sinks;
 
 pub use det::DetWriter;
 pub use hocr::HocrWriter;
 pub use json::{DocumentSummary, JsonWriter, JSON_SCHEMA};
+pub use layout_pdf::LayoutPdfWriter;
 pub use markdown::MarkdownWriter;
 pub use sinks::{DocumentSinks, Format, Formats};

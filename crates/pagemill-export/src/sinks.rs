@@ -6,10 +6,10 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pagemill_core::protocol::DocInfo;
+use pagemill_core::protocol::{DocInfo, PagePreview};
 use pagemill_core::PageOutcome;
 
-use crate::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, MarkdownWriter};
+use crate::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, LayoutPdfWriter, MarkdownWriter};
 
 /// Name of the per-document temporary directory (under `OUT/IN/`).
 pub const TMP_DIR: &str = ".pagemill-tmp";
@@ -25,6 +25,8 @@ pub enum Format {
     Det,
     /// `IN.hocr`
     Hocr,
+    /// `IN.layouts.pdf`
+    Layouts,
 }
 
 /// Which formats to write.
@@ -38,6 +40,8 @@ pub struct Formats {
     pub det: bool,
     /// Write `IN.hocr`.
     pub hocr: bool,
+    /// Write `IN.layouts.pdf` (needs page previews from the workers).
+    pub layouts: bool,
 }
 
 impl Default for Formats {
@@ -47,6 +51,7 @@ impl Default for Formats {
             json: true,
             det: true,
             hocr: false,
+            layouts: false,
         }
     }
 }
@@ -60,6 +65,7 @@ impl FromStr for Formats {
             json: false,
             det: false,
             hocr: false,
+            layouts: false,
         };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part {
@@ -67,15 +73,16 @@ impl FromStr for Formats {
                 "json" => f.json = true,
                 "det" => f.det = true,
                 "hocr" => f.hocr = true,
+                "layouts" | "layout-pdf" => f.layouts = true,
                 other => {
                     return Err(format!(
-                        "unknown format `{other}`: choose from md, json, det, hocr"
+                        "unknown format `{other}`: choose from md, json, det, hocr, layouts"
                     ))
                 }
             }
         }
-        if !(f.markdown || f.json || f.det || f.hocr) {
-            return Err("no format given: choose from md, json, det, hocr".into());
+        if !(f.markdown || f.json || f.det || f.hocr || f.layouts) {
+            return Err("no format given: choose from md, json, det, hocr, layouts".into());
         }
         Ok(f)
     }
@@ -92,6 +99,7 @@ pub struct DocumentSinks {
     det: Option<DetWriter<Out>>,
     json: Option<JsonWriter<Out>>,
     hocr: Option<HocrWriter<Out>>,
+    layouts: Option<LayoutPdfWriter<Out>>,
     summary: DocumentSummary,
     finished: bool,
 }
@@ -129,6 +137,7 @@ impl DocumentSinks {
             det: None,
             json: None,
             hocr: None,
+            layouts: None,
             summary: DocumentSummary {
                 pages,
                 ..Default::default()
@@ -147,6 +156,9 @@ impl DocumentSinks {
         if formats.hocr {
             s.hocr = Some(HocrWriter::new(create(&s.tmp_path("hocr"))?, source)?);
         }
+        if formats.layouts {
+            s.layouts = Some(LayoutPdfWriter::new(create(&s.tmp_path("layouts.pdf"))?)?);
+        }
         Ok(s)
     }
 
@@ -154,8 +166,8 @@ impl DocumentSinks {
         self.tmp.join(format!("{}.{ext}", self.stem))
     }
 
-    /// Writes one page to every sink.
-    pub fn page(&mut self, outcome: &PageOutcome) -> io::Result<()> {
+    /// Writes one page to every sink; `preview` is the page's picture for the layout PDF.
+    pub fn page(&mut self, outcome: &PageOutcome, preview: Option<&PagePreview>) -> io::Result<()> {
         match outcome {
             PageOutcome::Ok(_) => self.summary.ok += 1,
             PageOutcome::Failed(_) => self.summary.failed += 1,
@@ -171,6 +183,9 @@ impl DocumentSinks {
         }
         if let Some(w) = &mut self.hocr {
             w.page(outcome)?;
+        }
+        if let Some(w) = &mut self.layouts {
+            w.page(outcome, preview)?;
         }
         Ok(())
     }
@@ -201,6 +216,10 @@ impl DocumentSinks {
             sync(w.finish()?)?;
             done.push("hocr");
         }
+        if let Some(w) = self.layouts.take() {
+            sync(w.finish()?)?;
+            done.push("layouts.pdf");
+        }
         let mut paths = Vec::new();
         for ext in done {
             let to = self.dir.join(format!("{}.{ext}", self.stem));
@@ -221,6 +240,7 @@ impl Drop for DocumentSinks {
             self.det = None;
             self.json = None;
             self.hocr = None;
+            self.layouts = None;
             let _ = fs::remove_dir_all(&self.tmp);
             // The document's own directory too, when nothing else is in it.
             let _ = fs::remove_dir(&self.dir);
@@ -250,7 +270,8 @@ mod tests {
                 markdown: true,
                 json: false,
                 det: false,
-                hocr: false
+                hocr: false,
+                layouts: false
             }
         );
         assert!("md,hocr".parse::<Formats>().unwrap().hocr);
@@ -264,11 +285,14 @@ mod tests {
         let dir = out.path().join("doc");
         let mut s =
             DocumentSinks::create(&dir, "doc", "doc.pdf", &info(), Formats::default(), 1).unwrap();
-        s.page(&PageOutcome::Failed(PageFailure {
-            index: 0,
-            reason: FailureReason::Invalid,
-            message: "m".into(),
-        }))
+        s.page(
+            &PageOutcome::Failed(PageFailure {
+                index: 0,
+                reason: FailureReason::Invalid,
+                message: "m".into(),
+            }),
+            None,
+        )
         .unwrap();
         assert!(!dir.join("doc.md").exists(), "nothing final before finish");
         let paths = s.finish(0.1).unwrap();

@@ -1,0 +1,54 @@
+//! Small gray pictures of pages, sent with their results for the layout PDF.
+
+use pagemill_core::protocol::{OcrSettings, PagePreview};
+use pagemill_image::resample;
+use pagemill_pdf::RenderLimits;
+
+use crate::source::Source;
+
+/// JPEG quality of previews: boxes are drawn over them as vectors, so the picture only
+/// has to show where the content is.
+const JPEG_QUALITY: u8 = 70;
+
+/// Renders page `index` at `dpi` (within the OCR pixel limits) as a gray JPEG. `None` when
+/// the page cannot be pictured; the layout PDF then shows its boxes on white.
+pub(crate) fn page_preview(
+    source: &mut Source<'_>,
+    index: u32,
+    dpi: u32,
+    settings: &OcrSettings,
+) -> Option<PagePreview> {
+    let (width, height, pixels) = match source {
+        Source::Pdf(doc) => {
+            let limits = RenderLimits {
+                max_page_pixels: settings.max_page_pixels,
+                max_image_pixels: settings.max_image_pixels,
+                native_scan_min_dpi: None,
+            };
+            let page = doc
+                .render_gray(index, dpi, &limits)
+                .map_err(|e| tracing::debug!(page = index + 1, error = %e, "no preview"))
+                .ok()?;
+            (page.width, page.height, page.pixels)
+        }
+        Source::Image(doc) => {
+            let info = doc.page(index)?;
+            let frame = doc.decode_gray(index, settings.max_image_pixels).ok()?;
+            let factor = dpi as f32 / info.dpi.unwrap_or(72.0);
+            let pixels = info.width as f64 * info.height as f64 * (factor as f64).powi(2);
+            let cap = (settings.max_page_pixels as f64 / pixels).sqrt().min(1.0) as f32;
+            let frame = resample::scale(frame, factor * cap).ok()?;
+            (frame.width, frame.height, frame.pixels)
+        }
+    };
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
+        .encode(&pixels, width, height, image::ExtendedColorType::L8)
+        .map_err(|e| tracing::debug!(page = index + 1, error = %e, "preview not encoded"))
+        .ok()?;
+    Some(PagePreview {
+        width,
+        height,
+        jpeg,
+    })
+}

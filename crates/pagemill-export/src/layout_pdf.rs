@@ -1,0 +1,273 @@
+//! `IN.layouts.pdf`: every page as a picture with its blocks' boxes drawn over it, a
+//! colour per kind and a label (reading-order index and kind), for checking a conversion
+//! by eye.
+//!
+//! Streamed: each object is written to the file as soon as its page is next in order,
+//! one `pdf_writer::Chunk` per object so its offset is the file position at that moment;
+//! the page tree and cross-reference table are written at the end. Object numbers are
+//! fixed per page (three each), so nothing grows with the page count but the offsets
+//! table (8 bytes a page's object).
+
+use std::io::{self, Write};
+
+use pagemill_core::model::BlockKind;
+use pagemill_core::protocol::PagePreview;
+use pagemill_core::PageOutcome;
+use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, Str};
+
+const CATALOG: Ref = Ref::new(1);
+const PAGES: Ref = Ref::new(2);
+const FONT: Ref = Ref::new(3);
+/// Objects per page: the page, its content stream, its picture.
+const PER_PAGE: i32 = 3;
+/// Label size in points.
+const LABEL_SIZE: f32 = 6.0;
+
+/// Stroke colour of each kind (RGB 0–1): headings red, text blue, lists green, code
+/// purple, furniture gray, footnotes orange, tables of contents teal.
+fn colour(kind: BlockKind) -> [f32; 3] {
+    match kind {
+        BlockKind::Heading => [0.85, 0.1, 0.1],
+        BlockKind::Paragraph => [0.1, 0.35, 0.85],
+        BlockKind::ListItem => [0.1, 0.6, 0.2],
+        BlockKind::Code => [0.55, 0.2, 0.7],
+        BlockKind::PageHeader | BlockKind::PageFooter | BlockKind::PageNumber => [0.5, 0.5, 0.5],
+        BlockKind::Footnote => [0.9, 0.5, 0.0],
+        BlockKind::Toc => [0.0, 0.55, 0.55],
+    }
+}
+
+/// Writes the layout PDF page by page.
+pub struct LayoutPdfWriter<W: Write> {
+    out: W,
+    /// Bytes written so far (the next object's offset).
+    pos: usize,
+    /// Offset of every object, by number − 1.
+    offsets: Vec<usize>,
+    pages: i32,
+}
+
+impl<W: Write> LayoutPdfWriter<W> {
+    /// Starts the file.
+    pub fn new(mut out: W) -> io::Result<Self> {
+        let header = b"%PDF-1.7\n%\xc2\xb5\xc2\xb6\n";
+        out.write_all(header)?;
+        let mut w = LayoutPdfWriter {
+            out,
+            pos: header.len(),
+            offsets: Vec::new(),
+            pages: 0,
+        };
+        let mut font = Chunk::new();
+        font.type1_font(FONT)
+            .base_font(Name(b"Helvetica"))
+            .encoding_predefined(Name(b"WinAnsiEncoding"));
+        w.put(FONT, &font)?;
+        Ok(w)
+    }
+
+    fn put(&mut self, id: Ref, chunk: &Chunk) -> io::Result<()> {
+        let n = id.get() as usize;
+        if self.offsets.len() < n {
+            self.offsets.resize(n, 0);
+        }
+        self.offsets[n - 1] = self.pos;
+        self.out.write_all(chunk.as_bytes())?;
+        self.pos += chunk.len();
+        Ok(())
+    }
+
+    /// Writes one page: its picture (when there is one) and its boxes.
+    pub fn page(&mut self, outcome: &PageOutcome, preview: Option<&PagePreview>) -> io::Result<()> {
+        let base = 4 + self.pages * PER_PAGE;
+        let (page_id, content_id, image_id) =
+            (Ref::new(base), Ref::new(base + 1), Ref::new(base + 2));
+        self.pages += 1;
+        let (w, h) = match outcome {
+            PageOutcome::Ok(p) if p.width > 0.0 && p.height > 0.0 => (p.width, p.height),
+            // A failed page: a Letter-size sheet saying so.
+            _ => (612.0, 792.0),
+        };
+
+        let mut content = Content::new();
+        if let Some(img) = preview {
+            content.save_state();
+            content.transform([w, 0.0, 0.0, h, 0.0, 0.0]);
+            content.x_object(Name(b"Im0"));
+            content.restore_state();
+            let mut chunk = Chunk::new();
+            let mut x = chunk.image_xobject(image_id, &img.jpeg);
+            x.filter(Filter::DctDecode);
+            x.width(img.width as i32);
+            x.height(img.height as i32);
+            x.color_space().device_gray();
+            x.bits_per_component(8);
+            x.finish();
+            self.put(image_id, &chunk)?;
+        }
+        match outcome {
+            PageOutcome::Ok(page) => {
+                content.set_line_width(0.8);
+                for (i, b) in page.blocks.iter().enumerate() {
+                    let [r, g, bl] = colour(b.kind);
+                    let (x0, y1) = (b.bbox.x0, h - b.bbox.y1);
+                    content.set_stroke_rgb(r, g, bl);
+                    content.rect(x0, y1, b.bbox.width(), b.bbox.height());
+                    content.stroke();
+                    let label = format!("{} {}", i + 1, b.kind.as_str());
+                    content.begin_text();
+                    content.set_font(Name(b"F1"), LABEL_SIZE);
+                    content.set_fill_rgb(r, g, bl);
+                    content.next_line(x0 + 1.0, (h - b.bbox.y0 + 1.0).min(h - LABEL_SIZE));
+                    content.show(Str(label.as_bytes()));
+                    content.end_text();
+                }
+            }
+            PageOutcome::Failed(f) => {
+                let label = format!("page {} failed: {}", f.index + 1, f.reason.as_str());
+                content.begin_text();
+                content.set_font(Name(b"F1"), 14.0);
+                content.set_fill_rgb(0.85, 0.1, 0.1);
+                content.next_line(72.0, h - 72.0);
+                content.show(Str(label.as_bytes()));
+                content.end_text();
+            }
+        }
+        let data = content.finish();
+        let mut chunk = Chunk::new();
+        chunk.stream(content_id, &data);
+        self.put(content_id, &chunk)?;
+
+        let mut chunk = Chunk::new();
+        let mut page = chunk.page(page_id);
+        page.parent(PAGES)
+            .media_box(Rect::new(0.0, 0.0, w, h))
+            .contents(content_id);
+        let mut res = page.resources();
+        res.fonts().pair(Name(b"F1"), FONT);
+        if preview.is_some() {
+            res.x_objects().pair(Name(b"Im0"), image_id);
+        }
+        res.finish();
+        page.finish();
+        self.put(page_id, &chunk)
+    }
+
+    /// Writes the page tree, catalog and cross-reference table; returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        let mut chunk = Chunk::new();
+        chunk
+            .pages(PAGES)
+            .kids((0..self.pages).map(|i| Ref::new(4 + i * PER_PAGE)))
+            .count(self.pages);
+        self.put(PAGES, &chunk)?;
+        let mut chunk = Chunk::new();
+        chunk
+            .indirect(CATALOG)
+            .dict()
+            .pair(Name(b"Type"), Name(b"Catalog"))
+            .pair(Name(b"Pages"), PAGES);
+        self.put(CATALOG, &chunk)?;
+
+        // Objects of pages without a picture were never written: free entries.
+        let xref = self.pos;
+        let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", self.offsets.len() + 1);
+        for &o in &self.offsets {
+            if o == 0 {
+                table.push_str("0000000000 65535 f \n");
+            } else {
+                table.push_str(&format!("{o:010} 00000 n \n"));
+            }
+        }
+        table.push_str(&format!(
+            "trailer\n<< /Size {} /Root {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            self.offsets.len() + 1,
+            CATALOG.get()
+        ));
+        self.out.write_all(table.as_bytes())?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pagemill_core::model::{Block, FailureReason, Page, PageFailure, TextSource};
+    use pagemill_core::BBox;
+
+    #[test]
+    fn every_xref_offset_points_at_its_object() {
+        let page = Page {
+            index: 0,
+            width: 612.0,
+            height: 792.0,
+            rotation: 0,
+            source: TextSource::TextLayer,
+            ocr_reason: None,
+            ocr_rotation: None,
+            ocr_skew: None,
+            body_font_size: 10.0,
+            blocks: vec![Block {
+                kind: BlockKind::Heading,
+                level: Some(1),
+                bbox: BBox::new(72.0, 72.0, 300.0, 96.0),
+                text: "Title".into(),
+                font_size: 20.0,
+                font: None,
+                bold: true,
+                italic: false,
+                confidence: 1.0,
+                lines: Vec::new(),
+            }],
+        };
+        let preview = PagePreview {
+            width: 2,
+            height: 2,
+            jpeg: vec![0xff, 0xd8, 0xff, 0xd9],
+        };
+        let mut w = LayoutPdfWriter::new(Vec::new()).unwrap();
+        // A failed page first: its picture's object number stays unused (a free entry).
+        w.page(
+            &PageOutcome::Failed(PageFailure {
+                index: 0,
+                reason: FailureReason::Timeout,
+                message: "slow".into(),
+            }),
+            None,
+        )
+        .unwrap();
+        w.page(&PageOutcome::Ok(page), Some(&preview)).unwrap();
+        let pdf = w.finish().unwrap();
+        // Offsets are byte offsets: work on bytes (the JPEG and header are not UTF-8).
+        let text = String::from_utf8_lossy(&pdf).into_owned();
+        assert!(text.contains("/Count 2"), "{text}");
+        assert!(text.contains("(1 heading) Tj"));
+        let tail = String::from_utf8_lossy(&pdf[pdf.len() - 40..]).into_owned();
+        let xref_at: usize = tail
+            .rsplit("startxref\n")
+            .next()
+            .and_then(|t| t.lines().next())
+            .and_then(|t| t.parse().ok())
+            .unwrap();
+        assert!(pdf[xref_at..].starts_with(b"xref\n"));
+        let table = String::from_utf8_lossy(&pdf[xref_at..]).into_owned();
+        // Entry n (n ≥ 1) is the offset of "n 0 obj", or free (the failed page's picture).
+        let mut free = 0;
+        for (n, line) in table
+            .lines()
+            .skip(3)
+            .take_while(|l| l.len() == 19)
+            .enumerate()
+        {
+            let off: usize = line[..10].parse().unwrap();
+            if line.ends_with("f ") {
+                free += 1;
+                continue;
+            }
+            let want = format!("{} 0 obj", n + 1);
+            assert!(pdf[off..].starts_with(want.as_bytes()), "object {}", n + 1);
+        }
+        assert_eq!(free, 1, "only the failed page's missing picture is free");
+    }
+}
