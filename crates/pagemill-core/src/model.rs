@@ -254,6 +254,25 @@ pub struct Page {
     pub blocks: Vec<Block>,
 }
 
+impl Page {
+    /// A text-layer page of `width`×`height` points holding `blocks` (the other facts at
+    /// their defaults: no rotation, no OCR, a 10-point body).
+    pub fn new(index: u32, width: f32, height: f32, blocks: Vec<Block>) -> Page {
+        Page {
+            index,
+            width,
+            height,
+            rotation: 0,
+            source: TextSource::TextLayer,
+            ocr_reason: None,
+            ocr_rotation: None,
+            ocr_skew: None,
+            body_font_size: 10.0,
+            blocks,
+        }
+    }
+}
+
 /// Why a page failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -180,18 +180,12 @@ fn convert(
             // Nothing to read without OCR: an empty page of the image's size.
             let info = img.page(index).ok_or(ImageError::NoPage(index + 1))?;
             let px_per_pt = info.dpi.unwrap_or(72.0) / 72.0;
-            Ok(Page {
+            Ok(Page::new(
                 index,
-                width: info.width as f32 / px_per_pt,
-                height: info.height as f32 / px_per_pt,
-                rotation: 0,
-                source: TextSource::TextLayer,
-                ocr_reason: None,
-                ocr_rotation: None,
-                ocr_skew: None,
-                body_font_size: 0.0,
-                blocks: Vec::new(),
-            })
+                info.width as f32 / px_per_pt,
+                info.height as f32 / px_per_pt,
+                Vec::new(),
+            ))
         }
         Source::Image(img) => ocr_image_page(ocr, img, &doc.ocr, index, budget),
         Source::Pdf(pdf) => {

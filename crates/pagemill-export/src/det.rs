@@ -57,23 +57,17 @@ impl<W: Write> DetWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pagemill_core::model::{Block, BlockKind, Page, TextSource};
+    use pagemill_core::model::{Block, BlockKind, Page};
     use pagemill_core::BBox;
 
     #[test]
     fn boxes_on_the_999_grid_with_page_splits() {
         let page = |i| {
-            PageOutcome::Ok(Page {
-                index: i,
-                width: 200.0,
-                height: 100.0,
-                rotation: 0,
-                source: TextSource::TextLayer,
-                ocr_reason: None,
-                ocr_rotation: None,
-                ocr_skew: None,
-                body_font_size: 10.0,
-                blocks: vec![Block {
+            PageOutcome::Ok(Page::new(
+                i,
+                200.0,
+                100.0,
+                vec![Block {
                     kind: BlockKind::Heading,
                     level: Some(2),
                     bbox: BBox::new(0.0, 0.0, 100.0, 50.0),
@@ -85,7 +79,7 @@ mod tests {
                     confidence: 1.0,
                     lines: vec![],
                 }],
-            })
+            ))
         };
         let mut w = DetWriter::new(Vec::new());
         w.page(&page(0)).unwrap();

@@ -157,31 +157,28 @@ mod tests {
             confidence: 0.934,
         };
         let page = Page {
-            index: 0,
-            width: 612.0,
-            height: 792.0,
-            rotation: 0,
             source: TextSource::Ocr,
-            ocr_reason: None,
-            ocr_rotation: None,
-            ocr_skew: None,
-            body_font_size: 10.0,
-            blocks: vec![Block {
-                kind: BlockKind::Paragraph,
-                level: None,
-                bbox: BBox::new(72.0, 72.0, 144.0, 84.0),
-                text: "a<b & c".into(),
-                font_size: 10.0,
-                font: None,
-                bold: false,
-                italic: false,
-                confidence: 0.93,
-                lines: vec![Line {
+            ..Page::new(
+                0,
+                612.0,
+                792.0,
+                vec![Block {
+                    kind: BlockKind::Paragraph,
+                    level: None,
                     bbox: BBox::new(72.0, 72.0, 144.0, 84.0),
                     text: "a<b & c".into(),
-                    words: vec![word(72.0, "a<b"), word(110.0, "&")],
+                    font_size: 10.0,
+                    font: None,
+                    bold: false,
+                    italic: false,
+                    confidence: 0.93,
+                    lines: vec![Line {
+                        bbox: BBox::new(72.0, 72.0, 144.0, 84.0),
+                        text: "a<b & c".into(),
+                        words: vec![word(72.0, "a<b"), word(110.0, "&")],
+                    }],
                 }],
-            }],
+            )
         };
         let mut w = HocrWriter::new(Vec::new(), "scan.pdf").unwrap();
         w.page(&PageOutcome::Ok(page)).unwrap();

@@ -193,22 +193,16 @@ impl<W: Write> LayoutPdfWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pagemill_core::model::{Block, FailureReason, Page, PageFailure, TextSource};
+    use pagemill_core::model::{Block, FailureReason, Page, PageFailure};
     use pagemill_core::BBox;
 
     #[test]
     fn every_xref_offset_points_at_its_object() {
-        let page = Page {
-            index: 0,
-            width: 612.0,
-            height: 792.0,
-            rotation: 0,
-            source: TextSource::TextLayer,
-            ocr_reason: None,
-            ocr_rotation: None,
-            ocr_skew: None,
-            body_font_size: 10.0,
-            blocks: vec![Block {
+        let page = Page::new(
+            0,
+            612.0,
+            792.0,
+            vec![Block {
                 kind: BlockKind::Heading,
                 level: Some(1),
                 bbox: BBox::new(72.0, 72.0, 300.0, 96.0),
@@ -220,7 +214,7 @@ mod tests {
                 confidence: 1.0,
                 lines: Vec::new(),
             }],
-        };
+        );
         let preview = PagePreview {
             width: 2,
             height: 2,

@@ -257,7 +257,7 @@ fn escape_line_start(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pagemill_core::model::{FailureReason, Page, PageFailure, TextSource};
+    use pagemill_core::model::{FailureReason, Page, PageFailure};
     use pagemill_core::BBox;
 
     fn block(kind: BlockKind, level: Option<u8>, text: &str) -> Block {
@@ -276,18 +276,7 @@ mod tests {
     }
 
     fn page(index: u32, blocks: Vec<Block>) -> PageOutcome {
-        PageOutcome::Ok(Page {
-            index,
-            width: 600.0,
-            height: 800.0,
-            rotation: 0,
-            source: TextSource::TextLayer,
-            ocr_reason: None,
-            ocr_rotation: None,
-            ocr_skew: None,
-            body_font_size: 10.0,
-            blocks,
-        })
+        PageOutcome::Ok(Page::new(index, 600.0, 800.0, blocks))
     }
 
     #[test]
