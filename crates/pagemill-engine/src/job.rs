@@ -629,15 +629,6 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         preview: Option<PagePreview>,
         permit: Option<Permit>,
     ) {
-        if matches!(&outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr) {
-            if let Some(Doc {
-                state: DocState::Running(r),
-                ..
-            }) = self.active.iter_mut().find(|d| d.id == id)
-            {
-                r.ocr_priced = true;
-            }
-        }
         let permit = permit.unwrap_or_else(|| self.budget.try_admit(0).expect("zero always fits"));
         let Some(doc) = self.active.iter_mut().find(|d| d.id == id) else {
             self.budget.release(permit);
@@ -647,6 +638,9 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             self.budget.release(permit);
             return;
         };
+        if matches!(&outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr) {
+            r.ocr_priced = true;
+        }
         if let Err((_, _, p)) = r.window.insert(seq, (outcome, preview, permit)) {
             self.budget.release(p);
             return;

@@ -153,9 +153,7 @@ pub(crate) fn ocr_image_page(
     if (factor - 1.0).abs() >= 0.01 {
         tracing::debug!(page = index + 1, factor, "image rescaled for OCR");
     }
-    // Without a recorded resolution a pixel is taken as a point (72 dpi), as image
-    // viewers and converters do.
-    let source_dpi = info.dpi.unwrap_or(72.0);
+    let source_dpi = info.sizing_dpi();
     let raster = Raster {
         width: frame.width,
         height: frame.height,

@@ -1,7 +1,7 @@
 //! Small gray pictures of pages, sent with their results for the layout PDF.
 
 use pagemill_core::protocol::{OcrSettings, PagePreview};
-use pagemill_image::resample;
+use pagemill_image::resample::{self, ocr_factor, Upscale};
 use pagemill_pdf::RenderLimits;
 
 use crate::source::Source;
@@ -34,10 +34,9 @@ pub(crate) fn page_preview(
         Source::Image(doc) => {
             let info = doc.page(index)?;
             let frame = doc.decode_gray(index, settings.max_image_pixels).ok()?;
-            let factor = dpi as f32 / info.dpi.unwrap_or(72.0);
-            let pixels = info.width as f64 * info.height as f64 * (factor as f64).powi(2);
-            let cap = (settings.max_page_pixels as f64 / pixels).sqrt().min(1.0) as f32;
-            let frame = resample::scale(frame, factor * cap).ok()?;
+            let wanted = Upscale::Factor(dpi as f32 / info.sizing_dpi());
+            let factor = ocr_factor(&info, dpi, settings.max_page_pixels, wanted);
+            let frame = resample::scale(frame, factor).ok()?;
             (frame.width, frame.height, frame.pixels)
         }
     };

@@ -179,7 +179,7 @@ fn convert(
         Source::Image(img) if mode == OcrMode::Never => {
             // Nothing to read without OCR: an empty page of the image's size.
             let info = img.page(index).ok_or(ImageError::NoPage(index + 1))?;
-            let px_per_pt = info.dpi.unwrap_or(72.0) / 72.0;
+            let px_per_pt = info.sizing_dpi() / 72.0;
             Ok(Page::new(
                 index,
                 info.width as f32 / px_per_pt,

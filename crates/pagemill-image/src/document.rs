@@ -24,6 +24,14 @@ pub struct PageInfo {
     pub dpi: Option<f32>,
 }
 
+impl PageInfo {
+    /// The resolution that gives the page its size in points: the recorded one, else 72
+    /// (a pixel is a point, as image viewers and converters take it).
+    pub fn sizing_dpi(&self) -> f32 {
+        self.dpi.unwrap_or(72.0)
+    }
+}
+
 /// One decoded page: 8-bit gray, rows top to bottom, transparency composed on white.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrayFrame {

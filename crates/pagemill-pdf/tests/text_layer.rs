@@ -1,17 +1,12 @@
 //! The text-versus-OCR decision on real files, one per branch of
 //! `pagemill_core::layout::text_layer::ocr_reason`.
 
-use std::path::PathBuf;
-
 use pagemill_core::layout::text_layer::ocr_reason;
 use pagemill_core::model::OcrReason;
 use pagemill_pdf::Engine;
 
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
+mod common;
+use common::data;
 
 #[test]
 fn each_corpus_file_takes_its_branch() {

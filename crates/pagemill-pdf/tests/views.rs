@@ -3,15 +3,10 @@
 //! (camlidl, docling_multi_page), streams with object streams (normal_4pages, amt), and a
 //! chain of incremental updates in streams (code_and_formula).
 
-use std::path::PathBuf;
-
 use pagemill_pdf::{Engine, PagedDocument};
 
-fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(name)
-}
+mod common;
+use common::data;
 
 #[test]
 fn pages_read_through_views_equal_pages_of_the_whole_document() {
