@@ -13,6 +13,7 @@
 //! attributes (resources, boxes, rotation) still resolve through the original tree.
 
 pub mod object;
+mod update;
 mod xref;
 
 use std::collections::HashSet;
@@ -20,6 +21,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use object::{write_obj, Obj};
+pub use update::{Original, PageObject, UpdateWriter};
 pub use xref::Xref;
 
 /// Why a document cannot be read this way (the caller then lets PDFium do it all).
@@ -58,40 +60,13 @@ pub struct PageTree {
 impl PageTree {
     /// Reads the index and walks the page tree of `path`, accepting at most `max_pages`.
     pub fn read(path: &Path, max_pages: usize) -> Result<Self, RawError> {
-        let xref = Xref::open(path)?;
-        let (root, _) = xref
-            .trailer
-            .get(b"Root")
-            .and_then(Obj::as_ref)
-            .ok_or(RawError::Damaged("no /Root"))?;
-        let catalog = match xref.object(root)? {
-            Obj::Dict(d) => d,
-            _ => return Err(RawError::Damaged("catalog is not a dictionary")),
-        };
-        let pages_ref = catalog
-            .get(b"Pages")
-            .and_then(Obj::as_ref)
-            .ok_or(RawError::Damaged("no /Pages"))?;
-        let size = xref
-            .trailer
-            .get(b"Size")
-            .and_then(Obj::as_int)
-            .filter(|s| *s > 0 && *s < (1 << 23))
-            .ok_or(RawError::Damaged("bad trailer /Size"))? as u32;
-        let mut walker = Walker {
-            xref: &xref,
-            pages: Vec::new(),
-            seen: HashSet::new(),
-            max_pages,
-        };
-        let root_node = xref.object(pages_ref.0)?;
-        walker.walk(pages_ref.0, root_node, 0)?;
+        let o = Original::open(path, max_pages)?;
         Ok(PageTree {
-            pages: walker.pages,
-            catalog,
-            size,
-            prev: xref.start,
-            newest_is_stream: xref.newest_is_stream,
+            pages: o.pages,
+            catalog: o.catalog,
+            size: o.size,
+            prev: o.xref.start,
+            newest_is_stream: o.xref.newest_is_stream,
         })
     }
 
@@ -139,43 +114,24 @@ impl PageTree {
         out.push_str("\nendobj\n");
 
         let xref_at = file_len + out.len() as u64;
-        let prev = self.prev;
-        if self.newest_is_stream {
-            // The update's cross-reference must be the same kind as the section its /Prev
-            // names, or PDFium abandons the chain and rebuilds by scanning the whole file.
-            let mut rows = Vec::new();
-            for at in [tree_at, cat_at, xref_at] {
-                rows.push(1u8);
-                rows.extend_from_slice(&(at as u32).to_be_bytes());
-                rows.extend_from_slice(&[0, 0]);
-            }
-            if xref_at > u64::from(u32::MAX) {
-                return Err(RawError::Unsupported("file larger than 4 GiB"));
-            }
-            let _ = write!(
-                out,
-                "{xref_num} 0 obj\n<</Type/XRef/Size {}/W[1 4 2]/Index[{tree_num} 3]/Root {cat_num} 0 R/Prev {prev}/Length {}>>\nstream\n",
-                xref_num + 1,
-                rows.len()
-            );
-            let mut bytes = out.into_bytes();
-            bytes.extend_from_slice(&rows);
-            bytes.extend_from_slice(
-                format!("\nendstream\nendobj\nstartxref\n{xref_at}\n%%EOF\n").as_bytes(),
-            );
-            Ok(bytes)
+        let mut trailer = object::Dict::default();
+        trailer.set(b"Root", Obj::Ref(cat_num, 0));
+        let mut entries = vec![(tree_num, 0, tree_at), (cat_num, 0, cat_at)];
+        let (stream_num, size) = if self.newest_is_stream {
+            (Some(xref_num), xref_num + 1)
         } else {
-            let _ = write!(out, "xref\n{tree_num} 2\n");
-            for at in [tree_at, cat_at] {
-                let _ = write!(out, "{at:010} 00000 n\r\n");
-            }
-            let _ = write!(
-                out,
-                "trailer\n<</Size {}/Root {cat_num} 0 R/Prev {prev}>>\nstartxref\n{xref_at}\n%%EOF\n",
-                cat_num + 1
-            );
-            Ok(out.into_bytes())
-        }
+            (None, cat_num + 1)
+        };
+        let mut bytes = out.into_bytes();
+        bytes.extend(update::xref_section(
+            &mut entries,
+            xref_at,
+            stream_num,
+            size,
+            self.prev,
+            trailer,
+        ));
+        Ok(bytes)
     }
 }
 

@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -92,6 +92,24 @@ impl Xref {
             return Err(RawError::Unsupported("encrypted document"));
         }
         Ok(x)
+    }
+
+    /// The file's length in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.len
+    }
+
+    /// Copies the whole file to `out` through a fixed buffer; returns the bytes copied.
+    pub fn copy_file_to(&self, out: &mut impl Write) -> std::io::Result<u64> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut at = 0u64;
+        while at < self.len {
+            let n = buf.len().min((self.len - at) as usize);
+            self.file.read_exact_at(&mut buf[..n], at)?;
+            out.write_all(&buf[..n])?;
+            at += n as u64;
+        }
+        Ok(at)
     }
 
     fn read_at(&self, off: u64, len: usize) -> Result<Vec<u8>, RawError> {
