@@ -89,7 +89,7 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
     memory_budget: u64,
 
-    /// Output formats, comma-separated: md, json, det, hocr.
+    /// Output formats, comma-separated: md, json, det, hocr, layouts, searchable.
     #[arg(long, value_name = "LIST", default_value = "md,json,det")]
     format: Formats,
 
@@ -103,6 +103,12 @@ pub struct ConvertArgs {
     /// page by page. Same as adding `layouts` to --format.
     #[arg(long)]
     layout_pdf: bool,
+
+    /// Also write `OUT/IN/IN.ocr.pdf` (PDF inputs): the input unchanged, plus an invisible
+    /// text layer on every OCR page so viewers and `pdftotext` find the words where they
+    /// are. Same as adding `searchable` to --format.
+    #[arg(long)]
+    searchable: bool,
 
     /// Resolution of the page pictures in the layout PDF.
     #[arg(long, value_name = "DPI", default_value_t = 100, value_parser = clap::value_parser!(u32).range(36..=300))]
@@ -235,6 +241,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         formats: Formats {
             hocr: args.format.hocr || args.hocr,
             layouts: args.format.layouts || args.layout_pdf,
+            searchable: args.format.searchable || args.searchable,
             ..args.format
         },
         layout_dpi: args.layout_dpi,

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 mod common;
-use common::{convert, data, pagemill, read};
+use common::{assert_valid_pdf, convert, data, pagemill, read};
 
 /// Reference similarity on the docling documents that come with reference Markdown.
 ///
@@ -307,25 +307,6 @@ fn layout_pdf_is_valid_and_has_every_page() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (name, pages) in [("camlidl-manual", 3), ("tess_phototest", 1)] {
         let pdf = out.path().join(name).join(format!("{name}.layouts.pdf"));
-        let check = std::process::Command::new("qpdf")
-            .arg("--check")
-            .arg(&pdf)
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "qpdf: {}",
-            String::from_utf8_lossy(&check.stdout)
-        );
-        let info = std::process::Command::new("pdfinfo")
-            .arg(&pdf)
-            .output()
-            .unwrap();
-        let info = String::from_utf8_lossy(&info.stdout);
-        assert!(
-            info.lines()
-                .any(|l| l.starts_with("Pages:") && l.ends_with(&format!(" {pages}"))),
-            "{name}: {info}"
-        );
+        assert_valid_pdf(&pdf, pages);
     }
 }

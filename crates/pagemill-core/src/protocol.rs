@@ -35,6 +35,10 @@ pub struct DocRef {
     /// Send a gray picture of each page at this resolution with its result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_dpi: Option<u32>,
+    /// Send each page of an image input as a PDF image stream with its result (for the
+    /// searchable PDF).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub page_images: bool,
 }
 
 fn default_page_timeout_ms() -> u64 {
@@ -175,7 +179,49 @@ pub enum Response {
         /// The page as an image, when [`DocRef::preview_dpi`] asked for one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         preview: Option<PagePreview>,
+        /// The page of an image input as a PDF image stream, when
+        /// [`DocRef::page_images`] asked for it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image: Option<PageImage>,
     },
+}
+
+/// How a [`PageImage`]'s bytes are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageEncoding {
+    /// A JPEG file, passed through (`/DCTDecode`).
+    Jpeg,
+    /// A JPEG 2000 file, passed through (`/JPXDecode`; it names its own colour space).
+    Jpeg2000,
+    /// zlib-compressed 8-bit samples (`/FlateDecode`).
+    Flate,
+}
+
+/// The colour space of a [`PageImage`]'s samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageColour {
+    /// One sample a pixel.
+    Gray,
+    /// Three samples a pixel.
+    Rgb,
+}
+
+/// A page of an image input as the stream of a PDF image XObject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// How `data` is encoded.
+    pub encoding: ImageEncoding,
+    /// Colour space (`None` for JPEG 2000).
+    pub colour: Option<ImageColour>,
+    /// The stream's bytes, base64 in the frame.
+    #[serde(with = "base64_bytes")]
+    pub data: Vec<u8>,
 }
 
 /// A small picture of a page (for the layout PDF): gray JPEG bytes.
@@ -281,6 +327,7 @@ mod tests {
                     message: "bad".into(),
                 }),
                 preview: None,
+                image: None,
             },
             // Binary page pictures travel base64 in the JSON frame and come back intact.
             Response::Page {
@@ -294,6 +341,13 @@ mod tests {
                     width: 3,
                     height: 1,
                     jpeg: vec![0xff, 0xd8, 0x00, 0x7f, 0x80, 0xff, 0xd9],
+                }),
+                image: Some(PageImage {
+                    width: 2,
+                    height: 1,
+                    encoding: ImageEncoding::Flate,
+                    colour: Some(ImageColour::Rgb),
+                    data: vec![0x78, 0x9c, 0x00, 0xff],
                 }),
             },
         ];

@@ -8,12 +8,10 @@ use std::time::{Duration, Instant};
 
 use pagemill_core::model::TextSource;
 use pagemill_core::pipeline::{MemoryBudget, Permit, ReorderWindow};
-use pagemill_core::protocol::{
-    DocInfo, DocKind, DocRef, OcrMode, OcrSettings, PagePreview, Request, Response,
-};
+use pagemill_core::protocol::{DocInfo, DocKind, DocRef, OcrMode, OcrSettings, Request, Response};
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
-use pagemill_export::{DocumentSinks, Formats};
+use pagemill_export::{DocumentSinks, Formats, PagePictures};
 
 use crate::pool::{PoolEvent, SpawnError, WorkerPool};
 use crate::{rss, Input};
@@ -195,7 +193,7 @@ struct Running {
     next_seq: u64,
     total: u32,
     written: u32,
-    window: ReorderWindow<(PageOutcome, Option<PagePreview>, Permit)>,
+    window: ReorderWindow<(PageOutcome, PagePictures, Permit)>,
     retry: VecDeque<Flight>,
     sinks: DocumentSinks,
     /// Pages of this document are priced as OCR pages: it is an image, OCR is forced, or
@@ -328,6 +326,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             ocr: self.opts.ocr.clone(),
             page_timeout_ms: self.opts.page_timeout.as_millis() as u64,
             preview_dpi: self.opts.formats.layouts.then_some(self.opts.layout_dpi),
+            page_images: self.opts.formats.searchable,
         }
     }
 
@@ -539,7 +538,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     reason,
                     message,
                 });
-                self.accept_page(f.doc, seq, outcome, None, f.permit);
+                self.accept_page(f.doc, seq, outcome, PagePictures::default(), f.permit);
             }
         }
     }
@@ -555,6 +554,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     doc,
                     outcome,
                     preview,
+                    image,
                 },
                 TaskKind::Page { seq, .. },
             ) => {
@@ -563,7 +563,8 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     // The result now holds about its wire size (not the estimate).
                     self.budget.resize(p, bytes as u64);
                 }
-                self.accept_page(doc, seq, outcome, preview, permit);
+                let pictures = PagePictures { preview, image };
+                self.accept_page(doc, seq, outcome, pictures, permit);
             }
             (other, kind) => {
                 tracing::error!(?kind, "worker answered out of turn: {other:?}");
@@ -585,7 +586,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         let sinks = DocumentSinks::create(
             &input.out_dir,
             &input.stem,
-            &input.path.display().to_string(),
+            &input.path,
             &info,
             formats,
             total,
@@ -626,7 +627,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         id: u32,
         seq: u64,
         outcome: PageOutcome,
-        preview: Option<PagePreview>,
+        pictures: PagePictures,
         permit: Option<Permit>,
     ) {
         let permit = permit.unwrap_or_else(|| self.budget.try_admit(0).expect("zero always fits"));
@@ -641,14 +642,14 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         if matches!(&outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr) {
             r.ocr_priced = true;
         }
-        if let Err((_, _, p)) = r.window.insert(seq, (outcome, preview, permit)) {
+        if let Err((_, _, p)) = r.window.insert(seq, (outcome, pictures, permit)) {
             self.budget.release(p);
             return;
         }
         let input = &self.inputs[doc.input];
         let mut write_error = None;
-        while let Some((outcome, preview, permit)) = r.window.pop_ready() {
-            let res = r.sinks.page(&outcome, preview.as_ref());
+        while let Some((outcome, pictures, permit)) = r.window.pop_ready() {
+            let res = r.sinks.page(&outcome, &pictures);
             self.budget.release(permit);
             if let Err(e) = res {
                 write_error = Some(format!(

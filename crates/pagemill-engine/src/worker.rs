@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use pagemill_core::layout::analyze;
 use pagemill_core::layout::text_layer::ocr_reason;
 use pagemill_core::model::{OcrReason, TextSource};
-use pagemill_core::protocol::OcrMode;
 use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Request, Response};
+use pagemill_core::protocol::{OcrMode, OcrSettings, PageImage};
 use pagemill_core::Page;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_image::ImageError;
@@ -76,10 +76,18 @@ pub fn run() -> Result<(), WorkerError> {
                         .and_then(|d| page_preview(&mut d.doc, index, dpi, &doc.ocr)),
                     _ => None,
                 };
+                let image = if doc.page_images {
+                    open.iter()
+                        .find(|d| d.id == doc.id)
+                        .and_then(|d| page_image(&d.doc, index, &doc.ocr))
+                } else {
+                    None
+                };
                 Response::Page {
                     doc: doc.id,
                     outcome,
                     preview,
+                    image,
                 }
             }
             Request::Close { doc } => {
@@ -89,6 +97,17 @@ pub fn run() -> Result<(), WorkerError> {
         };
         write_frame(&mut output, &resp).map_err(WorkerError::Protocol)?;
     }
+}
+
+/// Page `index` of an image input as a PDF image stream (`None` for a PDF input, or when
+/// the image cannot be read: the page then has no picture, which is logged).
+fn page_image(source: &Source<'_>, index: u32, settings: &OcrSettings) -> Option<PageImage> {
+    let Source::Image(d) = source else {
+        return None;
+    };
+    d.embeddable(index, settings.max_image_pixels)
+        .map_err(|e| tracing::warn!(page = index + 1, error = %e, "page image not embedded"))
+        .ok()
 }
 
 fn remember<'e>(open: &mut VecDeque<OpenDoc<'e>>, d: OpenDoc<'e>) {

@@ -13,10 +13,10 @@ use std::io::{self, Write};
 use pagemill_core::model::BlockKind;
 use pagemill_core::protocol::PagePreview;
 use pagemill_core::PageOutcome;
-use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, Str};
+use pdf_writer::{Chunk, Content, Filter, Finish, Name, Ref, Str};
 
-const CATALOG: Ref = Ref::new(1);
-const PAGES: Ref = Ref::new(2);
+use crate::pdf_file::PdfFile;
+
 const FONT: Ref = Ref::new(3);
 /// Objects per page: the page, its content stream, its picture.
 const PER_PAGE: i32 = 3;
@@ -39,23 +39,15 @@ fn colour(kind: BlockKind) -> [f32; 3] {
 
 /// Writes the layout PDF page by page.
 pub struct LayoutPdfWriter<W: Write> {
-    out: W,
-    /// Bytes written so far (the next object's offset).
-    pos: usize,
-    /// Offset of every object, by number − 1.
-    offsets: Vec<usize>,
+    file: PdfFile<W>,
     pages: i32,
 }
 
 impl<W: Write> LayoutPdfWriter<W> {
     /// Starts the file.
-    pub fn new(mut out: W) -> io::Result<Self> {
-        let header = b"%PDF-1.7\n%\xc2\xb5\xc2\xb6\n";
-        out.write_all(header)?;
+    pub fn new(out: W) -> io::Result<Self> {
         let mut w = LayoutPdfWriter {
-            out,
-            pos: header.len(),
-            offsets: Vec::new(),
+            file: PdfFile::new(out)?,
             pages: 0,
         };
         let mut font = Chunk::new();
@@ -67,14 +59,7 @@ impl<W: Write> LayoutPdfWriter<W> {
     }
 
     fn put(&mut self, id: Ref, chunk: &Chunk) -> io::Result<()> {
-        let n = id.get() as usize;
-        if self.offsets.len() < n {
-            self.offsets.resize(n, 0);
-        }
-        self.offsets[n - 1] = self.pos;
-        self.out.write_all(chunk.as_bytes())?;
-        self.pos += chunk.len();
-        Ok(())
+        self.file.put(id, chunk)
     }
 
     /// Writes one page: its picture (when there is one) and its boxes.
@@ -138,55 +123,19 @@ impl<W: Write> LayoutPdfWriter<W> {
         chunk.stream(content_id, &data);
         self.put(content_id, &chunk)?;
 
-        let mut chunk = Chunk::new();
-        let mut page = chunk.page(page_id);
-        page.parent(PAGES)
-            .media_box(Rect::new(0.0, 0.0, w, h))
-            .contents(content_id);
-        let mut res = page.resources();
-        res.fonts().pair(Name(b"F1"), FONT);
-        if preview.is_some() {
-            res.x_objects().pair(Name(b"Im0"), image_id);
-        }
-        res.finish();
-        page.finish();
-        self.put(page_id, &chunk)
+        self.file.put_page(
+            page_id,
+            content_id,
+            (w, h),
+            (b"F1", FONT),
+            preview.map(|_| image_id),
+        )
     }
 
     /// Writes the page tree, catalog and cross-reference table; returns the writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        let mut chunk = Chunk::new();
-        chunk
-            .pages(PAGES)
-            .kids((0..self.pages).map(|i| Ref::new(4 + i * PER_PAGE)))
-            .count(self.pages);
-        self.put(PAGES, &chunk)?;
-        let mut chunk = Chunk::new();
-        chunk
-            .indirect(CATALOG)
-            .dict()
-            .pair(Name(b"Type"), Name(b"Catalog"))
-            .pair(Name(b"Pages"), PAGES);
-        self.put(CATALOG, &chunk)?;
-
-        // Objects of pages without a picture were never written: free entries.
-        let xref = self.pos;
-        let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", self.offsets.len() + 1);
-        for &o in &self.offsets {
-            if o == 0 {
-                table.push_str("0000000000 65535 f \n");
-            } else {
-                table.push_str(&format!("{o:010} 00000 n \n"));
-            }
-        }
-        table.push_str(&format!(
-            "trailer\n<< /Size {} /Root {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            self.offsets.len() + 1,
-            CATALOG.get()
-        ));
-        self.out.write_all(table.as_bytes())?;
-        self.out.flush()?;
-        Ok(self.out)
+    pub fn finish(self) -> io::Result<W> {
+        self.file
+            .finish((0..self.pages).map(|i| Ref::new(4 + i * PER_PAGE)))
     }
 }
 

@@ -7,9 +7,12 @@
 
 mod det;
 mod hocr;
+mod invisible_text;
 mod json;
 mod layout_pdf;
 mod markdown;
+mod pdf_file;
+mod searchable_pdf;
 mod sinks;
 
 pub use det::DetWriter;
@@ -17,4 +20,5 @@ pub use hocr::HocrWriter;
 pub use json::{DocumentSummary, JsonWriter, JSON_SCHEMA};
 pub use layout_pdf::LayoutPdfWriter;
 pub use markdown::MarkdownWriter;
-pub use sinks::{DocumentSinks, Format, Formats};
+pub use searchable_pdf::{SearchableError, SearchablePdfWriter};
+pub use sinks::{DocumentSinks, Format, Formats, PagePictures};

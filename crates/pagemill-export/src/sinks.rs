@@ -6,9 +6,10 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pagemill_core::protocol::{DocInfo, PagePreview};
+use pagemill_core::protocol::{DocInfo, DocKind, PageImage, PagePreview};
 use pagemill_core::PageOutcome;
 
+use crate::searchable_pdf::{SearchableError, SearchablePdfWriter};
 use crate::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, LayoutPdfWriter, MarkdownWriter};
 
 /// Name of the per-document temporary directory (under `OUT/IN/`).
@@ -27,6 +28,8 @@ pub enum Format {
     Hocr,
     /// `IN.layouts.pdf`
     Layouts,
+    /// `IN.ocr.pdf`
+    Searchable,
 }
 
 /// Which formats to write.
@@ -42,6 +45,8 @@ pub struct Formats {
     pub hocr: bool,
     /// Write `IN.layouts.pdf` (needs page previews from the workers).
     pub layouts: bool,
+    /// Write `IN.ocr.pdf`, the input with an invisible text layer on its OCR pages.
+    pub searchable: bool,
 }
 
 impl Default for Formats {
@@ -52,6 +57,7 @@ impl Default for Formats {
             det: true,
             hocr: false,
             layouts: false,
+            searchable: false,
         }
     }
 }
@@ -66,6 +72,7 @@ impl FromStr for Formats {
             det: false,
             hocr: false,
             layouts: false,
+            searchable: false,
         };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part {
@@ -74,21 +81,34 @@ impl FromStr for Formats {
                 "det" => f.det = true,
                 "hocr" => f.hocr = true,
                 "layouts" | "layout-pdf" => f.layouts = true,
+                "ocr.pdf" | "searchable" => f.searchable = true,
                 other => {
                     return Err(format!(
-                        "unknown format `{other}`: choose from md, json, det, hocr, layouts"
+                        "unknown format `{other}`: choose from {FORMAT_NAMES}"
                     ))
                 }
             }
         }
-        if !(f.markdown || f.json || f.det || f.hocr || f.layouts) {
-            return Err("no format given: choose from md, json, det, hocr, layouts".into());
+        if !(f.markdown || f.json || f.det || f.hocr || f.layouts || f.searchable) {
+            return Err(format!("no format given: choose from {FORMAT_NAMES}"));
         }
         Ok(f)
     }
 }
 
+/// The names `--format` takes.
+const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable";
+
 type Out = BufWriter<File>;
+
+/// Pictures that come with a page's result, for the PDF outputs.
+#[derive(Debug, Default)]
+pub struct PagePictures {
+    /// A small gray picture, for the layout PDF.
+    pub preview: Option<PagePreview>,
+    /// An image input's page as an image stream, for the searchable PDF.
+    pub image: Option<PageImage>,
+}
 
 /// The sinks of one document.
 pub struct DocumentSinks {
@@ -100,6 +120,7 @@ pub struct DocumentSinks {
     json: Option<JsonWriter<Out>>,
     hocr: Option<HocrWriter<Out>>,
     layouts: Option<LayoutPdfWriter<Out>>,
+    searchable: Option<SearchablePdfWriter<Out>>,
     summary: DocumentSummary,
     finished: bool,
 }
@@ -116,14 +137,18 @@ fn create(path: &Path) -> io::Result<Out> {
 impl DocumentSinks {
     /// Prepares `dir` (`OUT/IN/`) and starts every selected file under `dir/.pagemill-tmp/`.
     /// Leftovers of an earlier run that was killed are removed first.
+    ///
+    /// A searchable PDF that cannot be made for this input (an image, an encrypted or
+    /// damaged PDF) is left out with a warning; the other files are still written.
     pub fn create(
         dir: &Path,
         stem: &str,
-        source: &str,
+        input: &Path,
         info: &DocInfo,
         formats: Formats,
         pages: u32,
     ) -> io::Result<Self> {
+        let source = input.display().to_string();
         let tmp = dir.join(TMP_DIR);
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
@@ -138,6 +163,7 @@ impl DocumentSinks {
             json: None,
             hocr: None,
             layouts: None,
+            searchable: None,
             summary: DocumentSummary {
                 pages,
                 ..Default::default()
@@ -151,23 +177,48 @@ impl DocumentSinks {
             s.det = Some(DetWriter::new(create(&s.tmp_path("det.md"))?));
         }
         if formats.json {
-            s.json = Some(JsonWriter::new(create(&s.tmp_path("json"))?, source, info)?);
+            s.json = Some(JsonWriter::new(
+                create(&s.tmp_path("json"))?,
+                &source,
+                info,
+            )?);
         }
         if formats.hocr {
-            s.hocr = Some(HocrWriter::new(create(&s.tmp_path("hocr"))?, source)?);
+            s.hocr = Some(HocrWriter::new(create(&s.tmp_path("hocr"))?, &source)?);
         }
         if formats.layouts {
             s.layouts = Some(LayoutPdfWriter::new(create(&s.tmp_path("layouts.pdf"))?)?);
         }
+        if formats.searchable {
+            s.searchable = s.searchable_writer(input, info)?;
+        }
         Ok(s)
+    }
+
+    fn searchable_writer(
+        &self,
+        input: &Path,
+        info: &DocInfo,
+    ) -> io::Result<Option<SearchablePdfWriter<Out>>> {
+        if info.kind == DocKind::Image {
+            return SearchablePdfWriter::for_images(create(&self.tmp_path("ocr.pdf"))?).map(Some);
+        }
+        match SearchablePdfWriter::for_pdf(input, create(&self.tmp_path("ocr.pdf"))?) {
+            Ok(w) => Ok(Some(w)),
+            Err(SearchableError::Io(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!("{}: {e}", input.display());
+                Ok(None)
+            }
+        }
     }
 
     fn tmp_path(&self, ext: &str) -> PathBuf {
         self.tmp.join(format!("{}.{ext}", self.stem))
     }
 
-    /// Writes one page to every sink; `preview` is the page's picture for the layout PDF.
-    pub fn page(&mut self, outcome: &PageOutcome, preview: Option<&PagePreview>) -> io::Result<()> {
+    /// Writes one page to every sink, with the pictures the PDF outputs need.
+    pub fn page(&mut self, outcome: &PageOutcome, pictures: &PagePictures) -> io::Result<()> {
         match outcome {
             PageOutcome::Ok(_) => self.summary.ok += 1,
             PageOutcome::Failed(_) => self.summary.failed += 1,
@@ -185,7 +236,10 @@ impl DocumentSinks {
             w.page(outcome)?;
         }
         if let Some(w) = &mut self.layouts {
-            w.page(outcome, preview)?;
+            w.page(outcome, pictures.preview.as_ref())?;
+        }
+        if let Some(w) = &mut self.searchable {
+            w.page(outcome, pictures.image.as_ref())?;
         }
         Ok(())
     }
@@ -220,6 +274,10 @@ impl DocumentSinks {
             sync(w.finish()?)?;
             done.push("layouts.pdf");
         }
+        if let Some(w) = self.searchable.take() {
+            sync(w.finish()?)?;
+            done.push("ocr.pdf");
+        }
         let mut paths = Vec::new();
         for ext in done {
             let to = self.dir.join(format!("{}.{ext}", self.stem));
@@ -241,6 +299,7 @@ impl Drop for DocumentSinks {
             self.json = None;
             self.hocr = None;
             self.layouts = None;
+            self.searchable = None;
             let _ = fs::remove_dir_all(&self.tmp);
             // The document's own directory too, when nothing else is in it.
             let _ = fs::remove_dir(&self.dir);
@@ -262,6 +321,12 @@ mod tests {
         }
     }
 
+    /// The default sinks of a one-page `doc.pdf` under `dir`.
+    fn sinks(dir: &Path) -> DocumentSinks {
+        let input = Path::new("doc.pdf");
+        DocumentSinks::create(dir, "doc", input, &info(), Formats::default(), 1).unwrap()
+    }
+
     #[test]
     fn formats_parse() {
         assert_eq!(
@@ -271,7 +336,8 @@ mod tests {
                 json: false,
                 det: false,
                 hocr: false,
-                layouts: false
+                layouts: false,
+                searchable: false,
             }
         );
         assert!("md,hocr".parse::<Formats>().unwrap().hocr);
@@ -283,15 +349,14 @@ mod tests {
     fn files_appear_only_when_finished_and_tmp_is_removed() {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("doc");
-        let mut s =
-            DocumentSinks::create(&dir, "doc", "doc.pdf", &info(), Formats::default(), 1).unwrap();
+        let mut s = sinks(&dir);
         s.page(
             &PageOutcome::Failed(PageFailure {
                 index: 0,
                 reason: FailureReason::Invalid,
                 message: "m".into(),
             }),
-            None,
+            &PagePictures::default(),
         )
         .unwrap();
         assert!(!dir.join("doc.md").exists(), "nothing final before finish");
@@ -305,8 +370,7 @@ mod tests {
     fn dropped_unfinished_sinks_leave_nothing() {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("doc");
-        let s =
-            DocumentSinks::create(&dir, "doc", "doc.pdf", &info(), Formats::default(), 1).unwrap();
+        let s = sinks(&dir);
         drop(s);
         assert!(!dir.join(TMP_DIR).exists());
         assert!(!dir.exists(), "an empty document directory is removed too");

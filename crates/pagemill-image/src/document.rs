@@ -48,7 +48,7 @@ pub struct GrayFrame {
 /// An image file opened as pages (a TIFF may hold many; other formats hold one).
 #[derive(Debug, Clone)]
 pub struct ImageDocument {
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     format: Format,
     pages: Vec<PageInfo>,
 }
@@ -143,14 +143,17 @@ impl ImageDocument {
     }
 }
 
-fn decode_error(format: Format, e: impl std::fmt::Display) -> ImageError {
+pub(crate) fn decode_error(format: Format, e: impl std::fmt::Display) -> ImageError {
     ImageError::Decode {
         format,
         message: e.to_string(),
     }
 }
 
-fn reader(path: &Path, format: Format) -> Result<image::ImageReader<BufReader<File>>, ImageError> {
+pub(crate) fn reader(
+    path: &Path,
+    format: Format,
+) -> Result<image::ImageReader<BufReader<File>>, ImageError> {
     let fmt = match format {
         Format::Png => image::ImageFormat::Png,
         Format::Jpeg => image::ImageFormat::Jpeg,
@@ -166,13 +169,22 @@ fn reader(path: &Path, format: Format) -> Result<image::ImageReader<BufReader<Fi
     ))
 }
 
-fn raster_gray(path: &Path, format: Format, max_pixels: u64) -> Result<Vec<u8>, ImageError> {
+/// Decodes a single-image file, allocating no more than an image of `max_pixels` needs.
+pub(crate) fn decode_limited(
+    path: &Path,
+    format: Format,
+    max_pixels: u64,
+) -> Result<image::DynamicImage, ImageError> {
     let mut r = reader(path, format)?;
     let mut limits = image::Limits::default();
     // Room for the largest layout (RGBA, 16 bits a sample) of an image within the limit.
     limits.max_alloc = Some(max_pixels.saturating_mul(8).max(1 << 20));
     r.limits(limits);
-    let img = r.decode().map_err(|e| decode_error(format, e))?;
+    r.decode().map_err(|e| decode_error(format, e))
+}
+
+fn raster_gray(path: &Path, format: Format, max_pixels: u64) -> Result<Vec<u8>, ImageError> {
+    let img = decode_limited(path, format, max_pixels)?;
     Ok(if img.color().has_alpha() {
         img.to_luma_alpha8()
             .pixels()

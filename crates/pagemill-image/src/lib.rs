@@ -8,6 +8,7 @@
 
 mod density;
 mod document;
+mod embed;
 mod gray;
 pub mod resample;
 mod sniff;

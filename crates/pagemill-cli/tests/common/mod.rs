@@ -42,3 +42,37 @@ pub fn read(p: PathBuf) -> String {
 pub fn read_json(p: PathBuf) -> Value {
     serde_json::from_str(&read(p)).expect("valid JSON")
 }
+
+/// Asserts that `pdf` passes `qpdf --check` and that `pdfinfo` counts `pages` pages.
+pub fn assert_valid_pdf(pdf: &Path, pages: u32) {
+    let check = Command::new("qpdf")
+        .arg("--check")
+        .arg(pdf)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "qpdf {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let info = Command::new("pdfinfo").arg(pdf).output().unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Pages:") && l.ends_with(&format!(" {pages}"))),
+        "{}: {info}",
+        pdf.display()
+    );
+}
+
+/// The text `pdftotext` extracts from `pdf`.
+pub fn pdftotext(pdf: &Path) -> String {
+    let o = Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "pdftotext {}", pdf.display());
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -1,0 +1,106 @@
+//! A PDF file written object by object: each object goes to the output the moment it is
+//! complete (one `pdf_writer::Chunk` per object, so its offset is the file position then),
+//! and the page tree, catalog and cross-reference table close the file. Only the offsets
+//! table (a number per object) stays in memory.
+
+use std::io::{self, Write};
+
+use pdf_writer::{Chunk, Finish, Name, Rect, Ref};
+
+/// Object number of the catalog.
+pub(crate) const CATALOG: Ref = Ref::new(1);
+/// Object number of the page tree.
+pub(crate) const PAGES: Ref = Ref::new(2);
+
+/// A PDF being written.
+pub(crate) struct PdfFile<W: Write> {
+    out: W,
+    /// Bytes written so far (the next object's offset).
+    pos: usize,
+    /// Offset of every object, by number − 1 (0: never written).
+    offsets: Vec<usize>,
+}
+
+impl<W: Write> PdfFile<W> {
+    /// Starts the file with its header.
+    pub(crate) fn new(mut out: W) -> io::Result<Self> {
+        let header = b"%PDF-1.7\n%\xc2\xb5\xc2\xb6\n";
+        out.write_all(header)?;
+        Ok(PdfFile {
+            out,
+            pos: header.len(),
+            offsets: Vec::new(),
+        })
+    }
+
+    /// Writes `chunk`, which holds object `id` alone.
+    pub(crate) fn put(&mut self, id: Ref, chunk: &Chunk) -> io::Result<()> {
+        let n = id.get() as usize;
+        if self.offsets.len() < n {
+            self.offsets.resize(n, 0);
+        }
+        self.offsets[n - 1] = self.pos;
+        self.out.write_all(chunk.as_bytes())?;
+        self.pos += chunk.len();
+        Ok(())
+    }
+
+    /// Writes page object `id` of `width`×`height` points drawn by `content`, with one
+    /// font resource and, when given, one image (`/Im0`).
+    pub(crate) fn put_page(
+        &mut self,
+        id: Ref,
+        content: Ref,
+        (width, height): (f32, f32),
+        (font_name, font): (&[u8], Ref),
+        image: Option<Ref>,
+    ) -> io::Result<()> {
+        let mut chunk = Chunk::new();
+        let mut page = chunk.page(id);
+        page.parent(PAGES)
+            .media_box(Rect::new(0.0, 0.0, width, height))
+            .contents(content);
+        let mut res = page.resources();
+        res.fonts().pair(Name(font_name), font);
+        if let Some(image) = image {
+            res.x_objects().pair(Name(b"Im0"), image);
+        }
+        res.finish();
+        page.finish();
+        self.put(id, &chunk)
+    }
+
+    /// Writes the page tree of `kids`, the catalog and the cross-reference table.
+    pub(crate) fn finish(mut self, kids: impl IntoIterator<Item = Ref>) -> io::Result<W> {
+        let kids: Vec<Ref> = kids.into_iter().collect();
+        let mut chunk = Chunk::new();
+        chunk.pages(PAGES).count(kids.len() as i32).kids(kids);
+        self.put(PAGES, &chunk)?;
+        let mut chunk = Chunk::new();
+        chunk
+            .indirect(CATALOG)
+            .dict()
+            .pair(Name(b"Type"), Name(b"Catalog"))
+            .pair(Name(b"Pages"), PAGES);
+        self.put(CATALOG, &chunk)?;
+
+        // Objects never written (a failed page's picture) are free entries.
+        let xref = self.pos;
+        let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", self.offsets.len() + 1);
+        for &o in &self.offsets {
+            if o == 0 {
+                table.push_str("0000000000 65535 f \n");
+            } else {
+                table.push_str(&format!("{o:010} 00000 n \n"));
+            }
+        }
+        table.push_str(&format!(
+            "trailer\n<< /Size {} /Root {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            self.offsets.len() + 1,
+            CATALOG.get()
+        ));
+        self.out.write_all(table.as_bytes())?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}

@@ -1,0 +1,112 @@
+//! A page image as a PDF image stream, for a searchable PDF made from image inputs.
+//!
+//! JPEG (gray or RGB) and JPEG 2000 files pass through byte for byte: a PDF viewer
+//! decodes them itself (`/DCTDecode`, `/JPXDecode`), so nothing is lost or re-encoded.
+//! Other formats are decoded and zlib-compressed (`/FlateDecode`): colour stays colour,
+//! transparency is laid over white. TIFF pages are embedded in gray (the OCR decoder's
+//! output; colour TIFF scans are rare and a colour path for every TIFF layout is not
+//! worth its code yet).
+
+use std::io::Write;
+
+use flate2::write::ZlibEncoder;
+use flate2::Compression;
+use image::ImageDecoder;
+
+use crate::document::{decode_error, decode_limited, reader, ImageDocument};
+use crate::gray::over_white;
+use crate::{Format, ImageError};
+use pagemill_core::protocol::{ImageColour as Colour, ImageEncoding as Encoding, PageImage};
+
+fn deflate(samples: &[u8]) -> Vec<u8> {
+    let mut z = ZlibEncoder::new(Vec::with_capacity(samples.len() / 4), Compression::new(6));
+    // Writing to a Vec cannot fail.
+    let _ = z.write_all(samples);
+    z.finish().unwrap_or_default()
+}
+
+impl ImageDocument {
+    /// Page `index` as a PDF image stream; a page over `max_pixels` is refused before
+    /// it is decoded.
+    pub fn embeddable(&self, index: u32, max_pixels: u64) -> Result<PageImage, ImageError> {
+        let info = self.page(index).ok_or(ImageError::NoPage(index + 1))?;
+        let (width, height) = (info.width, info.height);
+        let pixels = u64::from(width) * u64::from(height);
+        if pixels > max_pixels {
+            return Err(ImageError::TooLarge {
+                width,
+                height,
+                limit: max_pixels,
+            });
+        }
+        let passthrough = |encoding, colour| -> Result<PageImage, ImageError> {
+            Ok(PageImage {
+                width,
+                height,
+                encoding,
+                colour,
+                data: std::fs::read(&self.path)?,
+            })
+        };
+        let flate = |colour, samples: Vec<u8>| PageImage {
+            width,
+            height,
+            encoding: Encoding::Flate,
+            colour: Some(colour),
+            data: deflate(&samples),
+        };
+        match self.format() {
+            Format::Jpeg2000 => passthrough(Encoding::Jpeg2000, None),
+            Format::Tiff => Ok(flate(
+                Colour::Gray,
+                self.decode_gray(index, max_pixels)?.pixels,
+            )),
+            format => {
+                let decoder = reader(&self.path, format)?
+                    .into_decoder()
+                    .map_err(|e| decode_error(format, e))?;
+                let original = decoder.original_color_type();
+                if format == Format::Jpeg {
+                    // CMYK JPEGs (often stored inverted) are decoded instead.
+                    match original {
+                        image::ExtendedColorType::L8 => {
+                            return passthrough(Encoding::Jpeg, Some(Colour::Gray))
+                        }
+                        image::ExtendedColorType::Rgb8 => {
+                            return passthrough(Encoding::Jpeg, Some(Colour::Rgb))
+                        }
+                        _ => {}
+                    }
+                }
+                let colour = decoder.color_type();
+                let img = decode_limited(&self.path, format, max_pixels)?;
+                let gray = matches!(colour.channel_count(), 1 | 2);
+                Ok(match (gray, colour.has_alpha()) {
+                    (true, false) => flate(Colour::Gray, img.into_luma8().into_raw()),
+                    (true, true) => flate(
+                        Colour::Gray,
+                        img.to_luma_alpha8()
+                            .pixels()
+                            .map(|p| over_white(p.0[0], p.0[1]))
+                            .collect(),
+                    ),
+                    (false, false) => flate(Colour::Rgb, img.into_rgb8().into_raw()),
+                    (false, true) => flate(
+                        Colour::Rgb,
+                        img.to_rgba8()
+                            .pixels()
+                            .flat_map(|p| {
+                                let a = p.0[3];
+                                [
+                                    over_white(p.0[0], a),
+                                    over_white(p.0[1], a),
+                                    over_white(p.0[2], a),
+                                ]
+                            })
+                            .collect(),
+                    ),
+                })
+            }
+        }
+    }
+}
