@@ -198,6 +198,19 @@ pub enum ImageEncoding {
     Flate,
 }
 
+/// zlib-compresses `data`: the bytes of a `/FlateDecode` stream ([`ImageEncoding::Flate`]
+/// page images, and the PDF outputs' own streams).
+pub fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut z = flate2::write::ZlibEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::new(6),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = z.write_all(data);
+    z.finish().unwrap_or_default()
+}
+
 /// The colour space of a [`PageImage`]'s samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,11 +11,9 @@
 //! carry Latin-1).
 
 use std::collections::HashMap;
-use std::io::Write;
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
 use pagemill_core::model::{BBox, Block, Line, Page};
+use pagemill_core::protocol::deflate;
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, TextRenderingMode, UnicodeCmap};
 use pdf_writer::{Chunk, Content, Filter, Name, Rect, Ref, Str};
 
@@ -135,14 +133,6 @@ impl GlyphlessFont {
         out.push((ids.to_unicode, c));
         out
     }
-}
-
-/// zlib-compresses `data` (for a `/FlateDecode` stream).
-pub fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut z = ZlibEncoder::new(Vec::with_capacity(data.len() / 4 + 64), Compression::new(6));
-    // Writing to a Vec cannot fail.
-    let _ = z.write_all(data);
-    z.finish().unwrap_or_default()
 }
 
 /// Where a page's displayed frame (the model's coordinates: points, origin top-left of

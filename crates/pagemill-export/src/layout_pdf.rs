@@ -54,12 +54,8 @@ impl<W: Write> LayoutPdfWriter<W> {
         font.type1_font(FONT)
             .base_font(Name(b"Helvetica"))
             .encoding_predefined(Name(b"WinAnsiEncoding"));
-        w.put(FONT, &font)?;
+        w.file.put(FONT, &font)?;
         Ok(w)
-    }
-
-    fn put(&mut self, id: Ref, chunk: &Chunk) -> io::Result<()> {
-        self.file.put(id, chunk)
     }
 
     /// Writes one page: its picture (when there is one) and its boxes.
@@ -88,7 +84,7 @@ impl<W: Write> LayoutPdfWriter<W> {
             x.color_space().device_gray();
             x.bits_per_component(8);
             x.finish();
-            self.put(image_id, &chunk)?;
+            self.file.put(image_id, &chunk)?;
         }
         match outcome {
             PageOutcome::Ok(page) => {
@@ -121,7 +117,7 @@ impl<W: Write> LayoutPdfWriter<W> {
         let data = content.finish();
         let mut chunk = Chunk::new();
         chunk.stream(content_id, &data);
-        self.put(content_id, &chunk)?;
+        self.file.put(content_id, &chunk)?;
 
         self.file.put_page(
             page_id,

@@ -17,13 +17,13 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use pagemill_core::model::{OcrReason, Page, TextSource};
-use pagemill_core::protocol::{ImageColour, ImageEncoding, PageImage};
+use pagemill_core::protocol::{deflate, ImageColour, ImageEncoding, PageImage};
 use pagemill_core::PageOutcome;
 use pagemill_pdf::raw::object::{Dict, Obj};
 use pagemill_pdf::raw::{Original, PageObject, RawError, UpdateWriter};
 use pdf_writer::{Chunk, Filter, Finish, Ref};
 
-use crate::invisible_text::{deflate, page_content, FontIds, GlyphlessFont, PageFrame};
+use crate::invisible_text::{page_content, FontIds, GlyphlessFont, PageFrame};
 use crate::pdf_file::PdfFile;
 
 /// Why a searchable PDF cannot be written for a document.

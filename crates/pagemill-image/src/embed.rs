@@ -7,23 +7,14 @@
 //! output; colour TIFF scans are rare and a colour path for every TIFF layout is not
 //! worth its code yet).
 
-use std::io::Write;
-
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
 use image::ImageDecoder;
 
 use crate::document::{decode_error, decode_limited, reader, ImageDocument};
 use crate::gray::over_white;
 use crate::{Format, ImageError};
-use pagemill_core::protocol::{ImageColour as Colour, ImageEncoding as Encoding, PageImage};
-
-fn deflate(samples: &[u8]) -> Vec<u8> {
-    let mut z = ZlibEncoder::new(Vec::with_capacity(samples.len() / 4), Compression::new(6));
-    // Writing to a Vec cannot fail.
-    let _ = z.write_all(samples);
-    z.finish().unwrap_or_default()
-}
+use pagemill_core::protocol::{
+    deflate, ImageColour as Colour, ImageEncoding as Encoding, PageImage,
+};
 
 impl ImageDocument {
     /// Page `index` as a PDF image stream; a page over `max_pixels` is refused before
