@@ -10,7 +10,7 @@ use pagemill_image::ImageDocument;
 use pagemill_ocr::blocks::to_blocks_mapped;
 use pagemill_ocr::preprocess::{make_upright, Prepared};
 use pagemill_ocr::{GrayImage, OcrEngine, OcrError, OcrPage, Tesseract};
-use pagemill_pdf::{PagedDocument, RenderLimits};
+use pagemill_pdf::{PagedDocument, RenderOptions};
 
 use crate::worker::PageError;
 
@@ -101,7 +101,7 @@ pub(crate) fn ocr_pdf_page(
     reason: OcrReason,
     budget: Duration,
 ) -> Result<Page, PageError> {
-    let limits = RenderLimits {
+    let options = RenderOptions {
         max_page_pixels: settings.max_page_pixels,
         max_image_pixels: settings.max_image_pixels,
         // Scans at 200 dpi or more are read at their own resolution; lower ones are
@@ -112,8 +112,9 @@ pub(crate) fn ocr_pdf_page(
             Upscale::Off => Some(0),
             Upscale::Times(_) => None,
         },
+        annotations: true,
     };
-    let img = doc.render_gray(index, settings.dpi, &limits)?;
+    let img = doc.render_gray(index, settings.dpi, &options)?;
     if img.downscaled {
         tracing::info!(
             page = index + 1,

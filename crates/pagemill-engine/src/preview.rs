@@ -2,7 +2,7 @@
 
 use pagemill_core::protocol::{OcrSettings, PagePreview};
 use pagemill_image::resample::{self, ocr_factor, Upscale};
-use pagemill_pdf::RenderLimits;
+use pagemill_pdf::RenderOptions;
 
 use crate::source::Source;
 
@@ -12,21 +12,28 @@ const JPEG_QUALITY: u8 = 70;
 
 /// Renders page `index` at `dpi` (within the OCR pixel limits) as a gray JPEG. `None` when
 /// the page cannot be pictured; the layout PDF then shows its boxes on white.
+///
+/// The picture shows what the boxes were read from: annotations are drawn only on pages
+/// that were OCRed (the OCR saw them), since a text layer never includes them; this also
+/// keeps PDFium from loading the annotations of every page (see
+/// [`RenderOptions::annotations`]).
 pub(crate) fn page_preview(
     source: &mut Source<'_>,
     index: u32,
     dpi: u32,
     settings: &OcrSettings,
+    ocred: bool,
 ) -> Option<PagePreview> {
     let (width, height, pixels) = match source {
         Source::Pdf(doc) => {
-            let limits = RenderLimits {
+            let options = RenderOptions {
                 max_page_pixels: settings.max_page_pixels,
                 max_image_pixels: settings.max_image_pixels,
                 native_scan_min_dpi: None,
+                annotations: ocred,
             };
             let page = doc
-                .render_gray(index, dpi, &limits)
+                .render_gray(index, dpi, &options)
                 .map_err(|e| tracing::debug!(page = index + 1, error = %e, "no preview"))
                 .ok()?;
             (page.width, page.height, page.pixels)

@@ -70,10 +70,12 @@ pub fn run() -> Result<(), WorkerError> {
             Request::Page { doc, index } => {
                 let outcome = convert_page(&engine, &mut ocr, &mut open, &doc, index);
                 let preview = match (doc.preview_dpi, &outcome) {
-                    (Some(dpi), PageOutcome::Ok(_)) => open
-                        .iter_mut()
-                        .find(|d| d.id == doc.id)
-                        .and_then(|d| page_preview(&mut d.doc, index, dpi, &doc.ocr)),
+                    (Some(dpi), PageOutcome::Ok(page)) => {
+                        let ocred = page.ocr_reason.is_some();
+                        open.iter_mut()
+                            .find(|d| d.id == doc.id)
+                            .and_then(|d| page_preview(&mut d.doc, index, dpi, &doc.ocr, ocred))
+                    }
                     _ => None,
                 };
                 let image = if doc.page_images {

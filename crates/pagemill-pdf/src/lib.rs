@@ -20,4 +20,4 @@ pub mod text;
 pub use document::{Document, Engine};
 pub use error::PdfError;
 pub use paged::{PagedDocument, VIEW_PAGES};
-pub use render::{GrayPage, RenderLimits};
+pub use render::{GrayPage, RenderOptions};

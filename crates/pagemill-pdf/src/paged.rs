@@ -11,7 +11,7 @@ use pagemill_core::protocol::DocInfo;
 use pdfium_render::prelude::FPDF_FILEACCESS;
 
 use crate::raw::PageTree;
-use crate::render::{GrayPage, RenderLimits};
+use crate::render::{GrayPage, RenderOptions};
 use crate::{Document, Engine, PdfError};
 
 /// Pages per view. Within a view PDFium still keeps every page dictionary (and the object
@@ -151,10 +151,10 @@ impl<'e> PagedDocument<'e> {
         &mut self,
         index: u32,
         dpi: u32,
-        limits: &RenderLimits,
+        options: &RenderOptions,
     ) -> Result<GrayPage, PdfError> {
         let (doc, local) = self.document_for(index)?;
-        doc.render_gray(local, dpi, limits).map_err(|e| match e {
+        doc.render_gray(local, dpi, options).map_err(|e| match e {
             PdfError::Page { message, .. } => PdfError::Page { index, message },
             other => other,
         })

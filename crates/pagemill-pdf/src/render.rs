@@ -8,7 +8,7 @@ use crate::{Document, PdfError};
 const PAGEOBJ_IMAGE: i32 = 3;
 /// Page object type of form XObjects (`FPDF_PAGEOBJ_FORM`).
 const PAGEOBJ_FORM: i32 = 5;
-/// `FPDF_ANNOT`: draw annotations (form field values are part of the page's text).
+/// `FPDF_ANNOT`: draw annotations.
 const RENDER_ANNOT: i32 = 0x01;
 /// `FPDF_GRAYSCALE`.
 const RENDER_GRAYSCALE: i32 = 0x08;
@@ -40,7 +40,7 @@ impl LargestImage {
 
 /// Limits for rendering one page.
 #[derive(Debug, Clone, Copy)]
-pub struct RenderLimits {
+pub struct RenderOptions {
     /// Largest rendered image (width × height); larger pages are rendered at a lower
     /// resolution.
     pub max_page_pixels: u64,
@@ -52,14 +52,21 @@ pub struct RenderLimits {
     /// a 200-dpi scan to 300 dpi adds pixels but no detail, and costs OCR 2.25× the memory
     /// and time. `None` always renders at the asked resolution.
     pub native_scan_min_dpi: Option<u32>,
+    /// Draw annotations (form field values, stamps, notes) as a viewer would. OCR wants
+    /// them, since they are on the page a reader sees. Without them the page's
+    /// annotations are never loaded: PDFium keeps every annotation it has parsed until
+    /// the document closes, about 2 KB each, and a dense index of links (R's reference
+    /// manual: ~200 a page) then grows a worker by 19 MB within one page view.
+    pub annotations: bool,
 }
 
-impl Default for RenderLimits {
+impl Default for RenderOptions {
     fn default() -> Self {
-        RenderLimits {
+        RenderOptions {
             max_page_pixels: 25_000_000,
             max_image_pixels: 150_000_000,
             native_scan_min_dpi: Some(200),
+            annotations: true,
         }
     }
 }
@@ -81,13 +88,13 @@ pub struct GrayPage {
 }
 
 impl Document<'_> {
-    /// Renders page `index` at `dpi` (lowered to fit `limits.max_page_pixels`), as
-    /// displayed (`/Rotate` applied), annotations included.
+    /// Renders page `index` at `dpi` (lowered to fit `options.max_page_pixels`), as
+    /// displayed (`/Rotate` applied), annotations included when `options` asks.
     pub fn render_gray(
         &self,
         index: u32,
         dpi: u32,
-        limits: &RenderLimits,
+        options: &RenderOptions,
     ) -> Result<GrayPage, PdfError> {
         let b = &self.engine.b;
         let loaded = self.load_page(index)?;
@@ -105,17 +112,17 @@ impl Document<'_> {
             ..
         }) = largest
         {
-            if w * h > limits.max_image_pixels {
+            if w * h > options.max_image_pixels {
                 return Err(fail(format!(
                     "page holds a {w}×{h} image ({} MP), over the {} MP limit for decoding \
                      (--max-image-pixels); refused rather than decoded",
                     w * h / 1_000_000,
-                    limits.max_image_pixels / 1_000_000
+                    options.max_image_pixels / 1_000_000
                 )));
             }
         }
 
-        let dpi = match (limits.native_scan_min_dpi, largest) {
+        let dpi = match (options.native_scan_min_dpi, largest) {
             (Some(min), Some(img)) if img.covers(wpt, hpt) && img.dpi >= min as f32 => {
                 dpi.min(img.dpi.round() as u32)
             }
@@ -123,9 +130,9 @@ impl Document<'_> {
         };
         let mut scale = dpi.max(1) as f32 / 72.0;
         let pixels = |s: f32| (wpt * s).ceil() as f64 * (hpt * s).ceil() as f64;
-        let downscaled = pixels(scale) > limits.max_page_pixels as f64;
+        let downscaled = pixels(scale) > options.max_page_pixels as f64;
         if downscaled {
-            scale *= (limits.max_page_pixels as f64 / pixels(scale)).sqrt() as f32 * 0.999;
+            scale *= (options.max_page_pixels as f64 / pixels(scale)).sqrt() as f32 * 0.999;
         }
         let (w, h) = ((wpt * scale).ceil() as i32, (hpt * scale).ceil() as i32);
         if w <= 0 || h <= 0 || w > 65_535 || h > 65_535 {
@@ -141,7 +148,8 @@ impl Document<'_> {
             if bitmap.is_null() {
                 return Err(fail(format!("cannot allocate a {w}×{h} bitmap")));
             }
-            b.FPDF_RenderPageBitmap(bitmap, page, 0, 0, w, h, 0, RENDER_ANNOT | RENDER_GRAYSCALE);
+            let annot = if options.annotations { RENDER_ANNOT } else { 0 };
+            b.FPDF_RenderPageBitmap(bitmap, page, 0, 0, w, h, 0, annot | RENDER_GRAYSCALE);
             b.FPDFBitmap_Destroy(bitmap);
         }
         if gray.is_empty() {
