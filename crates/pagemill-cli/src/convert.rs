@@ -90,7 +90,7 @@ pub struct ConvertArgs {
     memory_budget: u64,
 
     /// Output formats, comma-separated: md, json, det, hocr, layouts, searchable.
-    #[arg(long, value_name = "LIST", default_value = "md,json,det")]
+    #[arg(long, value_name = "LIST", default_value = "md,json,det,layouts")]
     format: Formats,
 
     /// Also write `OUT/IN/IN.hocr` (hOCR 1.2: pages, blocks, lines and OCR words with
@@ -98,11 +98,16 @@ pub struct ConvertArgs {
     #[arg(long)]
     hocr: bool,
 
-    /// Also write `OUT/IN/IN.layouts.pdf`: each page as a picture with every block's box
-    /// drawn over it (a colour per kind, labelled with reading order and kind), streamed
-    /// page by page. Same as adding `layouts` to --format.
-    #[arg(long)]
+    /// Write `OUT/IN/IN.layouts.pdf` (the default): each page as a picture with every
+    /// block's box drawn over it (a colour per kind, labelled with reading order and
+    /// kind), streamed page by page. Same as adding `layouts` to --format.
+    #[arg(long, overrides_with = "no_layout_pdf")]
     layout_pdf: bool,
+
+    /// Leave out `IN.layouts.pdf`. Rendering the pictures is most of the work on
+    /// born-digital input (about 6× the CPU of the text outputs alone; BENCHMARKS.md).
+    #[arg(long, overrides_with = "layout_pdf")]
+    no_layout_pdf: bool,
 
     /// Also write `OUT/IN/IN.ocr.pdf` (PDF inputs): the input unchanged, plus an invisible
     /// text layer on every OCR page so viewers and `pdftotext` find the words where they
@@ -240,7 +245,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         pages,
         formats: Formats {
             hocr: args.format.hocr || args.hocr,
-            layouts: args.format.layouts || args.layout_pdf,
+            layouts: (args.format.layouts || args.layout_pdf) && !args.no_layout_pdf,
             searchable: args.format.searchable || args.searchable,
             ..args.format
         },

@@ -294,19 +294,30 @@ fn help_documents_exit_codes_and_missing_pdfium_is_explained() {
     }
 }
 
-/// `--layout-pdf`: a valid PDF (qpdf --check) with the input's pages (pdfinfo), for a
-/// born-digital document and a scan, written while pages stream.
+/// The layout PDF (on by default): a valid PDF (qpdf --check) with the input's pages
+/// (pdfinfo), for a born-digital document and a scan, written while pages stream;
+/// `--no-layout-pdf` leaves it out.
 #[test]
 fn layout_pdf_is_valid_and_has_every_page() {
     let out = tempfile::tempdir().unwrap();
     let o = convert(
         &[data("camlidl-manual.pdf"), data("tess_phototest.tif")],
         out.path(),
-        &["--quiet", "--pages", "1-3", "--layout-pdf"],
+        &["--quiet", "--pages", "1-3"],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (name, pages) in [("camlidl-manual", 3), ("tess_phototest", 1)] {
         let pdf = out.path().join(name).join(format!("{name}.layouts.pdf"));
         assert_valid_pdf(&pdf, pages);
     }
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(
+        &[data("camlidl-manual.pdf")],
+        out.path(),
+        &["--quiet", "--pages", "1", "--no-layout-pdf"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = out.path().join("camlidl-manual");
+    assert!(dir.join("camlidl-manual.md").exists());
+    assert!(!dir.join("camlidl-manual.layouts.pdf").exists());
 }

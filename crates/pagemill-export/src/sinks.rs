@@ -56,7 +56,7 @@ impl Default for Formats {
             json: true,
             det: true,
             hocr: false,
-            layouts: false,
+            layouts: true,
             searchable: false,
         }
     }
@@ -361,7 +361,7 @@ mod tests {
         .unwrap();
         assert!(!dir.join("doc.md").exists(), "nothing final before finish");
         let paths = s.finish(0.1).unwrap();
-        assert_eq!(paths.len(), 3);
+        assert_eq!(paths.len(), 4, "md, json, det and the layout PDF");
         assert!(paths.iter().all(|p| p.exists()));
         assert!(!dir.join(TMP_DIR).exists());
     }
