@@ -89,8 +89,12 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
     memory_budget: u64,
 
-    /// Output formats, comma-separated: md, json, det, hocr, layouts, searchable.
-    #[arg(long, value_name = "LIST", default_value = "md,json,det,layouts")]
+    /// Output formats, comma-separated: md, json, det, hocr, layouts, searchable, images.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "md,json,det,layouts,images"
+    )]
     format: Formats,
 
     /// Also write `OUT/IN/IN.hocr` (hOCR 1.2: pages, blocks, lines and OCR words with
@@ -114,6 +118,11 @@ pub struct ConvertArgs {
     /// are. Same as adding `searchable` to --format.
     #[arg(long)]
     searchable: bool,
+
+    /// Resolution of figure crops (`OUT/IN/images/`) of vector drawings and OCR image
+    /// regions; embedded images are cropped at their own resolution, up to twice this.
+    #[arg(long, value_name = "DPI", default_value_t = 150, value_parser = clap::value_parser!(u32).range(36..=600))]
+    figure_dpi: u32,
 
     /// Resolution of the page pictures in the layout PDF.
     #[arg(long, value_name = "DPI", default_value_t = 100, value_parser = clap::value_parser!(u32).range(36..=300))]
@@ -250,6 +259,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
             ..args.format
         },
         layout_dpi: args.layout_dpi,
+        figure_dpi: args.figure_dpi,
         password: args.password.clone(),
         page_timeout: Duration::from_secs_f64(args.page_timeout),
         ocr: OcrSettings {

@@ -113,6 +113,9 @@ pub enum BlockKind {
     Footnote,
     /// Table-of-contents entries: one per line, `title … page`, leader dots collapsed.
     Toc,
+    /// A picture: an embedded image, a vector drawing, or an image region OCR found. It has
+    /// no text; [`Block::image`] names its cropped picture when one was written.
+    Figure,
 }
 
 impl BlockKind {
@@ -128,6 +131,7 @@ impl BlockKind {
             BlockKind::PageNumber => "page_number",
             BlockKind::Footnote => "footnote",
             BlockKind::Toc => "toc",
+            BlockKind::Figure => "figure",
         }
     }
     /// Page furniture: repeated on every page, not part of the reading text.
@@ -193,6 +197,29 @@ pub struct Block {
     pub confidence: f32,
     /// The block's lines, top to bottom.
     pub lines: Vec<Line>,
+    /// Figures: the cropped picture, relative to the document's output directory
+    /// (`images/<page>_<n>.jpg`, both 0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl Block {
+    /// A figure at `bbox`, without a picture yet.
+    pub fn figure(bbox: BBox) -> Block {
+        Block {
+            kind: BlockKind::Figure,
+            level: None,
+            bbox,
+            text: String::new(),
+            font_size: 0.0,
+            font: None,
+            bold: false,
+            italic: false,
+            confidence: 1.0,
+            lines: Vec::new(),
+            image: None,
+        }
+    }
 }
 
 /// Where a page's text came from.

@@ -39,6 +39,10 @@ pub struct DocRef {
     /// searchable PDF).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub page_images: bool,
+    /// Crop each figure and send it as a JPEG with its page; vector drawings and OCR
+    /// image regions are rendered at this resolution (images at their own, up to it twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figure_dpi: Option<u32>,
 }
 
 fn default_page_timeout_ms() -> u64 {
@@ -183,7 +187,20 @@ pub enum Response {
         /// [`DocRef::page_images`] asked for it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         image: Option<PageImage>,
+        /// The page's figures, cropped, when [`DocRef::figure_dpi`] asked for them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        figures: Vec<FigureImage>,
     },
+}
+
+/// A cropped figure: a JPEG named as the page's figure block names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FigureImage {
+    /// Path relative to the document's output directory (`images/<page>_<n>.jpg`).
+    pub name: String,
+    /// The JPEG file, base64 in the frame.
+    #[serde(with = "base64_bytes")]
+    pub jpeg: Vec<u8>,
 }
 
 /// How a [`PageImage`]'s bytes are encoded.
@@ -341,6 +358,7 @@ mod tests {
                 }),
                 preview: None,
                 image: None,
+                figures: Vec::new(),
             },
             // Binary page pictures travel base64 in the JSON frame and come back intact.
             Response::Page {
@@ -362,6 +380,10 @@ mod tests {
                     colour: Some(ImageColour::Rgb),
                     data: vec![0x78, 0x9c, 0x00, 0xff],
                 }),
+                figures: vec![FigureImage {
+                    name: "images/8_0.jpg".into(),
+                    jpeg: vec![0xff, 0xd8, 0x01, 0xff, 0xd9],
+                }],
             },
         ];
         let mut buf = Vec::new();

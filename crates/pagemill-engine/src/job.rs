@@ -37,6 +37,9 @@ pub struct ConvertOptions {
     pub formats: Formats,
     /// Resolution of the page pictures in the layout PDF.
     pub layout_dpi: u32,
+    /// Resolution of figure crops of vector drawings and OCR regions (images are cropped
+    /// at their own resolution, within twice this).
+    pub figure_dpi: u32,
     /// User password for encrypted inputs.
     pub password: Option<String>,
     /// A page still unfinished after this long fails with `timeout` (its worker is killed
@@ -327,6 +330,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             page_timeout_ms: self.opts.page_timeout.as_millis() as u64,
             preview_dpi: self.opts.formats.layouts.then_some(self.opts.layout_dpi),
             page_images: self.opts.formats.searchable,
+            figure_dpi: self.opts.formats.images.then_some(self.opts.figure_dpi),
         }
     }
 
@@ -555,6 +559,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     outcome,
                     preview,
                     image,
+                    figures,
                 },
                 TaskKind::Page { seq, .. },
             ) => {
@@ -563,7 +568,11 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     // The result now holds about its wire size (not the estimate).
                     self.budget.resize(p, bytes as u64);
                 }
-                let pictures = PagePictures { preview, image };
+                let pictures = PagePictures {
+                    preview,
+                    image,
+                    figures,
+                };
                 self.accept_page(doc, seq, outcome, pictures, permit);
             }
             (other, kind) => {

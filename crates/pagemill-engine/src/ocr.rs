@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use pagemill_core::layout::figures::{place_figures, PlacedFigure, RawFigure, RawFigureKind};
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::{OcrSettings, Upscale};
 use pagemill_core::{BBox, Page};
@@ -100,7 +101,7 @@ pub(crate) fn ocr_pdf_page(
     index: u32,
     reason: OcrReason,
     budget: Duration,
-) -> Result<Page, PageError> {
+) -> Result<(Page, Vec<PlacedFigure>), PageError> {
     let options = RenderOptions {
         max_page_pixels: settings.max_page_pixels,
         max_image_pixels: settings.max_image_pixels,
@@ -139,7 +140,7 @@ pub(crate) fn ocr_image_page(
     settings: &OcrSettings,
     index: u32,
     budget: Duration,
-) -> Result<Page, PageError> {
+) -> Result<(Page, Vec<PlacedFigure>), PageError> {
     let frame = doc.decode_gray(index, settings.max_image_pixels)?;
     let info = doc
         .page(index)
@@ -172,7 +173,7 @@ fn recognize(
     raster: Raster,
     reason: OcrReason,
     budget: Duration,
-) -> Result<Page, PageError> {
+) -> Result<(Page, Vec<PlacedFigure>), PageError> {
     let started = Instant::now();
     let engine = state.engine(&settings.languages)?;
     let source = GrayImage {
@@ -233,11 +234,21 @@ fn recognize(
     };
     let map = upright.upright;
     let s = raster.px_per_pt;
-    let (blocks, body) = to_blocks_mapped(&result, s, |b| {
+    let place = |b: BBox| {
         let b = map.to_source(b);
         BBox::new(b.x0 / s, b.y0 / s, b.x1 / s, b.y1 / s)
-    });
-    Ok(Page {
+    };
+    let (blocks, body) = to_blocks_mapped(&result, s, place);
+    let candidates: Vec<RawFigure> = result
+        .figures
+        .iter()
+        .map(|b| RawFigure {
+            bbox: place(*b),
+            kind: RawFigureKind::Region,
+            dpi: (raster.dpi > 0).then_some(raster.dpi as f32),
+        })
+        .collect();
+    let mut page = Page {
         index,
         width: raster.width as f32 / s,
         height: raster.height as f32 / s,
@@ -248,5 +259,7 @@ fn recognize(
         ocr_skew: (map.skew != 0.0).then_some((map.skew * 100.0).round() / 100.0),
         body_font_size: body,
         blocks,
-    })
+    };
+    let figures = place_figures(&mut page, &candidates);
+    Ok((page, figures))
 }

@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use pagemill_core::layout::analyze;
+use pagemill_core::layout::figures::{place_figures, PlacedFigure};
 use pagemill_core::layout::text_layer::ocr_reason;
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Request, Response};
@@ -20,6 +21,7 @@ use pagemill_image::ImageError;
 use pagemill_ocr::OcrError;
 use pagemill_pdf::{Engine, PdfError};
 
+use crate::figures::crop_figures;
 use crate::ocr::{ocr_image_page, ocr_pdf_page, release_free_memory, OcrState};
 use crate::preview::page_preview;
 use crate::source::Source;
@@ -68,7 +70,15 @@ pub fn run() -> Result<(), WorkerError> {
                 }
             }
             Request::Page { doc, index } => {
-                let outcome = convert_page(&engine, &mut ocr, &mut open, &doc, index);
+                let (mut outcome, placed) = convert_page(&engine, &mut ocr, &mut open, &doc, index);
+                let figures = match (doc.figure_dpi, &mut outcome) {
+                    (Some(dpi), PageOutcome::Ok(page)) if !placed.is_empty() => open
+                        .iter_mut()
+                        .find(|d| d.id == doc.id)
+                        .map(|d| crop_figures(&mut d.doc, page, &placed, dpi, &doc.ocr))
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
                 let preview = match (doc.preview_dpi, &outcome) {
                     (Some(dpi), PageOutcome::Ok(page)) => {
                         let ocred = page.ocr_reason.is_some();
@@ -90,6 +100,7 @@ pub fn run() -> Result<(), WorkerError> {
                     outcome,
                     preview,
                     image,
+                    figures,
                 }
             }
             Request::Close { doc } => {
@@ -126,13 +137,14 @@ fn convert_page<'e>(
     open: &mut VecDeque<OpenDoc<'e>>,
     doc: &DocRef,
     index: u32,
-) -> PageOutcome {
+) -> (PageOutcome, Vec<PlacedFigure>) {
     let failed = |reason, message: String| {
-        PageOutcome::Failed(PageFailure {
+        let outcome = PageOutcome::Failed(PageFailure {
             index,
             reason,
             message,
-        })
+        });
+        (outcome, Vec::new())
     };
     if !open.iter().any(|d| d.id == doc.id) {
         match Source::open(engine, &doc.path, doc.password.as_deref()) {
@@ -155,11 +167,11 @@ fn convert_page<'e>(
         let budget = Duration::from_millis(doc.page_timeout_ms).saturating_sub(started.elapsed());
         convert(ocr, &mut d.doc, doc, index, budget)
     }));
-    if !matches!(&result, Ok(Ok(p)) if p.source == TextSource::TextLayer) {
+    if !matches!(&result, Ok(Ok((p, _))) if p.source == TextSource::TextLayer) {
         release_free_memory();
     }
     match result {
-        Ok(Ok(page)) => PageOutcome::Ok(page),
+        Ok(Ok((page, figures))) => (PageOutcome::Ok(page), figures),
         Ok(Err(PageError::Pdf(PdfError::Page { message, .. }))) => {
             failed(FailureReason::Invalid, message)
         }
@@ -194,19 +206,20 @@ fn convert(
     doc: &DocRef,
     index: u32,
     budget: Duration,
-) -> Result<Page, PageError> {
+) -> Result<(Page, Vec<PlacedFigure>), PageError> {
     let mode = doc.ocr.mode;
     match source {
         Source::Image(img) if mode == OcrMode::Never => {
             // Nothing to read without OCR: an empty page of the image's size.
             let info = img.page(index).ok_or(ImageError::NoPage(index + 1))?;
             let px_per_pt = info.sizing_dpi() / 72.0;
-            Ok(Page::new(
+            let page = Page::new(
                 index,
                 info.width as f32 / px_per_pt,
                 info.height as f32 / px_per_pt,
                 Vec::new(),
-            ))
+            );
+            Ok((page, Vec::new()))
         }
         Source::Image(img) => ocr_image_page(ocr, img, &doc.ocr, index, budget),
         Source::Pdf(pdf) => {
@@ -220,7 +233,12 @@ fn convert(
                 }
             };
             match (raw, reason) {
-                (Some(raw), None) => Ok(analyze(&raw)),
+                (Some(raw), None) => {
+                    let mut page = analyze(&raw);
+                    tracing::trace!(page = index + 1, candidates = ?raw.figures, "figures");
+                    let figures = place_figures(&mut page, &raw.figures);
+                    Ok((page, figures))
+                }
                 (_, reason) => {
                     let reason = reason.unwrap_or(OcrReason::Forced);
                     ocr_pdf_page(ocr, pdf, &doc.ocr, index, reason, budget)

@@ -36,7 +36,10 @@ impl<W: Write> DetWriter<W> {
                         None => b.kind.as_str().to_string(),
                     };
                     writeln!(self.out, "<{kind}>[[{x0}, {y0}, {x1}, {y1}]]")?;
-                    writeln!(self.out, "{}", b.text)?;
+                    match &b.image {
+                        Some(path) => writeln!(self.out, "![]({path})")?,
+                        None => writeln!(self.out, "{}", b.text)?,
+                    }
                 }
             }
             PageOutcome::Failed(f) => {
@@ -78,6 +81,7 @@ mod tests {
                     italic: false,
                     confidence: 1.0,
                     lines: vec![],
+                    image: None,
                 }],
             ))
         };

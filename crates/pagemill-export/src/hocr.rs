@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 
-use pagemill_core::model::TextSource;
+use pagemill_core::model::{BlockKind, TextSource};
 use pagemill_core::{BBox, PageOutcome};
 
 /// Resolution of the hOCR coordinate grid.
@@ -56,7 +56,7 @@ impl<W: Write> HocrWriter<W> {
              <head>\n<title>{}</title>\n\
              <meta http-equiv=\"Content-Type\" content=\"text/html;charset=utf-8\"/>\n\
              <meta name=\"ocr-system\" content=\"pagemill {}\"/>\n\
-             <meta name=\"ocr-capabilities\" content=\"ocr_page ocr_carea ocr_par ocr_line ocrx_word\"/>\n\
+             <meta name=\"ocr-capabilities\" content=\"ocr_page ocr_carea ocr_par ocr_line ocrx_word ocr_photo\"/>\n\
              </head>\n<body>\n",
             escape(title),
             env!("CARGO_PKG_VERSION")
@@ -98,6 +98,16 @@ impl<W: Write> HocrWriter<W> {
             g = GRID_DPI as u32
         )?;
         for block in &page.blocks {
+            if block.kind == BlockKind::Figure {
+                // Tesseract's own element for image regions.
+                let a = self.next(0);
+                writeln!(
+                    self.out,
+                    " <div class='ocr_photo' id='block_{n}_{a}' title='{}'></div>",
+                    bbox(&block.bbox)
+                )?;
+                continue;
+            }
             let (a, p) = (self.next(0), self.next(1));
             writeln!(
                 self.out,
@@ -177,6 +187,7 @@ mod tests {
                         text: "a<b & c".into(),
                         words: vec![word(72.0, "a<b"), word(110.0, "&")],
                     }],
+                    image: None,
                 }],
             )
         };

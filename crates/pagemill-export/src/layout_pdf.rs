@@ -24,7 +24,7 @@ const PER_PAGE: i32 = 3;
 const LABEL_SIZE: f32 = 6.0;
 
 /// Stroke colour of each kind (RGB 0–1): headings red, text blue, lists green, code
-/// purple, furniture gray, footnotes orange, tables of contents teal.
+/// purple, furniture gray, footnotes orange, tables of contents teal, figures brown.
 fn colour(kind: BlockKind) -> [f32; 3] {
     match kind {
         BlockKind::Heading => [0.85, 0.1, 0.1],
@@ -34,6 +34,7 @@ fn colour(kind: BlockKind) -> [f32; 3] {
         BlockKind::PageHeader | BlockKind::PageFooter | BlockKind::PageNumber => [0.5, 0.5, 0.5],
         BlockKind::Footnote => [0.9, 0.5, 0.0],
         BlockKind::Toc => [0.0, 0.55, 0.55],
+        BlockKind::Figure => [0.6, 0.4, 0.1],
     }
 }
 
@@ -158,6 +159,7 @@ mod tests {
                 italic: false,
                 confidence: 1.0,
                 lines: Vec::new(),
+                image: None,
             }],
         );
         let preview = PagePreview {

@@ -85,6 +85,10 @@ impl<W: Write> MarkdownWriter<W> {
         }
         self.flush_pending()?;
         match b.kind {
+            BlockKind::Figure => match &b.image {
+                Some(path) => self.emit(b.kind, &format!("![]({path})")),
+                None => Ok(()),
+            },
             BlockKind::Heading => {
                 let level = b.level.unwrap_or(2).clamp(1, 6) as usize;
                 let text = b.text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -272,6 +276,7 @@ mod tests {
             italic: false,
             confidence: 1.0,
             lines: vec![],
+            image: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pagemill_core::protocol::{DocInfo, DocKind, PageImage, PagePreview};
+use pagemill_core::protocol::{DocInfo, DocKind, FigureImage, PageImage, PagePreview};
 use pagemill_core::PageOutcome;
 
 use crate::searchable_pdf::{SearchableError, SearchablePdfWriter};
@@ -14,6 +14,8 @@ use crate::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, LayoutPdfWriter,
 
 /// Name of the per-document temporary directory (under `OUT/IN/`).
 pub const TMP_DIR: &str = ".pagemill-tmp";
+/// Where figure crops go, under the document's directory.
+pub const IMAGES_DIR: &str = "images";
 
 /// One output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,8 @@ pub struct Formats {
     pub layouts: bool,
     /// Write `IN.ocr.pdf`, the input with an invisible text layer on its OCR pages.
     pub searchable: bool,
+    /// Write figure crops into `images/` (needs crops from the workers).
+    pub images: bool,
 }
 
 impl Default for Formats {
@@ -58,6 +62,7 @@ impl Default for Formats {
             hocr: false,
             layouts: true,
             searchable: false,
+            images: true,
         }
     }
 }
@@ -73,6 +78,7 @@ impl FromStr for Formats {
             hocr: false,
             layouts: false,
             searchable: false,
+            images: false,
         };
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part {
@@ -82,6 +88,7 @@ impl FromStr for Formats {
                 "hocr" => f.hocr = true,
                 "layouts" | "layout-pdf" => f.layouts = true,
                 "ocr.pdf" | "searchable" => f.searchable = true,
+                "images" | "figures" => f.images = true,
                 other => {
                     return Err(format!(
                         "unknown format `{other}`: choose from {FORMAT_NAMES}"
@@ -89,7 +96,7 @@ impl FromStr for Formats {
                 }
             }
         }
-        if !(f.markdown || f.json || f.det || f.hocr || f.layouts || f.searchable) {
+        if !(f.markdown || f.json || f.det || f.hocr || f.layouts || f.searchable || f.images) {
             return Err(format!("no format given: choose from {FORMAT_NAMES}"));
         }
         Ok(f)
@@ -97,7 +104,7 @@ impl FromStr for Formats {
 }
 
 /// The names `--format` takes.
-const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable";
+const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable, images";
 
 type Out = BufWriter<File>;
 
@@ -108,6 +115,8 @@ pub struct PagePictures {
     pub preview: Option<PagePreview>,
     /// An image input's page as an image stream, for the searchable PDF.
     pub image: Option<PageImage>,
+    /// The page's figure crops, for `images/`.
+    pub figures: Vec<FigureImage>,
 }
 
 /// The sinks of one document.
@@ -121,6 +130,10 @@ pub struct DocumentSinks {
     hocr: Option<HocrWriter<Out>>,
     layouts: Option<LayoutPdfWriter<Out>>,
     searchable: Option<SearchablePdfWriter<Out>>,
+    /// Figure crops are written (`images/` under the temporary directory).
+    images: bool,
+    /// Crops written so far.
+    figures_written: u32,
     summary: DocumentSummary,
     finished: bool,
 }
@@ -164,6 +177,8 @@ impl DocumentSinks {
             hocr: None,
             layouts: None,
             searchable: None,
+            images: formats.images,
+            figures_written: 0,
             summary: DocumentSummary {
                 pages,
                 ..Default::default()
@@ -241,6 +256,26 @@ impl DocumentSinks {
         if let Some(w) = &mut self.searchable {
             w.page(outcome, pictures.image.as_ref())?;
         }
+        if self.images {
+            for f in &pictures.figures {
+                self.write_figure(f)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one crop as `images/<file>`; only the file name the worker gave is used, so
+    /// nothing is written outside the directory.
+    fn write_figure(&mut self, f: &FigureImage) -> io::Result<()> {
+        let Some(name) = Path::new(&f.name).file_name() else {
+            return Ok(());
+        };
+        let dir = self.tmp.join(IMAGES_DIR);
+        if self.figures_written == 0 {
+            fs::create_dir_all(&dir)?;
+        }
+        fs::write(dir.join(name), &f.jpeg)?;
+        self.figures_written += 1;
         Ok(())
     }
 
@@ -279,6 +314,17 @@ impl DocumentSinks {
             done.push("ocr.pdf");
         }
         let mut paths = Vec::new();
+        if self.images {
+            // Crops of an earlier run would be referenced by nothing.
+            let to = self.dir.join(IMAGES_DIR);
+            if to.exists() {
+                fs::remove_dir_all(&to)?;
+            }
+            if self.figures_written > 0 {
+                fs::rename(self.tmp.join(IMAGES_DIR), &to)?;
+                paths.push(to);
+            }
+        }
         for ext in done {
             let to = self.dir.join(format!("{}.{ext}", self.stem));
             fs::rename(self.tmp_path(ext), &to)?;
@@ -338,6 +384,7 @@ mod tests {
                 hocr: false,
                 layouts: false,
                 searchable: false,
+                images: false,
             }
         );
         assert!("md,hocr".parse::<Formats>().unwrap().hocr);

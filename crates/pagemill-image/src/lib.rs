@@ -6,6 +6,7 @@
 //! [`ImageDocument::decode_gray`] decodes one page to 8-bit gray for OCR, and
 //! [`resample`] scales it (Lanczos3) to the resolution OCR wants.
 
+mod crop;
 mod density;
 mod document;
 mod embed;
@@ -13,6 +14,7 @@ mod gray;
 pub mod resample;
 mod sniff;
 
+pub use crop::RgbCrop;
 pub use document::{GrayFrame, ImageDocument, PageInfo};
 pub use sniff::{sniff, Format};
 

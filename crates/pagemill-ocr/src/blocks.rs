@@ -103,6 +103,7 @@ pub fn to_blocks_mapped(
                 italic: false,
                 confidence: round2(confidence),
                 lines,
+                image: None,
             }
         })
         .collect();
@@ -316,6 +317,7 @@ mod tests {
     #[test]
     fn big_short_paragraphs_are_headings_and_boxes_are_in_points() {
         let page = OcrPage {
+            figures: Vec::new(),
             paragraphs: vec![
                 para(RegionKind::Text, 100.0, 80.0, &["A Title"]),
                 para(
@@ -349,6 +351,7 @@ mod tests {
         // As on OCRmyPDF's linn.pdf: a lead paragraph in large type, and the tail of a
         // list item split off by the engine.
         let page = OcrPage {
+            figures: Vec::new(),
             paragraphs: vec![
                 para(
                     RegionKind::Text,
@@ -383,6 +386,7 @@ mod tests {
     #[test]
     fn a_line_tail_split_off_joins_its_paragraph() {
         let page = OcrPage {
+            figures: Vec::new(),
             paragraphs: vec![
                 para(
                     RegionKind::Text,
@@ -412,6 +416,7 @@ mod tests {
         // `¢` and `©`; and a copyright line that must stay as it is on a page without
         // bullets.
         let page = OcrPage {
+            figures: Vec::new(),
             paragraphs: vec![para(
                 RegionKind::Text,
                 100.0,
@@ -436,6 +441,7 @@ mod tests {
         );
         assert!(blocks.iter().all(|b| b.kind == BlockKind::ListItem));
         let copyright = OcrPage {
+            figures: Vec::new(),
             paragraphs: vec![para(
                 RegionKind::Text,
                 100.0,

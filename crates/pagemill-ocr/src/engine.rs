@@ -92,6 +92,8 @@ pub struct OcrParagraph {
 pub struct OcrPage {
     /// Paragraphs in reading order.
     pub paragraphs: Vec<OcrParagraph>,
+    /// Picture regions the engine's layout analysis found (image pixels).
+    pub figures: Vec<BBox>,
 }
 
 /// Why recognition failed.

@@ -242,6 +242,16 @@ impl Drop for Text {
     }
 }
 
+/// Whether a block is a picture (Tesseract's `PTIsImageType`).
+fn is_image(t: ts::TessPolyBlockType) -> bool {
+    matches!(
+        t,
+        ts::TessPolyBlockType_PT_FLOWING_IMAGE
+            | ts::TessPolyBlockType_PT_HEADING_IMAGE
+            | ts::TessPolyBlockType_PT_PULLOUT_IMAGE
+    )
+}
+
 fn region_kind(t: ts::TessPolyBlockType) -> RegionKind {
     match t {
         ts::TessPolyBlockType_PT_FLOWING_TEXT | ts::TessPolyBlockType_PT_UNKNOWN => {
@@ -310,7 +320,8 @@ unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
             unsafe { ts::TessPageIteratorBoundingBox(pit, level, &mut l, &mut t, &mut r, &mut b) };
         (ok != 0).then(|| BBox::new(l as f32, t as f32, r as f32, b as f32))
     };
-    let (para_l, line_l, word_l) = (
+    let (block_l, para_l, line_l, word_l) = (
+        ts::TessPageIteratorLevel_RIL_BLOCK,
         ts::TessPageIteratorLevel_RIL_PARA,
         ts::TessPageIteratorLevel_RIL_TEXTLINE,
         ts::TessPageIteratorLevel_RIL_WORD,
@@ -323,8 +334,21 @@ unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
             }
             continue;
         };
+        let block_type = unsafe { ts::TessPageIteratorBlockType(pit) };
+        if is_image(block_type) {
+            // Image regions carry one empty stand-in word; record the region instead.
+            if at(block_l) {
+                if let Some(b) = bbox(block_l) {
+                    page.figures.push(b);
+                }
+            }
+            if unsafe { ts::TessPageIteratorNext(pit, word_l) } == 0 {
+                break;
+            }
+            continue;
+        }
         if at(para_l) || page.paragraphs.is_empty() {
-            let kind = region_kind(unsafe { ts::TessPageIteratorBlockType(pit) });
+            let kind = region_kind(block_type);
             page.paragraphs.push(OcrParagraph {
                 bbox: bbox(para_l).unwrap_or(word_box),
                 kind,

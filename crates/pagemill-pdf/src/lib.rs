@@ -4,6 +4,7 @@
 //! - [`Engine`] / [`Document`]: open a PDF, read its page count and metadata;
 //! - [`PagedDocument`]: pages of documents of any length in flat memory, through views;
 //! - [`raw`]: the small reader of the file structure that views need;
+//! - [`figures`]: a page's pictures (images, vector drawings) and crops of them;
 //! - [`text`]: one page's characters with boxes, sizes and fonts, in the displayed frame.
 //!
 //! PDFium is **not thread-safe**: an [`Engine`] lives in one thread of one process. pagemill
@@ -11,6 +12,7 @@
 
 mod document;
 mod error;
+pub mod figures;
 pub mod library;
 mod paged;
 pub mod raw;

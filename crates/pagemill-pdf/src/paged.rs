@@ -10,6 +10,9 @@ use pagemill_core::layout::RawPage;
 use pagemill_core::protocol::DocInfo;
 use pdfium_render::prelude::FPDF_FILEACCESS;
 
+use pagemill_core::BBox;
+
+use crate::figures::RgbImage;
 use crate::raw::PageTree;
 use crate::render::{GrayPage, RenderOptions};
 use crate::{Document, Engine, PdfError};
@@ -158,6 +161,22 @@ impl<'e> PagedDocument<'e> {
             PdfError::Page { message, .. } => PdfError::Page { index, message },
             other => other,
         })
+    }
+
+    /// Renders a region of page `index` in colour; see [`Document::render_region`].
+    pub fn render_region(
+        &mut self,
+        index: u32,
+        region: BBox,
+        dpi: f32,
+        max_pixels: u64,
+    ) -> Result<RgbImage, PdfError> {
+        let (doc, local) = self.document_for(index)?;
+        doc.render_region(local, region, dpi, max_pixels)
+            .map_err(|e| match e {
+                PdfError::Page { message, .. } => PdfError::Page { index, message },
+                other => other,
+            })
     }
 
     /// The open document holding page `index`, and the page's index in it.

@@ -5,9 +5,9 @@ use pdfium_render::prelude::{FPDF_IMAGEOBJ_METADATA, FPDF_PAGE, FPDF_PAGEOBJECT}
 use crate::{Document, PdfError};
 
 /// Page object type of images (`FPDF_PAGEOBJ_IMAGE`).
-const PAGEOBJ_IMAGE: i32 = 3;
+pub(crate) const PAGEOBJ_IMAGE: i32 = 3;
 /// Page object type of form XObjects (`FPDF_PAGEOBJ_FORM`).
-const PAGEOBJ_FORM: i32 = 5;
+pub(crate) const PAGEOBJ_FORM: i32 = 5;
 /// `FPDF_ANNOT`: draw annotations.
 const RENDER_ANNOT: i32 = 0x01;
 /// `FPDF_GRAYSCALE`.

@@ -11,9 +11,7 @@ use pagemill_core::layout::text_layer::{
 };
 use pagemill_core::layout::{FontInfo, RawChar, RawPage};
 use pagemill_core::BBox;
-use pdfium_render::prelude::{
-    FPDF_PAGE, FPDF_PAGEOBJECT, FPDF_PAGEOBJ_FORM, FPDF_PAGEOBJ_PATH, FS_MATRIX, FS_RECTF,
-};
+use pdfium_render::prelude::{FPDF_PAGE, FS_MATRIX, FS_RECTF};
 
 /// `FPDF_TEXTRENDERMODE_INVISIBLE`: text drawn with neither fill nor stroke (the mode of
 /// OCR layers over scans).
@@ -34,7 +32,7 @@ struct FontCount {
 /// Maps PDF user space to the displayed frame (origin top-left of the crop box, y down,
 /// `/Rotate` applied).
 #[derive(Debug, Clone, Copy)]
-struct Frame {
+pub(crate) struct Frame {
     left: f32,
     bottom: f32,
     right: f32,
@@ -52,9 +50,36 @@ impl Frame {
         }
     }
     fn map_rect(&self, r: &FS_RECTF) -> BBox {
-        let (x0, y0) = self.map(r.left, r.top);
-        let (x1, y1) = self.map(r.right, r.bottom);
+        self.map_box(r.left, r.bottom, r.right, r.top)
+    }
+    /// The user-space rectangle `[left, bottom, right, top]` in the displayed frame.
+    pub(crate) fn map_box(&self, left: f32, bottom: f32, right: f32, top: f32) -> BBox {
+        let (x0, y0) = self.map(left, top);
+        let (x1, y1) = self.map(right, bottom);
         BBox::new(x0, y0, x1, y1)
+    }
+    /// `b` cut to the visible page.
+    pub(crate) fn clip(&self, b: BBox) -> BBox {
+        let (w, h) = self.displayed_size();
+        BBox::new(
+            b.x0.clamp(0.0, w),
+            b.y0.clamp(0.0, h),
+            b.x1.clamp(0.0, w),
+            b.y1.clamp(0.0, h),
+        )
+    }
+    /// The visible page's area in square points.
+    pub(crate) fn area(&self) -> f32 {
+        let (w, h) = self.displayed_size();
+        w * h
+    }
+    fn displayed_size(&self) -> (f32, f32) {
+        let (w, h) = (self.right - self.left, self.top - self.bottom);
+        if self.rotation % 180 == 90 {
+            (h, w)
+        } else {
+            (w, h)
+        }
     }
 }
 
@@ -132,10 +157,13 @@ impl Document<'_> {
             chars: Vec::new(),
             fonts: Vec::new(),
             layer: TextLayerStats::default(),
+            figures: Vec::new(),
         };
         let tp = unsafe { b.FPDFText_LoadPage(page) };
+        let objects = self.page_objects(page, &frame);
+        out.figures = objects.figures;
         if tp.is_null() {
-            out.layer.paths = self.count_paths(page);
+            out.layer.paths = objects.paths;
             return Ok(out); // no text layer at all
         }
         let n = unsafe { b.FPDFText_CountChars(tp) }.max(0);
@@ -230,37 +258,9 @@ impl Document<'_> {
             }
         }
         if out.layer.visible == 0 {
-            out.layer.paths = self.count_paths(page);
+            out.layer.paths = objects.paths;
         }
         Ok(out)
-    }
-
-    /// Path objects on the page, form XObjects included (only asked of pages without
-    /// visible text, to tell outlined text from a blank or pictorial page).
-    fn count_paths(&self, page: FPDF_PAGE) -> u32 {
-        let b = &self.engine.b;
-        let mut paths = 0u32;
-        let n = unsafe { b.FPDFPage_CountObjects(page) }.max(0);
-        let mut stack: Vec<FPDF_PAGEOBJECT> = (0..n)
-            .map(|i| unsafe { b.FPDFPage_GetObject(page, i) })
-            .collect();
-        // Bounded: a form nested in itself is a loop PDFium does not always break.
-        let mut budget = 1_000_000u32;
-        while let Some(obj) = stack.pop() {
-            budget = budget.saturating_sub(1);
-            if obj.is_null() || budget == 0 {
-                break;
-            }
-            match unsafe { b.FPDFPageObj_GetType(obj) } as u32 {
-                FPDF_PAGEOBJ_PATH => paths += 1,
-                FPDF_PAGEOBJ_FORM => {
-                    let k = unsafe { b.FPDFFormObj_CountObjects(obj) }.max(0);
-                    stack.extend((0..k).map(|i| unsafe { b.FPDFFormObj_GetObject(obj, i as u64) }));
-                }
-                _ => {}
-            }
-        }
-        paths
     }
 
     /// Font facts of the text object behind character `i`, registering new fonts.

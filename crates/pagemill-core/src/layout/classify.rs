@@ -363,6 +363,7 @@ fn classify_style(
                         words: Vec::new(),
                     })
                     .collect(),
+                image: None,
             }
         })
         .collect()

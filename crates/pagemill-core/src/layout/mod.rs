@@ -13,6 +13,7 @@
 
 pub mod blocks;
 pub mod classify;
+pub mod figures;
 pub mod lines;
 pub mod order;
 pub mod text_layer;
@@ -122,6 +123,10 @@ pub struct RawPage {
     /// What the text layer is made of (decides whether to OCR instead).
     #[serde(default)]
     pub layer: text_layer::TextLayerStats,
+    /// Candidate figures: image objects and clusters of vector paths
+    /// ([`figures::place_figures`] decides which count).
+    #[serde(default)]
+    pub figures: Vec<figures::RawFigure>,
 }
 
 /// Runs the four stages on one page.
@@ -181,6 +186,7 @@ pub(crate) mod testutil {
                 FontInfo::from_pdf("Courier", 1, 400),
             ],
             layer: Default::default(),
+            figures: Vec::new(),
         }
     }
 }

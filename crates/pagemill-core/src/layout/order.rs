@@ -21,16 +21,21 @@ pub fn sort_reading_order(groups: &mut Vec<LineGroup>) {
         return;
     }
     let boxes: Vec<BBox> = groups.iter().map(|g| g.bbox).collect();
-    let mut idx: Vec<usize> = (0..groups.len()).collect();
-    if groups.len() > MAX_XY_CUT_BLOCKS {
-        idx.sort_by(|&a, &b| cmp_pos(&boxes[a], &boxes[b]));
-    } else {
-        let mut out = Vec::with_capacity(idx.len());
-        xy_cut(&mut idx, &boxes, &mut out);
-        idx = out;
-    }
+    let idx = reading_order(&boxes);
     let mut slots: Vec<Option<LineGroup>> = std::mem::take(groups).into_iter().map(Some).collect();
     groups.extend(idx.into_iter().filter_map(|i| slots[i].take()));
+}
+
+/// The indices of `boxes` in reading order.
+pub fn reading_order(boxes: &[BBox]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..boxes.len()).collect();
+    if boxes.len() > MAX_XY_CUT_BLOCKS {
+        idx.sort_by(|&a, &b| cmp_pos(&boxes[a], &boxes[b]));
+        return idx;
+    }
+    let mut out = Vec::with_capacity(idx.len());
+    xy_cut(&mut idx, boxes, &mut out);
+    out
 }
 
 fn cmp_pos(a: &BBox, b: &BBox) -> std::cmp::Ordering {

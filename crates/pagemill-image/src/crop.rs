@@ -1,0 +1,88 @@
+//! A region of an image page in colour, for figure crops.
+//!
+//! PNG, JPEG, GIF, WebP, BMP and PNM pages keep their colour (transparency laid over
+//! white). TIFF and JPEG 2000 pages come from the gray decoders the OCR path uses, as
+//! the searchable PDF does (see `embed`).
+
+use crate::document::{decode_limited, ImageDocument};
+use crate::gray::over_white;
+use crate::{Format, ImageError};
+
+/// A cropped region in RGB, rows top to bottom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbCrop {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width × height × 3` bytes.
+    pub pixels: Vec<u8>,
+}
+
+impl ImageDocument {
+    /// The pixels `[x0, y0, x1, y1)` of page `index` (clamped to the page) in RGB. A page
+    /// over `max_pixels` is refused before it is decoded.
+    pub fn crop_rgb(
+        &self,
+        index: u32,
+        region: [u32; 4],
+        max_pixels: u64,
+    ) -> Result<RgbCrop, ImageError> {
+        let info = self.page(index).ok_or(ImageError::NoPage(index + 1))?;
+        let x0 = region[0].min(info.width);
+        let y0 = region[1].min(info.height);
+        let x1 = region[2].clamp(x0, info.width);
+        let y1 = region[3].clamp(y0, info.height);
+        let (w, h) = (x1 - x0, y1 - y0);
+        let rgb: Vec<u8> = match self.format() {
+            Format::Tiff | Format::Jpeg2000 => {
+                let frame = self.decode_gray(index, max_pixels)?;
+                rows(frame.width, y0, y1)
+                    .flat_map(|start| &frame.pixels[start + x0 as usize..start + x1 as usize])
+                    .flat_map(|&g| [g, g, g])
+                    .collect()
+            }
+            format => {
+                if u64::from(info.width) * u64::from(info.height) > max_pixels {
+                    return Err(ImageError::TooLarge {
+                        width: info.width,
+                        height: info.height,
+                        limit: max_pixels,
+                    });
+                }
+                let img = decode_limited(&self.path, format, max_pixels)?.crop_imm(x0, y0, w, h);
+                if img.color().has_alpha() {
+                    img.to_rgba8()
+                        .pixels()
+                        .flat_map(|p| {
+                            let a = p.0[3];
+                            [
+                                over_white(p.0[0], a),
+                                over_white(p.0[1], a),
+                                over_white(p.0[2], a),
+                            ]
+                        })
+                        .collect()
+                } else {
+                    img.into_rgb8().into_raw()
+                }
+            }
+        };
+        if rgb.len() != w as usize * h as usize * 3 {
+            return Err(ImageError::Decode {
+                format: self.format(),
+                message: format!("the crop has {} bytes, expected {w}×{h}×3", rgb.len()),
+            });
+        }
+        Ok(RgbCrop {
+            width: w,
+            height: h,
+            pixels: rgb,
+        })
+    }
+}
+
+/// Byte offsets of rows `y0..y1` of a gray image `width` pixels wide.
+fn rows(width: u32, y0: u32, y1: u32) -> impl Iterator<Item = usize> {
+    (y0..y1).map(move |y| y as usize * width as usize)
+}
