@@ -5,7 +5,7 @@
 //! the searchable PDF does (see `embed`).
 
 use crate::document::{decode_limited, ImageDocument};
-use crate::gray::over_white;
+use crate::gray::rgb_over_white;
 use crate::{Format, ImageError};
 
 /// A cropped region in RGB, rows top to bottom.
@@ -51,21 +51,7 @@ impl ImageDocument {
                     });
                 }
                 let img = decode_limited(&self.path, format, max_pixels)?.crop_imm(x0, y0, w, h);
-                if img.color().has_alpha() {
-                    img.to_rgba8()
-                        .pixels()
-                        .flat_map(|p| {
-                            let a = p.0[3];
-                            [
-                                over_white(p.0[0], a),
-                                over_white(p.0[1], a),
-                                over_white(p.0[2], a),
-                            ]
-                        })
-                        .collect()
-                } else {
-                    img.into_rgb8().into_raw()
-                }
+                rgb_over_white(img)
             }
         };
         if rgb.len() != w as usize * h as usize * 3 {

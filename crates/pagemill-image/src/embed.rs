@@ -10,7 +10,7 @@
 use image::ImageDecoder;
 
 use crate::document::{decode_error, decode_limited, reader, ImageDocument};
-use crate::gray::over_white;
+use crate::gray::{over_white, rgb_over_white};
 use crate::{Format, ImageError};
 use pagemill_core::protocol::{
     deflate, ImageColour as Colour, ImageEncoding as Encoding, PageImage,
@@ -81,21 +81,7 @@ impl ImageDocument {
                             .map(|p| over_white(p.0[0], p.0[1]))
                             .collect(),
                     ),
-                    (false, false) => flate(Colour::Rgb, img.into_rgb8().into_raw()),
-                    (false, true) => flate(
-                        Colour::Rgb,
-                        img.to_rgba8()
-                            .pixels()
-                            .flat_map(|p| {
-                                let a = p.0[3];
-                                [
-                                    over_white(p.0[0], a),
-                                    over_white(p.0[1], a),
-                                    over_white(p.0[2], a),
-                                ]
-                            })
-                            .collect(),
-                    ),
+                    (false, _) => flate(Colour::Rgb, rgb_over_white(img)),
                 })
             }
         }

@@ -14,6 +14,24 @@ pub(crate) fn over_white(v: u8, a: u8) -> u8 {
     ((v * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
+/// An image as RGB bytes, transparency laid over white.
+pub(crate) fn rgb_over_white(img: image::DynamicImage) -> Vec<u8> {
+    if !img.color().has_alpha() {
+        return img.into_rgb8().into_raw();
+    }
+    img.to_rgba8()
+        .pixels()
+        .flat_map(|p| {
+            let a = p.0[3];
+            [
+                over_white(p.0[0], a),
+                over_white(p.0[1], a),
+                over_white(p.0[2], a),
+            ]
+        })
+        .collect()
+}
+
 /// Gray from CMYK: ink adds up, black on top.
 #[inline]
 pub(crate) fn cmyk_gray(c: u8, m: u8, y: u8, k: u8) -> u8 {

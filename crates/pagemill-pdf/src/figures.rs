@@ -6,10 +6,10 @@
 
 use pagemill_core::layout::figures::{RawFigure, RawFigureKind};
 use pagemill_core::BBox;
-use pdfium_render::prelude::{FPDF_PAGE, FPDF_PAGEOBJECT, FS_MATRIX};
+use pdfium_render::prelude::{FPDF_PAGE, FPDF_PAGEOBJECT};
 
 use crate::render::{PAGEOBJ_FORM, PAGEOBJ_IMAGE};
-use crate::text::Frame;
+use crate::text::{Frame, IDENTITY};
 use crate::{Document, PdfError};
 
 /// `FPDF_PAGEOBJ_PATH`.
@@ -119,14 +119,7 @@ impl Document<'_> {
             }
             let kind = unsafe { b.FPDFPageObj_GetType(obj) };
             if kind == PAGEOBJ_FORM {
-                let mut fm = FS_MATRIX {
-                    a: 1.0,
-                    b: 0.0,
-                    c: 0.0,
-                    d: 1.0,
-                    e: 0.0,
-                    f: 0.0,
-                };
+                let mut fm = IDENTITY;
                 // Children's boxes are in the form's space.
                 let inner = if unsafe { b.FPDFPageObj_GetMatrix(obj, &mut fm) } != 0 {
                     Matrix([fm.a, fm.b, fm.c, fm.d, fm.e, fm.f]).then(&m)
@@ -180,25 +173,9 @@ impl Document<'_> {
 
     /// An image object's resolution as placed on the page (pixels per inch).
     fn image_dpi(&self, page: FPDF_PAGE, obj: FPDF_PAGEOBJECT) -> Option<f32> {
-        let (mut w, mut h) = (0u32, 0u32);
-        let b = &self.engine.b;
-        if unsafe { b.FPDFImageObj_GetImagePixelSize(obj, &mut w, &mut h) } == 0 {
-            return None;
-        }
-        let mut meta = pdfium_render::prelude::FPDF_IMAGEOBJ_METADATA {
-            width: 0,
-            height: 0,
-            horizontal_dpi: 0.0,
-            vertical_dpi: 0.0,
-            bits_per_pixel: 0,
-            colorspace: 0,
-            marked_content_id: 0,
-        };
-        if unsafe { b.FPDFImageObj_GetImageMetadata(obj, page, &mut meta) } == 0 {
-            return None;
-        }
-        let dpi = meta.horizontal_dpi.max(meta.vertical_dpi);
-        (dpi.is_finite() && dpi > 0.0).then_some(dpi)
+        let (h, v) = self.placed_dpi(page, obj)?;
+        let dpi = h.max(v);
+        (dpi > 0.0).then_some(dpi)
     }
 
     /// Renders the part `region` (displayed frame, points) of page `index` in colour at

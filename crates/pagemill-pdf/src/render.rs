@@ -165,6 +165,28 @@ impl Document<'_> {
         })
     }
 
+    /// An image object's resolution as placed on the page (horizontal, vertical pixels
+    /// per inch); `None` when PDFium cannot tell.
+    pub(crate) fn placed_dpi(&self, page: FPDF_PAGE, obj: FPDF_PAGEOBJECT) -> Option<(f32, f32)> {
+        let mut meta = FPDF_IMAGEOBJ_METADATA {
+            width: 0,
+            height: 0,
+            horizontal_dpi: 0.0,
+            vertical_dpi: 0.0,
+            bits_per_pixel: 0,
+            colorspace: 0,
+            marked_content_id: 0,
+        };
+        // SAFETY: `obj` is an image object of the loaded `page`; `meta` is written in place.
+        let ok = unsafe {
+            self.engine
+                .b
+                .FPDFImageObj_GetImageMetadata(obj, page, &mut meta)
+        };
+        let (h, v) = (meta.horizontal_dpi, meta.vertical_dpi);
+        (ok != 0 && h.is_finite() && v.is_finite()).then_some((h, v))
+    }
+
     /// The largest image (in pixels) among the page's objects, forms included.
     fn largest_image(&self, page: FPDF_PAGE) -> Option<LargestImage> {
         let b = &self.engine.b;
@@ -194,22 +216,9 @@ impl Document<'_> {
                 if unsafe { b.FPDFImageObj_GetImagePixelSize(obj, &mut w, &mut h) } != 0 {
                     let (w, h) = (u64::from(w), u64::from(h));
                     if best.is_none_or(|b| w * h > b.width * b.height) {
-                        // Displayed resolution (pixels per inch as placed on the page).
-                        let mut meta = FPDF_IMAGEOBJ_METADATA {
-                            width: 0,
-                            height: 0,
-                            horizontal_dpi: 0.0,
-                            vertical_dpi: 0.0,
-                            bits_per_pixel: 0,
-                            colorspace: 0,
-                            marked_content_id: 0,
-                        };
-                        let ok = unsafe { b.FPDFImageObj_GetImageMetadata(obj, page, &mut meta) };
-                        let dpi = if ok != 0 && meta.horizontal_dpi.is_finite() {
-                            meta.horizontal_dpi.min(meta.vertical_dpi).max(0.0)
-                        } else {
-                            0.0
-                        };
+                        let dpi = self
+                            .placed_dpi(page, obj)
+                            .map_or(0.0, |(h, v)| h.min(v).max(0.0));
                         *best = Some(LargestImage {
                             width: w,
                             height: h,

@@ -29,6 +29,16 @@ struct FontCount {
     symbol: bool,
 }
 
+/// The identity matrix, the starting value of matrices PDFium fills in.
+pub(crate) const IDENTITY: FS_MATRIX = FS_MATRIX {
+    a: 1.0,
+    b: 0.0,
+    c: 0.0,
+    d: 1.0,
+    e: 0.0,
+    f: 0.0,
+};
+
 /// Maps PDF user space to the displayed frame (origin top-left of the crop box, y down,
 /// `/Rotate` applied).
 #[derive(Debug, Clone, Copy)]
@@ -273,14 +283,7 @@ impl Document<'_> {
         fonts: &mut Vec<FontInfo>,
     ) -> (u16, f32) {
         let b = &self.engine.b;
-        let mut m = FS_MATRIX {
-            a: 1.0,
-            b: 0.0,
-            c: 0.0,
-            d: 1.0,
-            e: 0.0,
-            f: 0.0,
-        };
+        let mut m = IDENTITY;
         let scale = if unsafe { b.FPDFText_GetMatrix(tp, i, &mut m) } != 0 {
             // Length of the transformed y unit vector: the text's vertical scale.
             let s = (m.c * m.c + m.d * m.d).sqrt();
