@@ -1,4 +1,4 @@
-//! A region of an image page in colour, for figure crops.
+//! Image pages in colour: a region for figure crops, the whole page for text removal.
 //!
 //! PNG, JPEG, GIF, WebP, BMP and PNM pages keep their colour (transparency laid over
 //! white). TIFF and JPEG 2000 pages come from the gray decoders the OCR path uses, as
@@ -19,7 +19,57 @@ pub struct RgbCrop {
     pub pixels: Vec<u8>,
 }
 
+/// A whole page as decoded: gray pages stay gray (one sample a pixel), others are RGB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColourFrame {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Samples a pixel: 1 (gray) or 3 (RGB).
+    pub channels: u8,
+    /// `width × height × channels` bytes, rows top to bottom.
+    pub pixels: Vec<u8>,
+}
+
 impl ImageDocument {
+    /// Page `index` whole, in its own colours (gray or RGB, transparency over white). A
+    /// page over `max_pixels` is refused before it is decoded.
+    pub fn decode_colour(&self, index: u32, max_pixels: u64) -> Result<ColourFrame, ImageError> {
+        let info = self.page(index).ok_or(ImageError::NoPage(index + 1))?;
+        let (width, height) = (info.width, info.height);
+        if u64::from(width) * u64::from(height) > max_pixels {
+            return Err(ImageError::TooLarge {
+                width,
+                height,
+                limit: max_pixels,
+            });
+        }
+        let (channels, pixels) = match self.format() {
+            Format::Tiff | Format::Jpeg2000 => (1, self.decode_gray(index, max_pixels)?.pixels),
+            format => {
+                let img = decode_limited(&self.path, format, max_pixels)?;
+                if matches!(img.color().channel_count(), 1 | 2) {
+                    (1, self.decode_gray(index, max_pixels)?.pixels)
+                } else {
+                    (3, rgb_over_white(img))
+                }
+            }
+        };
+        if pixels.len() != width as usize * height as usize * channels as usize {
+            return Err(ImageError::Decode {
+                format: self.format(),
+                message: format!("decoded {} bytes for a {width}×{height} page", pixels.len()),
+            });
+        }
+        Ok(ColourFrame {
+            width,
+            height,
+            channels,
+            pixels,
+        })
+    }
+
     /// The pixels `[x0, y0, x1, y1)` of page `index` (clamped to the page) in RGB. A page
     /// over `max_pixels` is refused before it is decoded.
     pub fn crop_rgb(

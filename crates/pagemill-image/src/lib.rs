@@ -4,17 +4,20 @@
 //! BMP, PNM or JPEG 2000. [`ImageDocument::open`] reads only headers (format, page count,
 //! size, resolution) so a decompression bomb is refused before anything is allocated;
 //! [`ImageDocument::decode_gray`] decodes one page to 8-bit gray for OCR, and
-//! [`resample`] scales it (Lanczos3) to the resolution OCR wants.
+//! [`resample`] scales it (Lanczos3) to the resolution OCR wants. [`erase`] removes text
+//! from a page image by [`inpaint`]ing its ink from the background around it.
 
 mod crop;
 mod density;
 mod document;
 mod embed;
+pub mod erase;
 mod gray;
+pub mod inpaint;
 pub mod resample;
 mod sniff;
 
-pub use crop::RgbCrop;
+pub use crop::{ColourFrame, RgbCrop};
 pub use document::{GrayFrame, ImageDocument, PageInfo};
 pub use sniff::{sniff, Format};
 
