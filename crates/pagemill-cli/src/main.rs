@@ -1,6 +1,8 @@
 //! The `pagemill` command: a thin shell over `pagemill-engine`.
 
 mod convert;
+mod erase;
+mod job;
 mod progress;
 mod size;
 
@@ -45,8 +47,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Convert PDFs to Markdown, detection Markdown and JSON.
+    /// Convert PDFs and images to Markdown, detection Markdown, JSON and PDFs.
     Convert(convert::ConvertArgs),
+    /// Remove the text from PDFs and images: find it (text layer or OCR), fill its ink
+    /// from the background around it, and write OUT/IN/IN.erased.{png,jpg,pdf} with a
+    /// report of the erased boxes (IN.erased.json).
+    #[command(name = "erase-text")]
+    EraseText(erase::EraseArgs),
     /// Internal: run as a worker process (started by `convert`).
     #[command(name = "internal-worker", hide = true)]
     InternalWorker,
@@ -72,13 +79,8 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     match cli.command {
-        Command::Convert(args) => match convert::run(args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => {
-                eprintln!("pagemill: error: {e:#}");
-                ExitCode::from(exit::FAILURE)
-            }
-        },
+        Command::Convert(args) => exit_code(convert::run(args)),
+        Command::EraseText(args) => exit_code(erase::run(args)),
         Command::InternalWorker => match pagemill_engine::worker::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -86,5 +88,15 @@ fn main() -> ExitCode {
                 ExitCode::from(exit::FAILURE)
             }
         },
+    }
+}
+
+fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("pagemill: error: {e:#}");
+            ExitCode::from(exit::FAILURE)
+        }
     }
 }

@@ -8,7 +8,7 @@ use pagemill_core::PageOutcome;
 use pagemill_engine::{Event, RunSummary};
 use serde_json::json;
 
-use crate::convert::ProgressMode;
+use crate::job::ProgressMode;
 use crate::size::human;
 
 pub struct Reporter {

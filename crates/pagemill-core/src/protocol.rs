@@ -43,6 +43,35 @@ pub struct DocRef {
     /// image regions are rendered at this resolution (images at their own, up to it twice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub figure_dpi: Option<u32>,
+    /// Erase the page's text and send the page image back ([`ErasedPage`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erase: Option<EraseSettings>,
+}
+
+/// How `pagemill erase-text` removes text from a page.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EraseSettings {
+    /// Readings of the page: after the first erasure the page is OCRed again and what is
+    /// still read is erased too, up to this many readings in all (1: no check).
+    pub passes: u8,
+    /// OCR words under this confidence (0–1) are left alone: in photos and drawings
+    /// they are mostly texture the engine mistook for letters.
+    pub min_confidence: f32,
+}
+
+impl Default for EraseSettings {
+    fn default() -> Self {
+        EraseSettings {
+            passes: 2,
+            min_confidence: 0.4,
+        }
+    }
+}
+
+/// Whether the text-free version of a document is a PDF (PDF inputs and multi-page
+/// images) rather than an image file like the input (one-page images).
+pub fn erased_as_pdf(kind: DocKind, page_count: u32) -> bool {
+    kind == DocKind::Pdf || page_count > 1
 }
 
 fn default_page_timeout_ms() -> u64 {
@@ -190,6 +219,56 @@ pub enum Response {
         /// The page's figures, cropped, when [`DocRef::figure_dpi`] asked for them.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         figures: Vec<FigureImage>,
+        /// The page with its text erased, when [`DocRef::erase`] asked for it (boxed: the
+        /// other answers are small).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        erased: Option<Box<ErasedPage>>,
+    },
+}
+
+/// A page with its text erased.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErasedPage {
+    /// Width of the page image in pixels.
+    pub width: u32,
+    /// Height of the page image in pixels.
+    pub height: u32,
+    /// The page image.
+    pub output: ErasedOutput,
+    /// Boxes (pixels, `[x0, y0, x1, y1)`) that pixels were changed in; every pixel outside
+    /// them is as it was.
+    pub regions: Vec<[u32; 4]>,
+    /// Pixels replaced.
+    pub pixels: u64,
+    /// Words erased by each reading of the page (the last one finding none means the
+    /// page reads empty).
+    pub words: Vec<u32>,
+}
+
+/// How an erased page is delivered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ErasedOutput {
+    /// A PNG file (one-page image inputs other than JPEG).
+    Png {
+        /// The file, base64 in the frame.
+        #[serde(with = "base64_bytes")]
+        data: Vec<u8>,
+    },
+    /// A JPEG file (one-page JPEG inputs).
+    Jpeg {
+        /// The file, base64 in the frame.
+        #[serde(with = "base64_bytes")]
+        data: Vec<u8>,
+    },
+    /// A page of the erased PDF (see [`erased_as_pdf`]).
+    PdfPage {
+        /// The page's picture.
+        image: PageImage,
+        /// Page width in points.
+        width_pt: f32,
+        /// Page height in points.
+        height_pt: f32,
     },
 }
 
@@ -359,6 +438,7 @@ mod tests {
                 preview: None,
                 image: None,
                 figures: Vec::new(),
+                erased: None,
             },
             // Binary page pictures travel base64 in the JSON frame and come back intact.
             Response::Page {
@@ -384,6 +464,16 @@ mod tests {
                     name: "images/8_0.jpg".into(),
                     jpeg: vec![0xff, 0xd8, 0x01, 0xff, 0xd9],
                 }],
+                erased: Some(Box::new(ErasedPage {
+                    width: 4,
+                    height: 2,
+                    output: ErasedOutput::Png {
+                        data: vec![0x89, b'P', b'N', b'G', 0x00],
+                    },
+                    regions: vec![[1, 0, 3, 2]],
+                    pixels: 3,
+                    words: vec![1, 0],
+                })),
             },
         ];
         let mut buf = Vec::new();

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use pagemill_core::model::TextSource;
 use pagemill_core::pipeline::{MemoryBudget, Permit, ReorderWindow};
-use pagemill_core::protocol::{DocInfo, DocKind, DocRef, OcrMode, OcrSettings, Request, Response};
+use pagemill_core::protocol::{
+    DocInfo, DocKind, DocRef, EraseSettings, OcrMode, OcrSettings, Request, Response,
+};
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_export::{DocumentSinks, Formats, PagePictures};
@@ -47,6 +49,8 @@ pub struct ConvertOptions {
     pub page_timeout: Duration,
     /// When and how pages are OCRed.
     pub ocr: OcrSettings,
+    /// Erase each page's text (`pagemill erase-text`; written when `formats.erased`).
+    pub erase: Option<EraseSettings>,
     /// Set (by a signal handler) to stop: no new page starts, pages in flight get up to
     /// [`STOP_WAIT`] to finish, documents that are complete are written, unfinished ones
     /// leave nothing behind.
@@ -331,6 +335,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             preview_dpi: self.opts.formats.layouts.then_some(self.opts.layout_dpi),
             page_images: self.opts.formats.searchable,
             figure_dpi: self.opts.formats.images.then_some(self.opts.figure_dpi),
+            erase: self.opts.erase.filter(|_| self.opts.formats.erased),
         }
     }
 
@@ -560,6 +565,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     preview,
                     image,
                     figures,
+                    erased,
                 },
                 TaskKind::Page { seq, .. },
             ) => {
@@ -572,6 +578,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     preview,
                     image,
                     figures,
+                    erased: erased.map(|e| *e),
                 };
                 self.accept_page(doc, seq, outcome, pictures, permit);
             }

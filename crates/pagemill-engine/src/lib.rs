@@ -12,6 +12,7 @@
 //!
 //! Nothing is kept per page once it is written: page count changes time, never peak memory.
 
+mod erase;
 mod figures;
 pub mod inputs;
 pub mod job;

@@ -23,7 +23,8 @@ pub(crate) struct OcrState {
 }
 
 impl OcrState {
-    fn engine(&mut self, languages: &str) -> Result<&mut Tesseract, OcrError> {
+    /// The engine for `languages`, started (or restarted for other languages) on demand.
+    pub(crate) fn engine(&mut self, languages: &str) -> Result<&mut Tesseract, OcrError> {
         if self.engine.as_ref().map(|(l, _)| l.as_str()) != Some(languages) {
             self.engine = None;
             let started = Tesseract::new(languages).map_err(|e| e.to_string());

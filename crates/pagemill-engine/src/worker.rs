@@ -14,13 +14,14 @@ use pagemill_core::layout::figures::{place_figures, PlacedFigure};
 use pagemill_core::layout::text_layer::ocr_reason;
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Request, Response};
-use pagemill_core::protocol::{OcrMode, OcrSettings, PageImage};
+use pagemill_core::protocol::{EraseSettings, ErasedPage, OcrMode, OcrSettings, PageImage};
 use pagemill_core::Page;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_image::ImageError;
 use pagemill_ocr::OcrError;
 use pagemill_pdf::{Engine, PdfError};
 
+use crate::erase::erase_page;
 use crate::figures::crop_figures;
 use crate::ocr::{ocr_image_page, ocr_pdf_page, release_free_memory, OcrState};
 use crate::preview::page_preview;
@@ -88,6 +89,21 @@ pub fn run() -> Result<(), WorkerError> {
                     }
                     _ => None,
                 };
+                let erased = match (&doc.erase, &outcome) {
+                    (Some(settings), PageOutcome::Ok(page)) => open
+                        .iter_mut()
+                        .find(|d| d.id == doc.id)
+                        .map(|d| erase(&mut ocr, &mut d.doc, page, &doc, settings)),
+                    _ => None,
+                };
+                let erased = match erased {
+                    Some(Ok(e)) => Some(Box::new(e)),
+                    Some(Err(failure)) => {
+                        outcome = PageOutcome::Failed(failure);
+                        None
+                    }
+                    None => None,
+                };
                 let image = if doc.page_images {
                     open.iter()
                         .find(|d| d.id == doc.id)
@@ -101,6 +117,7 @@ pub fn run() -> Result<(), WorkerError> {
                     preview,
                     image,
                     figures,
+                    erased,
                 }
             }
             Request::Close { doc } => {
@@ -110,6 +127,34 @@ pub fn run() -> Result<(), WorkerError> {
         };
         write_frame(&mut output, &resp).map_err(WorkerError::Protocol)?;
     }
+}
+
+/// Erases the text of a converted page; a failure becomes the page's failure.
+fn erase(
+    ocr: &mut OcrState,
+    source: &mut Source<'_>,
+    page: &Page,
+    doc: &DocRef,
+    settings: &EraseSettings,
+) -> Result<ErasedPage, PageFailure> {
+    let budget = Duration::from_millis(doc.page_timeout_ms);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        erase_page(ocr, source, page, &doc.ocr, settings, budget)
+    }));
+    release_free_memory();
+    let (reason, message) = match result {
+        Ok(Ok(erased)) => return Ok(erased),
+        Ok(Err(e)) => failure_of(e, doc.page_timeout_ms),
+        Err(panic) => (
+            FailureReason::Crash,
+            format!("internal error while erasing text: {}", panic_text(&panic)),
+        ),
+    };
+    Err(PageFailure {
+        index: page.index,
+        reason,
+        message: format!("text not erased: {message}"),
+    })
 }
 
 /// Page `index` of an image input as a PDF image stream (`None` for a PDF input, or when
@@ -172,31 +217,42 @@ fn convert_page<'e>(
     }
     match result {
         Ok(Ok((page, figures))) => (PageOutcome::Ok(page), figures),
-        Ok(Err(PageError::Pdf(PdfError::Page { message, .. }))) => {
-            failed(FailureReason::Invalid, message)
+        Ok(Err(e)) => {
+            let (reason, message) = failure_of(e, doc.page_timeout_ms);
+            failed(reason, message)
         }
-        Ok(Err(PageError::Pdf(e))) => failed(FailureReason::Invalid, e.to_string()),
-        Ok(Err(PageError::Image(e))) => failed(FailureReason::Invalid, e.to_string()),
-        Ok(Err(PageError::Ocr(OcrError::Deadline(_)))) => failed(
+        Err(panic) => failed(
+            FailureReason::Crash,
+            format!(
+                "internal error while analysing the page: {}",
+                panic_text(&panic)
+            ),
+        ),
+    }
+}
+
+/// A page error as a failure reason and a message for a person.
+fn failure_of(e: PageError, page_timeout_ms: u64) -> (FailureReason, String) {
+    match e {
+        PageError::Pdf(PdfError::Page { message, .. }) => (FailureReason::Invalid, message),
+        PageError::Ocr(OcrError::Deadline(_)) => (
             FailureReason::Timeout,
             format!(
                 "OCR did not finish within the page timeout ({:.1} s)",
-                doc.page_timeout_ms as f64 / 1000.0
+                page_timeout_ms as f64 / 1000.0
             ),
         ),
-        Ok(Err(PageError::Ocr(e))) => failed(FailureReason::Invalid, e.to_string()),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            failed(
-                FailureReason::Crash,
-                format!("internal error while analysing the page: {what}"),
-            )
-        }
+        other => (FailureReason::Invalid, other.to_string()),
     }
+}
+
+/// What a caught panic said.
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// One page: the text layer when it is good (or OCR is off), OCR otherwise.
@@ -257,6 +313,8 @@ pub(crate) enum PageError {
     Image(#[from] ImageError),
     #[error(transparent)]
     Ocr(#[from] OcrError),
+    #[error("cannot encode the page image: {0}")]
+    Encode(String),
 }
 
 /// Why a worker stopped.

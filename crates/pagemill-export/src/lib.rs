@@ -6,6 +6,7 @@
 //! that dies never leaves a truncated file that looks complete.
 
 mod det;
+mod erased;
 mod hocr;
 mod invisible_text;
 mod json;
@@ -16,6 +17,7 @@ mod searchable_pdf;
 mod sinks;
 
 pub use det::DetWriter;
+pub use erased::{ErasedWriter, ERASED_SCHEMA};
 pub use hocr::HocrWriter;
 pub use json::{DocumentSummary, JsonWriter, JSON_SCHEMA};
 pub use layout_pdf::LayoutPdfWriter;

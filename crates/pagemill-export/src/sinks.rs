@@ -6,9 +6,10 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pagemill_core::protocol::{DocInfo, DocKind, FigureImage, PageImage, PagePreview};
+use pagemill_core::protocol::{DocInfo, DocKind, ErasedPage, FigureImage, PageImage, PagePreview};
 use pagemill_core::PageOutcome;
 
+use crate::erased::ErasedWriter;
 use crate::searchable_pdf::{SearchableError, SearchablePdfWriter};
 use crate::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, LayoutPdfWriter, MarkdownWriter};
 
@@ -32,6 +33,8 @@ pub enum Format {
     Layouts,
     /// `IN.ocr.pdf`
     Searchable,
+    /// `IN.erased.{png,jpg,pdf}` and `IN.erased.json`
+    Erased,
 }
 
 /// Which formats to write.
@@ -51,6 +54,9 @@ pub struct Formats {
     pub searchable: bool,
     /// Write figure crops into `images/` (needs crops from the workers).
     pub images: bool,
+    /// Write the document with its text erased (`pagemill erase-text`; needs erased
+    /// pages from the workers).
+    pub erased: bool,
 }
 
 impl Default for Formats {
@@ -63,15 +69,15 @@ impl Default for Formats {
             layouts: true,
             searchable: false,
             images: true,
+            erased: false,
         }
     }
 }
 
-impl FromStr for Formats {
-    type Err = String;
-    /// Parses `md,json,det,hocr` (any subset, any order).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut f = Formats {
+impl Formats {
+    /// No format at all (a starting point to switch some on).
+    pub fn none() -> Self {
+        Formats {
             markdown: false,
             json: false,
             det: false,
@@ -79,7 +85,22 @@ impl FromStr for Formats {
             layouts: false,
             searchable: false,
             images: false,
-        };
+            erased: false,
+        }
+    }
+
+    /// Whether any format is on.
+    pub fn any(&self) -> bool {
+        let f = self;
+        f.markdown || f.json || f.det || f.hocr || f.layouts || f.searchable || f.images || f.erased
+    }
+}
+
+impl FromStr for Formats {
+    type Err = String;
+    /// Parses `md,json,det,hocr` (any subset, any order).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut f = Formats::none();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             match part {
                 "md" | "markdown" => f.markdown = true,
@@ -89,6 +110,7 @@ impl FromStr for Formats {
                 "layouts" | "layout-pdf" => f.layouts = true,
                 "ocr.pdf" | "searchable" => f.searchable = true,
                 "images" | "figures" => f.images = true,
+                "erased" => f.erased = true,
                 other => {
                     return Err(format!(
                         "unknown format `{other}`: choose from {FORMAT_NAMES}"
@@ -96,7 +118,7 @@ impl FromStr for Formats {
                 }
             }
         }
-        if !(f.markdown || f.json || f.det || f.hocr || f.layouts || f.searchable || f.images) {
+        if !f.any() {
             return Err(format!("no format given: choose from {FORMAT_NAMES}"));
         }
         Ok(f)
@@ -104,7 +126,7 @@ impl FromStr for Formats {
 }
 
 /// The names `--format` takes.
-const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable, images";
+const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable, images, erased";
 
 type Out = BufWriter<File>;
 
@@ -117,6 +139,8 @@ pub struct PagePictures {
     pub image: Option<PageImage>,
     /// The page's figure crops, for `images/`.
     pub figures: Vec<FigureImage>,
+    /// The page with its text erased.
+    pub erased: Option<ErasedPage>,
 }
 
 /// The sinks of one document.
@@ -130,6 +154,7 @@ pub struct DocumentSinks {
     hocr: Option<HocrWriter<Out>>,
     layouts: Option<LayoutPdfWriter<Out>>,
     searchable: Option<SearchablePdfWriter<Out>>,
+    erased: Option<ErasedWriter>,
     /// Figure crops are written (`images/` under the temporary directory).
     images: bool,
     /// Crops written so far.
@@ -139,7 +164,7 @@ pub struct DocumentSinks {
 }
 
 /// Flushes a finished file to disk before it is renamed into place.
-fn sync(out: Out) -> io::Result<()> {
+pub(crate) fn sync(out: Out) -> io::Result<()> {
     out.into_inner().map_err(|e| e.into_error())?.sync_data()
 }
 
@@ -177,6 +202,7 @@ impl DocumentSinks {
             hocr: None,
             layouts: None,
             searchable: None,
+            erased: None,
             images: formats.images,
             figures_written: 0,
             summary: DocumentSummary {
@@ -206,6 +232,9 @@ impl DocumentSinks {
         }
         if formats.searchable {
             s.searchable = s.searchable_writer(input, info)?;
+        }
+        if formats.erased {
+            s.erased = Some(ErasedWriter::new(&s.tmp, stem, &source, info)?);
         }
         Ok(s)
     }
@@ -255,6 +284,9 @@ impl DocumentSinks {
         }
         if let Some(w) = &mut self.searchable {
             w.page(outcome, pictures.image.as_ref())?;
+        }
+        if let Some(w) = &mut self.erased {
+            w.page(outcome, pictures.erased.as_ref())?;
         }
         if self.images {
             for f in &pictures.figures {
@@ -313,6 +345,9 @@ impl DocumentSinks {
             sync(w.finish()?)?;
             done.push("ocr.pdf");
         }
+        if let Some(w) = self.erased.take() {
+            done.extend(w.finish()?);
+        }
         let mut paths = Vec::new();
         if self.images {
             // Crops of an earlier run would be referenced by nothing.
@@ -346,6 +381,7 @@ impl Drop for DocumentSinks {
             self.hocr = None;
             self.layouts = None;
             self.searchable = None;
+            self.erased = None;
             let _ = fs::remove_dir_all(&self.tmp);
             // The document's own directory too, when nothing else is in it.
             let _ = fs::remove_dir(&self.dir);
@@ -385,6 +421,7 @@ mod tests {
                 layouts: false,
                 searchable: false,
                 images: false,
+                erased: false,
             }
         );
         assert!("md,hocr".parse::<Formats>().unwrap().hocr);

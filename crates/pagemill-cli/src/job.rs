@@ -1,0 +1,262 @@
+//! What `convert` and `erase-text` share: the inputs, limits and OCR options of a run, and
+//! the run itself (signals, progress, exit code).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use pagemill_core::protocol::{EraseSettings, OcrMode, OcrSettings, Upscale};
+use pagemill_core::ranges::PageRanges;
+use pagemill_engine::{convert, plan_inputs, ConvertOptions};
+use pagemill_export::Formats;
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::exit;
+use crate::progress::Reporter;
+use crate::size::parse_size;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// A progress bar on stderr (when it is a terminal) and a summary.
+    Bar,
+    /// One JSON object per event on stdout (NDJSON), for programs.
+    Json,
+}
+
+/// A pixel count: `25000000`, `25M`, `1.5G`.
+fn parse_count(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
+        Some((i, 'g' | 'G')) => (&t[..i], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok((v * mult) as u64),
+        _ => Err(format!("`{s}` is not a pixel count (e.g. 25M)")),
+    }
+}
+
+/// `--upscale`: `auto`, `off`, or a factor `2x`–`4x`.
+fn parse_upscale(s: &str) -> Result<Upscale, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(Upscale::Auto),
+        "off" | "none" | "1x" => Ok(Upscale::Off),
+        t => match t.strip_suffix('x').and_then(|n| n.parse::<u8>().ok()) {
+            Some(n @ 2..=4) => Ok(Upscale::Times(n)),
+            _ => Err(format!("`{s}` is not auto, off, 2x, 3x or 4x")),
+        },
+    }
+}
+
+/// Options every run takes.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    /// PDF files, images (PNG, JPEG, TIFF, GIF, WebP, BMP, PNM, JPEG 2000) or directories
+    /// (searched recursively for those).
+    #[arg(required = true, value_name = "IN")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output directory; each input gets its own OUT/<name>/ with files named after it.
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+
+    /// Pages to work on, 1-based: `1-10,20,30-`.
+    #[arg(long, value_name = "RANGES")]
+    pub pages: Option<String>,
+
+    /// Worker processes [default: number of cores].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Memory that pages in flight may hold (e.g. 512MiB, 2G). A text page is priced at
+    /// 4 MiB, an OCR page at ~100 MB (300 dpi), so with many cores and scans, raise it to
+    /// keep every worker busy.
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    pub memory_budget: u64,
+
+    /// Seconds a page may take before it is abandoned and recorded as failed (`timeout`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub page_timeout: f64,
+
+    /// User password for encrypted PDFs.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+
+    /// OCR languages in Tesseract's syntax, e.g. `eng+deu` (packages tesseract-ocr-LANG).
+    #[arg(long, value_name = "LANGS", default_value = "eng")]
+    pub lang: String,
+
+    /// Resolution pages are rendered at for OCR.
+    #[arg(long, value_name = "DPI", default_value_t = 300, value_parser = clap::value_parser!(u32).range(50..=1200))]
+    pub ocr_dpi: u32,
+
+    /// Largest page image for OCR, in pixels (e.g. 25M); larger pages are rendered at a
+    /// lower resolution.
+    #[arg(long, value_name = "PIXELS", default_value = "25M", value_parser = parse_count)]
+    pub max_page_pixels: u64,
+
+    /// Largest image inside a page that may be decoded, in pixels; a page holding a larger
+    /// one (a decompression bomb) fails instead of being decoded.
+    #[arg(long, value_name = "PIXELS", default_value = "150M", value_parser = parse_count)]
+    pub max_image_pixels: u64,
+
+    /// Upscaling of low-resolution images before OCR (Lanczos3): `auto` brings images
+    /// under 200 dpi to --ocr-dpi, `off`, or `2x`–`4x` always. PDF pages are rendered at
+    /// --ocr-dpi instead.
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = parse_upscale)]
+    pub upscale: Upscale,
+
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
+    pub progress: ProgressMode,
+
+    /// No progress bar and no summary (errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Estimated bytes one text-layer page holds in flight: the worker's working set for the
+/// page plus its serialized result. Rough on purpose; results are re-priced at their real
+/// size as they arrive.
+pub const TEXT_PAGE_COST: u64 = 4 << 20;
+
+/// Worker memory an OCR page takes beyond the worker's idle baseline (PDFium and
+/// Tesseract loaded, 42 MB): a fixed part for Tesseract's recognition and layout data,
+/// and a part per page pixel (the rendered page, its upright copy, Tesseract's copies).
+/// Fitted to VmHWM of one worker on R-intro scans: 113.5 MB at 3.74 MP (200 dpi),
+/// 134.6 MB at 8.4 MP (300 dpi).
+const OCR_PAGE_BASE: u64 = 55 << 20;
+/// See [`OCR_PAGE_BASE`].
+const OCR_BYTES_PER_PIXEL: u64 = 5;
+
+/// A US Letter page's pixels at `dpi`, capped by --max-page-pixels.
+fn letter_pixels(dpi: u32, max_page_pixels: u64) -> u64 {
+    let letter = (8.5 * dpi as f64).ceil() as u64 * (11.0 * dpi as f64).ceil() as u64;
+    letter.min(max_page_pixels)
+}
+
+/// What an OCR page is priced at: a US Letter page at the OCR resolution (capped by
+/// --max-page-pixels).
+pub fn ocr_page_cost(dpi: u32, max_page_pixels: u64) -> u64 {
+    OCR_PAGE_BASE + letter_pixels(dpi, max_page_pixels) * OCR_BYTES_PER_PIXEL
+}
+
+/// What a page of `erase-text` is priced at: an OCR page plus the page in colour (3 bytes
+/// a pixel), its encoded copy and the erasure's bit masks (about 1 byte a pixel).
+pub fn erase_page_cost(dpi: u32, max_page_pixels: u64) -> u64 {
+    ocr_page_cost(dpi, max_page_pixels) + letter_pixels(dpi, max_page_pixels) * 4
+}
+
+/// What differs between the commands that run a job.
+pub struct JobKind {
+    /// When pages are OCRed.
+    pub mode: OcrMode,
+    /// What is written.
+    pub formats: Formats,
+    /// Resolution of the layout PDF's pictures.
+    pub layout_dpi: u32,
+    /// Resolution of figure crops.
+    pub figure_dpi: u32,
+    /// Text removal, for `erase-text`.
+    pub erase: Option<EraseSettings>,
+    /// Price of a text-layer page and of an OCR page in the memory budget.
+    pub page_costs: (u64, u64),
+}
+
+/// Runs a job over `args.inputs`; returns the exit code.
+pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
+    let pages = match &args.pages {
+        Some(p) => PageRanges::parse(p).context("--pages")?,
+        None => PageRanges::all(),
+    };
+    if !(args.page_timeout.is_finite() && args.page_timeout > 0.0) {
+        bail!("--page-timeout must be a positive number of seconds");
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
+    let (inputs, errors) = plan_inputs(&args.inputs, &args.output);
+    for e in &errors {
+        eprintln!("pagemill: {e}");
+    }
+    if inputs.is_empty() {
+        bail!("nothing to convert: no readable PDF or image among the inputs");
+    }
+    // Fail early, in the parent, if PDFium is missing: one clear line beats N worker errors.
+    pagemill_engine::worker::locate_pdfium()?;
+    if kind.mode != OcrMode::Never || kind.erase.is_some() {
+        // Reads the data directory only; Tesseract itself starts in the workers.
+        pagemill_ocr::tesseract::check_languages(&args.lang).context("--lang")?;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // The first signal asks for a graceful stop; a second one, while it is under way,
+        // ends the process at once (a later run removes the temporary files it leaves).
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(exit::INTERRUPTED),
+            Arc::clone(&stop),
+        )
+        .context("cannot install the signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handler")?;
+    }
+    let opts = ConvertOptions {
+        worker_exe: std::env::current_exe().context("cannot find the pagemill executable")?,
+        jobs,
+        memory_budget: args.memory_budget,
+        page_cost: kind.page_costs.0,
+        ocr_page_cost: kind.page_costs.1,
+        pages,
+        formats: kind.formats,
+        layout_dpi: kind.layout_dpi,
+        figure_dpi: kind.figure_dpi,
+        password: args.password.clone(),
+        page_timeout: Duration::from_secs_f64(args.page_timeout),
+        ocr: OcrSettings {
+            mode: kind.mode,
+            languages: args.lang.clone(),
+            dpi: args.ocr_dpi,
+            max_page_pixels: args.max_page_pixels,
+            max_image_pixels: args.max_image_pixels,
+            upscale: args.upscale,
+        },
+        erase: kind.erase,
+        stop,
+    };
+    let mut reporter = Reporter::new(args.progress, args.quiet, inputs.len());
+    let summary = convert(&inputs, &opts, |ev| reporter.event(ev))?;
+    reporter.finish(&summary, errors.len());
+    if summary.interrupted {
+        eprintln!(
+            "pagemill: interrupted: {} file(s) complete were written; unfinished files left no output",
+            summary.files.iter().filter(|f| f.error.is_none()).count()
+        );
+        return Ok(exit::INTERRUPTED);
+    }
+
+    let failed_inputs = errors.len() + summary.files_failed();
+    Ok(
+        if summary.pages_ok() == 0 && (failed_inputs > 0 || summary.pages_failed() > 0) {
+            exit::FAILURE
+        } else if failed_inputs > 0 || summary.pages_failed() > 0 {
+            exit::PARTIAL
+        } else {
+            exit::OK
+        },
+    )
+}
