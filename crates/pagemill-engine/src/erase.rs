@@ -1,7 +1,8 @@
 //! Text removal in the worker (`pagemill erase-text`): the page converted as usual gives
 //! the boxes of its words (OCR) or lines (text layer); the page image is taken in colour,
 //! the ink inside those boxes is filled from the background around it, and the page is
-//! read again to catch what is still legible, up to [`EraseSettings::passes`] readings.
+//! read again, for any legible text rather than in reading order (sparse text), to catch
+//! what is still there, up to [`EraseSettings::passes`] readings.
 //!
 //! Image inputs keep their own pixels (no resampling, so everything outside the erased
 //! boxes is byte for byte the input); PDF pages are rendered at `--ocr-dpi` within
@@ -17,7 +18,7 @@ use pagemill_core::{BBox, Page};
 use pagemill_image::erase::{erase_text, EraseOptions};
 use pagemill_image::inpaint::RasterMut;
 use pagemill_image::{ColourFrame, Format};
-use pagemill_ocr::{GrayImage, OcrEngine};
+use pagemill_ocr::GrayImage;
 
 use crate::ocr::OcrState;
 use crate::source::Source;
@@ -68,7 +69,8 @@ pub(crate) fn erase_page(
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1));
         let engine = ocr.engine(&settings.languages)?;
-        let read = engine.recognize(
+        // Sparse text: whatever is legible, even where the layout saw a picture.
+        let read = engine.recognize_sparse(
             &GrayImage {
                 width: raster.width,
                 height: raster.height,

@@ -265,6 +265,34 @@ fn region_kind(t: ts::TessPolyBlockType) -> RegionKind {
     }
 }
 
+impl Tesseract {
+    /// Recognises as much text as can be found in `image`, in no particular order
+    /// (Tesseract's sparse-text mode, binarised with Sauvola's local threshold): no page
+    /// layout analysis, so text inside regions the layout would call pictures (captions in
+    /// drawings) is read too, and light print beside dark print (gray text that a global
+    /// threshold turns white) as well. For finding every legible word (text removal), not
+    /// for reading a page in order.
+    pub fn recognize_sparse(
+        &mut self,
+        image: &GrayImage<'_>,
+        deadline: Duration,
+    ) -> Result<OcrPage, OcrError> {
+        let (name, sauvola, otsu) = (c"thresholding_method", c"2", c"0");
+        // SAFETY: a live handle; mode and threshold are put back whatever recognition
+        // returns.
+        unsafe {
+            ts::TessBaseAPISetPageSegMode(self.api, ts::TessPageSegMode_PSM_SPARSE_TEXT);
+            ts::TessBaseAPISetVariable(self.api, name.as_ptr(), sauvola.as_ptr());
+        }
+        let result = self.recognize(image, deadline);
+        unsafe {
+            ts::TessBaseAPISetVariable(self.api, name.as_ptr(), otsu.as_ptr());
+            ts::TessBaseAPISetPageSegMode(self.api, ts::TessPageSegMode_PSM_AUTO);
+        }
+        result
+    }
+}
+
 impl OcrEngine for Tesseract {
     fn recognize(
         &mut self,
