@@ -1,11 +1,9 @@
 //! Image pages in colour: a region for figure crops, the whole page for text removal.
 //!
-//! PNG, JPEG, GIF, WebP, BMP and PNM pages keep their colour (transparency laid over
-//! white). TIFF and JPEG 2000 pages come from the gray decoders the OCR path uses, as
-//! the searchable PDF does (see `embed`).
+//! Pages keep their colour (transparency laid over white); gray pages stay gray.
 
-use crate::document::{decode_limited, ImageDocument};
-use crate::gray::rgb_over_white;
+use crate::document::{decode_limited, jp2_pixels, tiff_pixels, ImageDocument};
+use crate::gray::{over_white, rgb_over_white};
 use crate::{Format, ImageError};
 
 /// A cropped region in RGB, rows top to bottom.
@@ -46,11 +44,20 @@ impl ImageDocument {
             });
         }
         let (channels, pixels) = match self.format() {
-            Format::Tiff | Format::Jpeg2000 => (1, self.decode_gray(index, max_pixels)?.pixels),
+            Format::Tiff => tiff_pixels(&self.path, index, max_pixels, true)?,
+            Format::Jpeg2000 => jp2_pixels(&std::fs::read(&self.path)?, true)?,
             format => {
                 let img = decode_limited(&self.path, format, max_pixels)?;
                 if matches!(img.color().channel_count(), 1 | 2) {
-                    (1, self.decode_gray(index, max_pixels)?.pixels)
+                    let gray = if img.color().has_alpha() {
+                        img.to_luma_alpha8()
+                            .pixels()
+                            .map(|p| over_white(p.0[0], p.0[1]))
+                            .collect()
+                    } else {
+                        img.into_luma8().into_raw()
+                    };
+                    (1, gray)
                 } else {
                     (3, rgb_over_white(img))
                 }
@@ -86,10 +93,14 @@ impl ImageDocument {
         let (w, h) = (x1 - x0, y1 - y0);
         let rgb: Vec<u8> = match self.format() {
             Format::Tiff | Format::Jpeg2000 => {
-                let frame = self.decode_gray(index, max_pixels)?;
+                let frame = self.decode_colour(index, max_pixels)?;
+                let c = frame.channels as usize;
                 rows(frame.width, y0, y1)
-                    .flat_map(|start| &frame.pixels[start + x0 as usize..start + x1 as usize])
-                    .flat_map(|&g| [g, g, g])
+                    .flat_map(|start| {
+                        &frame.pixels[(start + x0 as usize) * c..(start + x1 as usize) * c]
+                    })
+                    // Gray samples become three equal ones.
+                    .flat_map(|&v| std::iter::repeat_n(v, if c == 1 { 3 } else { 1 }))
                     .collect()
             }
             format => {

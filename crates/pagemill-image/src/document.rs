@@ -5,7 +5,9 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::density::{bmp_dpi, jpeg_dpi, plausible, png_dpi};
-use crate::gray::{interleaved_to_gray, over_white, stretch, unpack};
+use crate::gray::{
+    interleaved_to_gray, interleaved_to_rgb, over_white, stretch, unpack, ycbcr_to_rgb,
+};
 use crate::{sniff, Format, ImageError};
 
 /// TIFF pages read at most: a guard against directory chains that never end.
@@ -243,6 +245,17 @@ fn tiff_dpi(d: &mut tiff::decoder::Decoder<BufReader<File>>) -> Option<f32> {
 }
 
 fn tiff_gray(path: &Path, index: u32, max_pixels: u64) -> Result<Vec<u8>, ImageError> {
+    tiff_pixels(path, index, max_pixels, false).map(|(_, v)| v)
+}
+
+/// Page `index` of a TIFF as gray (one sample a pixel) or, with `colour` and a colour
+/// page, RGB (three); returns the samples a pixel and the pixels.
+pub(crate) fn tiff_pixels(
+    path: &Path,
+    index: u32,
+    max_pixels: u64,
+    colour: bool,
+) -> Result<(u8, Vec<u8>), ImageError> {
     use tiff::decoder::DecodingResult;
     use tiff::ColorType;
     let mut d = tiff_decoder(path)?;
@@ -254,8 +267,8 @@ fn tiff_gray(path: &Path, index: u32, max_pixels: u64) -> Result<Vec<u8>, ImageE
     d.seek_to_image(index as usize).map_err(err)?;
     let (w, h) = d.dimensions().map_err(err)?;
     let (w, h) = (w as usize, h as usize);
-    let colour = d.colortype().map_err(err)?;
-    let palette = match colour {
+    let kind = d.colortype().map_err(err)?;
+    let palette = match kind {
         ColorType::Palette(_) => Some(d.get_tag_u32_vec(tiff::tags::Tag::ColorMap).map_err(err)?),
         _ => None,
     };
@@ -266,29 +279,36 @@ fn tiff_gray(path: &Path, index: u32, max_pixels: u64) -> Result<Vec<u8>, ImageE
         _ => {
             return Err(ImageError::Unsupported {
                 format: Format::Tiff,
-                what: format!("{colour:?} with floating-point or 32-bit samples"),
+                what: format!("{kind:?} with floating-point or 32-bit samples"),
             })
         }
     };
     let unsupported = || ImageError::Unsupported {
         format: Format::Tiff,
-        what: format!("{colour:?}"),
+        what: format!("{kind:?}"),
     };
-    Ok(match colour {
+    let gray = |v: Vec<u8>| Ok((1, v));
+    let rgb = |v: Vec<u8>| Ok((3, v));
+    match kind {
         // The decoder has already turned WhiteIsZero into BlackIsZero.
         ColorType::Gray(b) if b < 8 => {
             let mut v = unpack(&samples, w, h, b);
             stretch(&mut v, b);
-            v
+            gray(v)
         }
-        ColorType::Gray(_) => samples,
-        ColorType::GrayA(8 | 16) => interleaved_to_gray(&samples, 2, true, false),
-        ColorType::RGB(8 | 16) => interleaved_to_gray(&samples, 3, false, false),
-        ColorType::RGBA(8 | 16) => interleaved_to_gray(&samples, 4, true, false),
-        ColorType::CMYK(8 | 16) => interleaved_to_gray(&samples, 4, false, true),
-        ColorType::CMYKA(8 | 16) => interleaved_to_gray(&samples, 5, true, true),
+        ColorType::Gray(_) => gray(samples),
+        ColorType::GrayA(8 | 16) => gray(interleaved_to_gray(&samples, 2, true, false)),
+        ColorType::RGB(8 | 16) if colour => rgb(samples),
+        ColorType::RGB(8 | 16) => gray(interleaved_to_gray(&samples, 3, false, false)),
+        ColorType::RGBA(8 | 16) if colour => rgb(interleaved_to_rgb(&samples, 4, true, false)),
+        ColorType::RGBA(8 | 16) => gray(interleaved_to_gray(&samples, 4, true, false)),
+        ColorType::CMYK(8 | 16) if colour => rgb(interleaved_to_rgb(&samples, 4, false, true)),
+        ColorType::CMYK(8 | 16) => gray(interleaved_to_gray(&samples, 4, false, true)),
+        ColorType::CMYKA(8 | 16) if colour => rgb(interleaved_to_rgb(&samples, 5, true, true)),
+        ColorType::CMYKA(8 | 16) => gray(interleaved_to_gray(&samples, 5, true, true)),
+        ColorType::YCbCr(8) if colour => rgb(ycbcr_to_rgb(&samples)),
         // Luma is the first of the three.
-        ColorType::YCbCr(8) => samples.chunks_exact(3).map(|p| p[0]).collect(),
+        ColorType::YCbCr(8) => gray(samples.chunks_exact(3).map(|p| p[0]).collect()),
         ColorType::Palette(b) if b <= 8 => {
             let map = palette.unwrap_or_default();
             let n = 1usize << b;
@@ -301,16 +321,28 @@ fn tiff_gray(path: &Path, index: u32, max_pixels: u64) -> Result<Vec<u8>, ImageE
                 samples
             };
             // Colour map entries are 16-bit: reds, then greens, then blues.
-            let gray: Vec<u8> = (0..n)
-                .map(|i| {
-                    let c = |k: usize| (map[k * n + i] >> 8) as u8;
-                    crate::gray::luma(c(0), c(1), c(2))
-                })
-                .collect();
-            idx.into_iter().map(|i| gray[i as usize % n]).collect()
+            let entry = |i: usize| {
+                let c = |k: usize| (map[k * n + i] >> 8) as u8;
+                [c(0), c(1), c(2)]
+            };
+            if colour {
+                let table: Vec<[u8; 3]> = (0..n).map(entry).collect();
+                rgb(idx
+                    .into_iter()
+                    .flat_map(|i| table[i as usize % n])
+                    .collect())
+            } else {
+                let table: Vec<u8> = (0..n)
+                    .map(|i| {
+                        let [r, g, b] = entry(i);
+                        crate::gray::luma(r, g, b)
+                    })
+                    .collect();
+                gray(idx.into_iter().map(|i| table[i as usize % n]).collect())
+            }
         }
-        _ => return Err(unsupported()),
-    })
+        _ => Err(unsupported()),
+    }
 }
 
 fn jp2_image(data: &[u8]) -> Result<hayro_jpeg2000::Image<'_>, ImageError> {
@@ -319,14 +351,25 @@ fn jp2_image(data: &[u8]) -> Result<hayro_jpeg2000::Image<'_>, ImageError> {
 }
 
 fn jp2_gray(data: &[u8]) -> Result<Vec<u8>, ImageError> {
+    jp2_pixels(data, false).map(|(_, v)| v)
+}
+
+/// A JPEG 2000 image as gray or, with `colour` and a colour image, RGB; returns the
+/// samples a pixel and the pixels.
+pub(crate) fn jp2_pixels(data: &[u8], colour: bool) -> Result<(u8, Vec<u8>), ImageError> {
     let img = jp2_image(data)?;
     let alpha = img.has_alpha();
     let cmyk = matches!(img.color_space(), hayro_jpeg2000::ColorSpace::CMYK);
     let channels = img.color_space().num_channels() as usize + usize::from(alpha);
+    let colour_channels = img.color_space().num_channels();
     let mut ctx = hayro_jpeg2000::DecoderContext::default();
     let decoded = img
         .decode(&mut ctx)
         .map_err(|e| decode_error(Format::Jpeg2000, format!("{e:?}")))?;
     let samples = decoded.data_u8();
-    Ok(interleaved_to_gray(&samples, channels, alpha, cmyk))
+    Ok(if colour && colour_channels >= 3 {
+        (3, interleaved_to_rgb(&samples, channels, alpha, cmyk))
+    } else {
+        (1, interleaved_to_gray(&samples, channels, alpha, cmyk))
+    })
 }

@@ -3,9 +3,7 @@
 //! JPEG (gray or RGB) and JPEG 2000 files pass through byte for byte: a PDF viewer
 //! decodes them itself (`/DCTDecode`, `/JPXDecode`), so nothing is lost or re-encoded.
 //! Other formats are decoded and zlib-compressed (`/FlateDecode`): colour stays colour,
-//! transparency is laid over white. TIFF pages are embedded in gray (the OCR decoder's
-//! output; colour TIFF scans are rare and a colour path for every TIFF layout is not
-//! worth its code yet).
+//! transparency is laid over white; so are TIFF pages (gray ones in gray).
 
 use image::ImageDecoder;
 
@@ -48,10 +46,15 @@ impl ImageDocument {
         };
         match self.format() {
             Format::Jpeg2000 => passthrough(Encoding::Jpeg2000, None),
-            Format::Tiff => Ok(flate(
-                Colour::Gray,
-                self.decode_gray(index, max_pixels)?.pixels,
-            )),
+            Format::Tiff => {
+                let frame = self.decode_colour(index, max_pixels)?;
+                let colour = if frame.channels == 1 {
+                    Colour::Gray
+                } else {
+                    Colour::Rgb
+                };
+                Ok(flate(colour, frame.pixels))
+            }
             format => {
                 let decoder = reader(&self.path, format)?
                     .into_decoder()

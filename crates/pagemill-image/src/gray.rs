@@ -1,4 +1,4 @@
-//! Turning decoded pixels of any layout into 8-bit gray, transparent areas on white.
+//! Turning decoded pixels of any layout into 8-bit gray or RGB, transparent areas on white.
 
 /// Luma of an RGB pixel (ITU-R BT.601 weights, as Leptonica and Tesseract use).
 #[inline]
@@ -64,6 +64,59 @@ pub(crate) fn interleaved_to_gray(
     }
 }
 
+/// Interleaved 8-bit samples (`channels` per pixel; `alpha` marks the last as opacity)
+/// to RGB. One or two channels are gray, four without alpha CMYK.
+pub(crate) fn interleaved_to_rgb(
+    samples: &[u8],
+    channels: usize,
+    alpha: bool,
+    cmyk: bool,
+) -> Vec<u8> {
+    let px = samples.chunks_exact(channels.max(1));
+    let rgb = |p: &[u8]| -> [u8; 3] {
+        match (channels, cmyk) {
+            (1 | 2, _) => [p[0]; 3],
+            (4 | 5, true) => {
+                // Ink subtracts from white, black on top of each colour.
+                let k = 255 - u32::from(p[3]);
+                let c = |v: u8| ((255 - u32::from(v)) * k / 255) as u8;
+                [c(p[0]), c(p[1]), c(p[2])]
+            }
+            _ => [p[0], p[1], p[2]],
+        }
+    };
+    px.flat_map(|p| {
+        let [r, g, b] = rgb(p);
+        if alpha {
+            let a = p[channels - 1];
+            [over_white(r, a), over_white(g, a), over_white(b, a)]
+        } else {
+            [r, g, b]
+        }
+    })
+    .collect()
+}
+
+/// RGB from 8-bit YCbCr (JPEG's full-range BT.601).
+pub(crate) fn ycbcr_to_rgb(samples: &[u8]) -> Vec<u8> {
+    samples
+        .chunks_exact(3)
+        .flat_map(|p| {
+            let (y, cb, cr) = (
+                f32::from(p[0]),
+                f32::from(p[1]) - 128.0,
+                f32::from(p[2]) - 128.0,
+            );
+            let c = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+            [
+                c(y + 1.402 * cr),
+                c(y - 0.344_136 * cb - 0.714_136 * cr),
+                c(y + 1.772 * cb),
+            ]
+        })
+        .collect()
+}
+
 /// Rows of `bits`-bit samples (1, 2 or 4; each row padded to a byte, most significant
 /// bits first) to one byte per sample holding the raw value (0 ..= 2^bits - 1).
 /// `per_row` is samples per row; missing data reads as zero.
@@ -110,6 +163,22 @@ mod tests {
         assert_eq!(luma(0, 0, 0), 0);
         assert_eq!(cmyk_gray(0, 0, 0, 0), 255);
         assert_eq!(cmyk_gray(0, 0, 0, 255), 0);
+    }
+
+    #[test]
+    fn colour_layouts_to_rgb() {
+        // RGBA half transparent over white, CMYK pure cyan, gray.
+        assert_eq!(
+            interleaved_to_rgb(&[0, 0, 0, 0], 4, true, false),
+            vec![255, 255, 255]
+        );
+        assert_eq!(
+            interleaved_to_rgb(&[255, 0, 0, 0], 4, false, true),
+            vec![0, 255, 255]
+        );
+        assert_eq!(interleaved_to_rgb(&[7], 1, false, false), vec![7, 7, 7]);
+        assert_eq!(ycbcr_to_rgb(&[255, 128, 128]), vec![255, 255, 255]);
+        assert_eq!(ycbcr_to_rgb(&[76, 85, 255]), vec![254, 0, 0]);
     }
 
     #[test]

@@ -88,3 +88,36 @@ fn other_files_are_not_images() {
         Err(ImageError::UnknownFormat)
     ));
 }
+
+#[test]
+fn colour_pages_keep_their_colour() {
+    // An RGB TIFF with a red square on white, written with the tiff crate.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("red.tif");
+    let (w, h) = (16u32, 8u32);
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    for y in 2..6 {
+        for x in 4..8 {
+            let at = ((y * w + x) * 3) as usize;
+            rgb[at..at + 3].copy_from_slice(&[200, 10, 20]);
+        }
+    }
+    let file = std::fs::File::create(&path).unwrap();
+    tiff::encoder::TiffEncoder::new(file)
+        .unwrap()
+        .write_image::<tiff::encoder::colortype::RGB8>(w, h, &rgb)
+        .unwrap();
+    let doc = ImageDocument::open(&path).unwrap();
+    let page = doc.decode_colour(0, 1_000_000).unwrap();
+    assert_eq!((page.width, page.height, page.channels), (w, h, 3));
+    assert_eq!(page.pixels, rgb);
+    let crop = doc.crop_rgb(0, [4, 2, 8, 6], 1_000_000).unwrap();
+    assert!(crop.pixels.chunks(3).all(|p| p == [200, 10, 20]));
+
+    // A gray JPEG 2000 (pdfimages: gray, 1 component) and a bilevel TIFF stay one sample
+    // a pixel.
+    let doc = ImageDocument::open(&data("ocrmypdf_lichtenstein.jp2")).unwrap();
+    assert_eq!(doc.decode_colour(0, 150_000_000).unwrap().channels, 1);
+    let doc = ImageDocument::open(&data("tess_phototest.tif")).unwrap();
+    assert_eq!(doc.decode_colour(0, 150_000_000).unwrap().channels, 1);
+}
