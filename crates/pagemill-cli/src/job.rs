@@ -84,9 +84,23 @@ pub struct JobArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
     pub page_timeout: f64,
 
-    /// User password for encrypted PDFs.
-    #[arg(long, value_name = "PASSWORD")]
+    /// User password for encrypted PDFs (files with only an owner password open without
+    /// one). Visible in the shell's history and the process list: --password-file is safer.
+    #[arg(long, value_name = "PASSWORD", conflicts_with = "password_file")]
     pub password: Option<String>,
+
+    /// File whose first line is the user password for encrypted PDFs.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Largest input file, in bytes (e.g. 2GiB); larger files are refused before anything
+    /// reads them.
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+
+    /// Most pages a document may have; longer ones are refused when opened.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_pages: u32,
 
     /// OCR languages in Tesseract's syntax, e.g. `eng+deu` (packages tesseract-ocr-LANG).
     #[arg(long, value_name = "LANGS", default_value = "eng")]
@@ -153,6 +167,20 @@ pub fn erase_page_cost(dpi: u32, max_page_pixels: u64) -> u64 {
     ocr_page_cost(dpi, max_page_pixels) + letter_pixels(dpi, max_page_pixels) * 4
 }
 
+/// The first line of a password file (its line ending removed).
+fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--password-file: cannot read {}", path.display()))?;
+    let line = text.lines().next().unwrap_or("");
+    if line.is_empty() {
+        bail!(
+            "--password-file: {} is empty; put the password on its first line",
+            path.display()
+        );
+    }
+    Ok(line.to_string())
+}
+
 /// What differs between the commands that run a job.
 pub struct JobKind {
     /// When pages are OCRed.
@@ -202,6 +230,11 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         pagemill_ocr::tesseract::check_languages(&args.lang).context("--lang")?;
     }
 
+    let password = match &args.password_file {
+        Some(path) => Some(read_password(path)?),
+        None => args.password.clone(),
+    };
+
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM] {
         // The first signal asks for a graceful stop; a second one, while it is under way,
@@ -225,7 +258,7 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         formats: kind.formats,
         layout_dpi: kind.layout_dpi,
         figure_dpi: kind.figure_dpi,
-        password: args.password.clone(),
+        password,
         page_timeout: Duration::from_secs_f64(args.page_timeout),
         ocr: OcrSettings {
             mode: kind.mode,
@@ -236,6 +269,8 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
             upscale: args.upscale,
         },
         erase: kind.erase,
+        max_file_size: Some(args.max_file_size),
+        max_pages: Some(args.max_pages),
         stop,
     };
     let mut reporter = Reporter::new(args.progress, args.quiet, inputs.len());

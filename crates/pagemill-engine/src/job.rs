@@ -51,6 +51,10 @@ pub struct ConvertOptions {
     pub ocr: OcrSettings,
     /// Erase each page's text (`pagemill erase-text`; written when `formats.erased`).
     pub erase: Option<EraseSettings>,
+    /// Files larger than this many bytes are refused before anything reads them.
+    pub max_file_size: Option<u64>,
+    /// Documents with more pages than this are refused when opened.
+    pub max_pages: Option<u32>,
     /// Set (by a signal handler) to stop: no new page starts, pages in flight get up to
     /// [`STOP_WAIT`] to finish, documents that are complete are written, unfinished ones
     /// leave nothing behind.
@@ -293,6 +297,9 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     state: DocState::Queued { attempts: 0 },
                 });
                 self.next_input += 1;
+                if let Some(why) = self.too_large(&self.inputs[self.next_input - 1]) {
+                    self.finish_doc(id, Some(why));
+                }
             }
             self.dispatch();
             if self.active.is_empty() && self.next_input >= self.inputs.len() {
@@ -591,7 +598,36 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         }
     }
 
+    /// Why a file is refused by its size, before any process reads it.
+    fn too_large(&self, input: &Input) -> Option<String> {
+        let limit = self.opts.max_file_size?;
+        let size = std::fs::metadata(&input.path).ok()?.len();
+        (size > limit).then(|| {
+            format!(
+                "{}: the file is {}, over the --max-file-size limit of {}; raise the limit if \
+                 the file is trusted",
+                input.path.display(),
+                human_bytes(size),
+                human_bytes(limit)
+            )
+        })
+    }
+
     fn start_doc(&mut self, id: u32, info: DocInfo) {
+        if let Some(max) = self.opts.max_pages.filter(|&m| info.page_count > m) {
+            let path = self
+                .active
+                .iter()
+                .find(|d| d.id == id)
+                .map(|d| self.inputs[d.input].path.display().to_string())
+                .unwrap_or_default();
+            let msg = format!(
+                "{path}: the document has {} pages, over the --max-pages limit of {max}; \
+                 raise the limit, or pick pages with --pages after raising it",
+                info.page_count
+            );
+            return self.finish_doc(id, Some(msg));
+        }
         let (pages, formats) = (self.opts.pages.clone(), self.opts.formats);
         let window = self.window;
         let Some(doc) = self.active.iter().find(|d| d.id == id) else {
@@ -782,5 +818,21 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 self.pool.kill(slot);
             }
         }
+    }
+}
+
+/// Bytes for a person: `3.2 GiB`, `512 MiB`, `900 KiB`.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
     }
 }
