@@ -31,7 +31,7 @@ fn user_passwords_from_a_file_or_the_command_line_and_clear_errors_without() {
     let protected = data("camelot_health_protected.pdf");
 
     let o = convert(
-        &[protected.clone()],
+        std::slice::from_ref(&protected),
         out.path(),
         &["--format", "md", "--quiet"],
     );
@@ -45,7 +45,7 @@ fn user_passwords_from_a_file_or_the_command_line_and_clear_errors_without() {
     let wrong = out.path().join("wrong.txt");
     std::fs::write(&wrong, "not-it\n").unwrap();
     let o = convert(
-        &[protected.clone()],
+        std::slice::from_ref(&protected),
         out.path(),
         &[
             "--format",
