@@ -1,0 +1,81 @@
+//! Faults in the middle of a run: a worker killed while it converts a page costs a retry,
+//! never the page or the document.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{data, read_json};
+
+/// Process ids of the live `internal-worker` children of `parent`.
+fn workers_of(parent: u32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command (which may hold spaces) start after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains("internal-worker") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_worker_killed_mid_page_is_replaced_and_its_page_retried() {
+    let out = tempfile::tempdir().unwrap();
+    // One worker OCRing every page (about a second each): whenever it is killed, it is in
+    // the middle of a page.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args([
+            "convert", "--jobs", "1", "--ocr", "always", "--format", "md,json",
+        ])
+        .args(["--pages", "1-4", "--progress", "json", "-o"])
+        .arg(out.path())
+        .arg(data("camlidl-manual.pdf"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut killed = None;
+    let started = Instant::now();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if killed.is_none() && line.contains("\"event\":\"page\"") {
+            // The first page is written; the worker is on the second.
+            std::thread::sleep(Duration::from_millis(300));
+            let pids = workers_of(child.id());
+            assert_eq!(pids.len(), 1, "one worker: {pids:?}");
+            // SAFETY: killing our own grandchild.
+            unsafe { libc::kill(pids[0], libc::SIGKILL) };
+            killed = Some(pids[0]);
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "run hangs");
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        killed.is_some(),
+        "the run ended before a page was written: {err}"
+    );
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("retrying"), "the retry is logged: {err}");
+    let json = read_json(out.path().join("camlidl-manual/camlidl-manual.json"));
+    assert_eq!(json["summary"]["ok"], 4, "{}", json["summary"]);
+    assert_eq!(json["summary"]["failed"], 0);
+}
