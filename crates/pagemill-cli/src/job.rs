@@ -93,6 +93,12 @@ pub struct JobArgs {
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
 
+    /// Most memory (heap and private mappings) one worker process may use, e.g. 1GiB; a
+    /// page that needs more is retried at half the resolution, then fails with `memory`.
+    /// [default: twice --memory-budget per worker, at least 768 MiB]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub worker_memory: Option<u64>,
+
     /// Largest input file, in bytes (e.g. 2GiB); larger files are refused before anything
     /// reads them.
     #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = parse_size)]
@@ -269,6 +275,9 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
             upscale: args.upscale,
         },
         erase: kind.erase,
+        worker_memory: Some(args.worker_memory.unwrap_or_else(|| {
+            (args.memory_budget.saturating_mul(2) / jobs as u64).max(768 << 20)
+        })),
         max_file_size: Some(args.max_file_size),
         max_pages: Some(args.max_pages),
         stop,

@@ -79,3 +79,34 @@ fn a_worker_killed_mid_page_is_replaced_and_its_page_retried() {
     assert_eq!(json["summary"]["ok"], 4, "{}", json["summary"]);
     assert_eq!(json["summary"]["failed"], 0);
 }
+
+#[test]
+fn a_page_over_the_worker_memory_limit_fails_with_memory_and_the_rest_converts() {
+    let out = tempfile::tempdir().unwrap();
+    // An 8000×8000 gray scan (64 MB decoded, a few KB as PNG) beside a small real one;
+    // each worker may use 60 MiB.
+    let big = out.path().join("big.png");
+    let mut img = image::GrayImage::from_pixel(8000, 8000, image::Luma([255]));
+    for x in 1000..7000 {
+        img.put_pixel(x, 4000, image::Luma([0]));
+    }
+    img.save(&big).unwrap();
+    drop(img);
+    let o = common::convert(
+        &[big, data("tess_phototest.tif")],
+        &out.path().join("out"),
+        &["--format", "md,json", "--quiet", "--worker-memory", "60MiB"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "partial: {err}");
+    let failed = read_json(out.path().join("out/big/big.json"));
+    let page = &failed["pages"][0];
+    assert_eq!(page["status"], "failed", "{page}");
+    assert_eq!(page["reason"], "memory", "{page}");
+    assert!(page["message"]
+        .as_str()
+        .unwrap()
+        .contains("--worker-memory"));
+    let small = read_json(out.path().join("out/tess_phototest/tess_phototest.json"));
+    assert_eq!(small["summary"]["ok"], 1);
+}

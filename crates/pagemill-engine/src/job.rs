@@ -51,6 +51,10 @@ pub struct ConvertOptions {
     pub ocr: OcrSettings,
     /// Erase each page's text (`pagemill erase-text`; written when `formats.erased`).
     pub erase: Option<EraseSettings>,
+    /// Each worker's limit on its data (heap and private mappings), bytes: a page that
+    /// needs more fails with `memory` (after a retry at half the resolution) instead of
+    /// the machine's OOM killer ending the run.
+    pub worker_memory: Option<u64>,
     /// Files larger than this many bytes are refused before anything reads them.
     pub max_file_size: Option<u64>,
     /// Documents with more pages than this are refused when opened.
@@ -177,6 +181,9 @@ struct Flight {
     kind: TaskKind,
     attempts: u8,
     permit: Option<Permit>,
+    /// Ran out of memory once: retried at half the OCR resolution and a quarter of the
+    /// pixels.
+    reduced: bool,
 }
 
 /// Pages a fresh worker converts before its memory is taken as its warm baseline.
@@ -249,7 +256,7 @@ pub fn convert(
 ) -> Result<RunSummary, JobError> {
     let start = Instant::now();
     let jobs = opts.jobs.max(1).min(inputs.len().max(1) * 64);
-    let pool = WorkerPool::start(opts.worker_exe.clone(), jobs)?;
+    let pool = WorkerPool::start(opts.worker_exe.clone(), jobs, opts.worker_memory)?;
     let mut s = Scheduler {
         opts,
         inputs,
@@ -332,12 +339,17 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         });
     }
 
-    fn doc_ref(&self, doc: &Doc) -> DocRef {
+    fn doc_ref(&self, doc: &Doc, reduced: bool) -> DocRef {
+        let mut ocr = self.opts.ocr.clone();
+        if reduced {
+            ocr.dpi = (ocr.dpi / 2).max(72);
+            ocr.max_page_pixels /= 4;
+        }
         DocRef {
             id: doc.id,
             path: self.inputs[doc.input].path.clone(),
             password: self.opts.password.clone(),
-            ocr: self.opts.ocr.clone(),
+            ocr,
             page_timeout_ms: self.opts.page_timeout.as_millis() as u64,
             preview_dpi: self.opts.formats.layouts.then_some(self.opts.layout_dpi),
             page_images: self.opts.formats.searchable,
@@ -361,7 +373,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             let Some(doc) = self.active.iter().find(|d| d.id == flight.doc) else {
                 return;
             };
-            let doc_ref = self.doc_ref(doc);
+            let doc_ref = self.doc_ref(doc, flight.reduced);
             let req = match flight.kind {
                 TaskKind::Open => Request::Open { doc: doc_ref },
                 TaskKind::Page { index, .. } => Request::Page {
@@ -412,6 +424,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                         kind: TaskKind::Open,
                         attempts,
                         permit: None,
+                        reduced: false,
                     });
                 }
                 DocState::Opening => continue,
@@ -442,6 +455,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                         kind: TaskKind::Page { seq, index },
                         attempts: 0,
                         permit: Some(permit),
+                        reduced: false,
                     });
                 }
             }
@@ -471,6 +485,14 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                         self.check_worker_memory(slot);
                     }
                 }
+                if self.pool.take_out_of_memory(slot)
+                    && matches!(flight.kind, TaskKind::Page { .. })
+                {
+                    // The worker survived an allocation failure; its answer for this page
+                    // cannot be trusted.
+                    self.out_of_memory(flight, "survived an allocation failure");
+                    return Ok(());
+                }
                 self.on_response(flight, response, bytes);
             }
             PoolEvent::Exited {
@@ -481,7 +503,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 if generation != self.pool.generation(slot) {
                     return Ok(());
                 }
-                let how = self.pool.replace(slot)?;
+                let (how, out_of_memory) = self.pool.replace(slot)?;
                 let how = match error {
                     Some(e) => format!("{how} ({e})"),
                     None => how,
@@ -494,6 +516,10 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     if i > 0 {
                         // Never started: requeue as it was.
                         self.requeue(f);
+                        continue;
+                    }
+                    if out_of_memory {
+                        self.out_of_memory(f, &how);
                         continue;
                     }
                     if timed_out {
@@ -520,6 +546,31 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             }
         }
         Ok(())
+    }
+
+    /// A page whose worker ran out of memory: retried once at a lower resolution, then
+    /// failed with `memory`.
+    fn out_of_memory(&mut self, mut f: Flight, how: &str) {
+        if !f.reduced {
+            tracing::warn!(
+                doc = f.doc,
+                "worker {how}: out of memory; retrying the page at half the resolution"
+            );
+            f.reduced = true;
+            return self.requeue(f);
+        }
+        let limit = self
+            .opts
+            .worker_memory
+            .map_or("its".to_string(), |m| format!("the {} MiB", m >> 20));
+        self.fail(
+            f,
+            FailureReason::Memory,
+            format!(
+                "the page needs more memory than {limit} limit of a worker (--worker-memory), \
+                 even at half the resolution"
+            ),
+        );
     }
 
     fn doc_mut(&mut self, id: u32) -> Option<&mut Doc> {

@@ -5,11 +5,13 @@
 //! single queue with a timeout (which is also how deadlines are checked). Each worker slot
 //! has a generation number; events from a replaced process are recognisably stale.
 
-use std::io::{BufReader, BufWriter};
-use std::os::unix::process::ExitStatusExt;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,16 @@ use pagemill_core::protocol::{read_frame, write_frame, FrameError, Request, Resp
 
 /// The hidden subcommand that turns the executable into a worker.
 pub const WORKER_ARG: &str = "internal-worker";
+
+/// What native code and the Rust runtime print when an allocation fails: Rust's
+/// `handle_alloc_error`, libstdc++'s `std::bad_alloc`, Leptonica's failed creations.
+const OUT_OF_MEMORY_SIGNS: &[&str] = &[
+    "memory allocation of",
+    "bad_alloc",
+    "out of memory",
+    "Out of memory",
+    "not made",
+];
 
 /// What a worker slot reports.
 #[derive(Debug)]
@@ -47,11 +59,15 @@ struct Worker {
     child: Child,
     stdin: BufWriter<ChildStdin>,
     generation: u64,
+    /// Set when the worker's stderr showed an allocation failure.
+    out_of_memory: Arc<AtomicBool>,
 }
 
 /// A fixed number of worker processes.
 pub struct WorkerPool {
     exe: PathBuf,
+    /// Each worker's limit on its data (heap and private mappings), bytes.
+    memory_limit: Option<u64>,
     workers: Vec<Option<Worker>>,
     tx: Sender<PoolEvent>,
     rx: Receiver<PoolEvent>,
@@ -68,11 +84,13 @@ pub struct SpawnError {
 }
 
 impl WorkerPool {
-    /// Starts `n` workers running `exe internal-worker`.
-    pub fn start(exe: PathBuf, n: usize) -> Result<Self, SpawnError> {
+    /// Starts `n` workers running `exe internal-worker`, each limited to `memory_limit`
+    /// bytes of data when given.
+    pub fn start(exe: PathBuf, n: usize, memory_limit: Option<u64>) -> Result<Self, SpawnError> {
         let (tx, rx) = mpsc::channel();
         let mut pool = WorkerPool {
             exe,
+            memory_limit,
             workers: Vec::new(),
             tx,
             rx,
@@ -86,19 +104,57 @@ impl WorkerPool {
     }
 
     fn spawn(&mut self, slot: usize) -> Result<(), SpawnError> {
-        let mut child = Command::new(&self.exe)
-            .arg(WORKER_ARG)
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg(WORKER_ARG)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             // Native libraries that parallelise internally (OpenMP in Tesseract) must not:
             // pagemill already runs one worker per core.
-            .env("OMP_THREAD_LIMIT", "1")
-            .spawn()
-            .map_err(|source| SpawnError {
-                exe: self.exe.display().to_string(),
-                source,
-            })?;
+            .env("OMP_THREAD_LIMIT", "1");
+        if let Some(limit) = self.memory_limit {
+            // RLIMIT_DATA (heap and private writable mappings) rather than RLIMIT_AS:
+            // allocators reserve address space they never use (PDFium's partitions), which
+            // an address-space limit would count. A CPU-time limit is not set: a worker
+            // lives for many pages, and each page has its own deadline.
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child here.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: limit as libc::rlim_t,
+                        rlim_max: limit as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_DATA, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn().map_err(|source| SpawnError {
+            exe: self.exe.display().to_string(),
+            source,
+        })?;
+        let out_of_memory = Arc::new(AtomicBool::new(false));
+        if let Some(stderr) = child.stderr.take() {
+            // The worker's messages reach the user as before; an allocation failure among
+            // them marks the worker's end as a memory failure.
+            let flag = Arc::clone(&out_of_memory);
+            thread::Builder::new()
+                .name(format!("worker-{slot}-stderr"))
+                .spawn(move || {
+                    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                        if OUT_OF_MEMORY_SIGNS.iter().any(|s| line.contains(s)) {
+                            flag.store(true, Ordering::Relaxed);
+                        }
+                        let _ = writeln!(std::io::stderr(), "{line}");
+                    }
+                })
+                .map_err(|source| SpawnError {
+                    exe: self.exe.display().to_string(),
+                    source,
+                })?;
+        }
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             return Err(SpawnError {
@@ -151,6 +207,7 @@ impl WorkerPool {
             child,
             stdin: BufWriter::new(stdin),
             generation,
+            out_of_memory,
         });
         Ok(())
     }
@@ -199,6 +256,14 @@ impl WorkerPool {
         }
     }
 
+    /// Whether the slot's worker has shown an allocation failure since the last call (it
+    /// may have survived it, with a result that cannot be trusted).
+    pub fn take_out_of_memory(&self, slot: usize) -> bool {
+        self.workers[slot]
+            .as_ref()
+            .is_some_and(|w| w.out_of_memory.swap(false, Ordering::Relaxed))
+    }
+
     /// Process id of a slot's worker.
     pub fn pid(&self, slot: usize) -> Option<u32> {
         self.workers[slot].as_ref().map(|w| w.child.id())
@@ -218,24 +283,27 @@ impl WorkerPool {
     }
 
     /// Reaps a worker whose output ended and starts a replacement. Returns how the old
-    /// process ended, for the failure message.
-    pub fn replace(&mut self, slot: usize) -> Result<String, SpawnError> {
-        let how = match self.workers[slot].take() {
+    /// process ended, for the failure message, and whether it ran out of memory.
+    pub fn replace(&mut self, slot: usize) -> Result<(String, bool), SpawnError> {
+        let (how, oom) = match self.workers[slot].take() {
             Some(mut w) => {
                 drop(w.stdin);
                 let status = wait_for(&mut w.child, Duration::from_secs(2));
-                match status {
+                // Give the stderr relay a moment to see the last words.
+                thread::sleep(Duration::from_millis(20));
+                let how = match status {
                     Some(s) if s.signal().is_some() => {
-                        format!("killed by signal {}", s.signal().unwrap_or(0))
+                        format!("was killed by signal {}", s.signal().unwrap_or(0))
                     }
                     Some(s) => format!("exited with {s}"),
                     None => "did not exit".to_string(),
-                }
+                };
+                (how, w.out_of_memory.load(Ordering::Relaxed))
             }
-            None => "not running".to_string(),
+            None => ("was not running".to_string(), false),
         };
         self.spawn(slot)?;
-        Ok(how)
+        Ok((how, oom))
     }
 }
 
