@@ -132,6 +132,12 @@ pub struct JobArgs {
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = parse_upscale)]
     pub upscale: Upscale,
 
+    /// Continue from where a killed run stopped: pages it finished (kept under
+    /// OUT/IN/.pagemill-resume/) are not converted again, and the outputs come out as an
+    /// uninterrupted run writes them. Without it, a new run starts each document over.
+    #[arg(long)]
+    pub resume: bool,
+
     /// Progress display.
     #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
     pub progress: ProgressMode,
@@ -278,6 +284,7 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         worker_memory: Some(args.worker_memory.unwrap_or_else(|| {
             (args.memory_budget.saturating_mul(2) / jobs as u64).max(768 << 20)
         })),
+        resume: args.resume,
         max_file_size: Some(args.max_file_size),
         max_pages: Some(args.max_pages),
         stop,

@@ -110,3 +110,106 @@ fn a_page_over_the_worker_memory_limit_fails_with_memory_and_the_rest_converts()
     let small = read_json(out.path().join("out/tess_phototest/tess_phototest.json"));
     assert_eq!(small["summary"]["ok"], 1);
 }
+
+/// Every file under `dir`, relative to it, with its bytes.
+fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_path_buf();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_run_killed_halfway_resumes_to_the_same_bytes() {
+    let out = tempfile::tempdir().unwrap();
+    let args = |dir: &std::path::Path| -> Vec<String> {
+        vec![
+            "convert".into(),
+            data("camlidl-manual.pdf").display().to_string(),
+            "-o".into(),
+            dir.display().to_string(),
+            "--jobs".into(),
+            "2".into(),
+            "--ocr".into(),
+            "always".into(),
+            "--pages".into(),
+            "1-12".into(),
+            "--progress".into(),
+            "json".into(),
+        ]
+    };
+    let whole = out.path().join("whole");
+    let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(args(&whole))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // The same run, SIGKILLed once five pages are written.
+    let cut = out.path().join("cut");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(args(&cut))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut pages = 0;
+    for line in BufReader::new(stdout).lines() {
+        if line.unwrap().contains("\"event\":\"page\"") {
+            pages += 1;
+            if pages == 5 {
+                // SAFETY: killing our own child.
+                unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+                break;
+            }
+        }
+    }
+    let _ = child.wait();
+    assert_eq!(pages, 5, "the run ended before it could be killed");
+    let doc = cut.join("camlidl-manual");
+    assert!(
+        !doc.join("camlidl-manual.md").exists(),
+        "no output looks complete"
+    );
+    let kept = std::fs::read_dir(doc.join(pagemill_engine::RESUME_DIR))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+        })
+        .count();
+    assert!(kept >= 5, "{kept} pages kept");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(args(&cut))
+        .arg("--resume")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("resumed"),
+        "the kept pages were replayed: {err}"
+    );
+    assert!(!doc.join(pagemill_engine::RESUME_DIR).exists());
+    let (a, b) = (tree(&whole.join("camlidl-manual")), tree(&doc));
+    let names =
+        |t: &[(std::path::PathBuf, Vec<u8>)]| -> Vec<_> { t.iter().map(|f| f.0.clone()).collect() };
+    assert_eq!(names(&a), names(&b));
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{} differs after resuming", name.display());
+    }
+}

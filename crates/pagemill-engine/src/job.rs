@@ -15,6 +15,7 @@ use pagemill_core::ranges::PageRanges;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_export::{DocumentSinks, Formats, PagePictures};
 
+use crate::checkpoint::Checkpoint;
 use crate::pool::{PoolEvent, SpawnError, WorkerPool};
 use crate::{rss, Input};
 
@@ -55,6 +56,8 @@ pub struct ConvertOptions {
     /// needs more fails with `memory` (after a retry at half the resolution) instead of
     /// the machine's OOM killer ending the run.
     pub worker_memory: Option<u64>,
+    /// Continue documents from the checkpoint a killed run left (see `checkpoint`).
+    pub resume: bool,
     /// Files larger than this many bytes are refused before anything reads them.
     pub max_file_size: Option<u64>,
     /// Documents with more pages than this are refused when opened.
@@ -214,6 +217,8 @@ struct Running {
     window: ReorderWindow<(PageOutcome, PagePictures, Permit)>,
     retry: VecDeque<Flight>,
     sinks: DocumentSinks,
+    /// Where written pages are kept for `--resume`.
+    checkpoint: Option<Checkpoint>,
     /// Pages of this document are priced as OCR pages: it is an image, OCR is forced, or
     /// one of its pages already needed OCR (a scanned PDF is scanned throughout, usually).
     ocr_priced: bool,
@@ -701,27 +706,97 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 return self.finish_doc(id, Some(msg));
             }
         };
+        let mut sinks = sinks;
         (self.observe)(Event::FileStarted {
             input,
             info: &info,
             pages: total,
         });
+        let checkpoint = match Checkpoint::open(
+            &input.out_dir,
+            &self.fingerprint(input),
+            self.opts.resume,
+        ) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(file = %input.path.display(), error = %e, "no checkpoint: this document cannot be resumed");
+                None
+            }
+        };
+        // A resumed document: the pages written before the kill, replayed from their records.
+        let mut written = 0u64;
+        let mut ocr_seen = false;
+        if let Some((c, n)) = &checkpoint {
+            while written < (*n).min(u64::from(total)) {
+                let replayed = c.read(written).and_then(|(outcome, pictures)| {
+                    sinks.page(&outcome, &pictures).map(|()| outcome)
+                });
+                match replayed {
+                    Ok(outcome) => {
+                        ocr_seen |=
+                            matches!(&outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr);
+                        (self.observe)(Event::Page {
+                            input,
+                            outcome: &outcome,
+                        });
+                        written += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(page = written, error = %e, "checkpoint record unreadable; converting from there");
+                        c.truncate(written);
+                        break;
+                    }
+                }
+            }
+            if written > 0 {
+                tracing::info!(file = %input.path.display(), pages = written, "resumed");
+            }
+        }
         let running = Running {
-            pages: Box::new(pages.into_pages(info.page_count)),
-            next_seq: 0,
+            pages: Box::new(pages.into_pages(info.page_count).skip(written as usize)),
+            next_seq: written,
             total,
-            written: 0,
-            window: ReorderWindow::new(window),
+            written: written as u32,
+            window: ReorderWindow::starting_at(window, written),
             retry: VecDeque::new(),
             sinks,
-            ocr_priced: info.kind == DocKind::Image || self.opts.ocr.mode == OcrMode::Always,
+            ocr_priced: ocr_seen
+                || info.kind == DocKind::Image
+                || self.opts.ocr.mode == OcrMode::Always,
+            checkpoint: checkpoint.map(|(c, _)| c),
         };
         if let Some(doc) = self.doc_mut(id) {
             doc.state = DocState::Running(Box::new(running));
         }
-        if total == 0 {
+        if written >= u64::from(total) {
             self.finish_doc(id, None);
         }
+    }
+
+    /// What a checkpoint must match to be resumed: the file (path, size, modification
+    /// time) and every option that changes the outputs.
+    fn fingerprint(&self, input: &Input) -> String {
+        let o = self.opts;
+        let meta = std::fs::metadata(&input.path).ok();
+        let modified = meta
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos());
+        format!(
+            "pagemill {}\nfile {:?} {:?} {:?}\nformats {:?}\nocr {:?}\nerase {:?}\npages {:?}\n\
+             dpi layout {} figures {}\n",
+            env!("CARGO_PKG_VERSION"),
+            input.path,
+            meta.map(|m| m.len()),
+            modified,
+            o.formats,
+            o.ocr,
+            o.erase,
+            o.pages,
+            o.layout_dpi,
+            o.figure_dpi
+        )
     }
 
     /// Files a page result and writes every page that is now next in order.
@@ -753,6 +828,18 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         let mut write_error = None;
         while let Some((outcome, pictures, permit)) = r.window.pop_ready() {
             let res = r.sinks.page(&outcome, &pictures);
+            if res.is_ok() {
+                let kept = r
+                    .checkpoint
+                    .as_ref()
+                    .map(|c| c.write(u64::from(r.written), &outcome, &pictures));
+                if let Some(Err(e)) = kept {
+                    tracing::warn!(file = %input.path.display(), error = %e, "checkpoint not written; this document can no longer be resumed");
+                    if let Some(c) = r.checkpoint.take() {
+                        c.remove();
+                    }
+                }
+            }
             self.budget.release(permit);
             if let Err(e) = res {
                 write_error = Some(format!(
@@ -790,7 +877,10 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             ..Default::default()
         };
         if let DocState::Running(r) = doc.state {
-            let r = *r;
+            let mut r = *r;
+            if let Some(c) = r.checkpoint.take() {
+                c.remove();
+            }
             report.pages = r.total;
             report.ok = r.sinks.summary().ok;
             report.failed = r.sinks.summary().failed;
@@ -806,7 +896,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 }
             }
             if report.error.is_none() {
-                match r.sinks.finish(seconds) {
+                match r.sinks.finish() {
                     Ok(paths) => report.outputs = paths,
                     Err(e) => {
                         report.error = Some(format!(

@@ -12,6 +12,7 @@
 //!
 //! Nothing is kept per page once it is written: page count changes time, never peak memory.
 
+mod checkpoint;
 mod erase;
 mod figures;
 pub mod inputs;
@@ -23,5 +24,6 @@ pub mod rss;
 mod source;
 pub mod worker;
 
+pub use checkpoint::RESUME_DIR;
 pub use inputs::{plan_inputs, Input};
 pub use job::{convert, ConvertOptions, Event, FileReport, RunSummary};

@@ -4,7 +4,7 @@
 //! ```json
 //! {"schema": "pagemill.document/1", "source": "in.pdf", "info": {...},
 //!  "pages": [ {page}, {page}, ... ],
-//!  "summary": {"pages": 10, "ok": 9, "failed": 1, "seconds": 0.4}}
+//!  "summary": {"pages": 10, "ok": 9, "failed": 1}}
 //! ```
 
 use std::io::{self, Write};
@@ -25,8 +25,6 @@ pub struct DocumentSummary {
     pub ok: u32,
     /// Pages that failed (each is in `pages` with `"status": "failed"`).
     pub failed: u32,
-    /// Wall-clock seconds from open to the last page.
-    pub seconds: f64,
 }
 
 /// Writes the JSON document page by page.
@@ -96,7 +94,6 @@ mod tests {
                 pages: 2,
                 ok: 0,
                 failed: 2,
-                seconds: 0.5,
             })
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

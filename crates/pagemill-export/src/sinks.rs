@@ -318,8 +318,7 @@ impl DocumentSinks {
 
     /// Completes every file, moves them into `OUT/IN/` and removes the temporary directory.
     /// Returns the paths written.
-    pub fn finish(mut self, seconds: f64) -> io::Result<Vec<PathBuf>> {
-        self.summary.seconds = (seconds * 1000.0).round() / 1000.0;
+    pub fn finish(mut self) -> io::Result<Vec<PathBuf>> {
         let mut done = Vec::new();
         if let Some(w) = self.markdown.take() {
             sync(w.finish()?)?;
@@ -444,7 +443,7 @@ mod tests {
         )
         .unwrap();
         assert!(!dir.join("doc.md").exists(), "nothing final before finish");
-        let paths = s.finish(0.1).unwrap();
+        let paths = s.finish().unwrap();
         assert_eq!(paths.len(), 4, "md, json, det and the layout PDF");
         assert!(paths.iter().all(|p| p.exists()));
         assert!(!dir.join(TMP_DIR).exists());

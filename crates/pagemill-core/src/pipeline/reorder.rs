@@ -25,6 +25,15 @@ impl<T> ReorderWindow<T> {
         }
     }
 
+    /// A window whose first result due is `next` (results before it were written by an
+    /// earlier, resumed run).
+    pub fn starting_at(capacity: usize, next: u64) -> Self {
+        ReorderWindow {
+            next,
+            ..Self::new(capacity)
+        }
+    }
+
     /// Whether work with sequence number `seq` may start now.
     pub fn has_room_for(&self, seq: u64) -> bool {
         seq >= self.next && seq < self.next + self.capacity as u64
