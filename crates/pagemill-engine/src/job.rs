@@ -508,13 +508,17 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 if generation != self.pool.generation(slot) {
                     return Ok(());
                 }
-                let (how, out_of_memory) = self.pool.replace(slot)?;
+                let ended = self.pool.replace(slot)?;
+                let (how, out_of_memory) = (ended.how, ended.out_of_memory);
                 let how = match error {
                     Some(e) => format!("{how} ({e})"),
                     None => how,
                 };
                 let s = &mut self.slots[slot];
-                let timed_out = std::mem::take(&mut s.killed_for_timeout);
+                // Killed by the parent past the deadline, or by the OS past the CPU time
+                // the worker set itself for the page (SIGXCPU).
+                let timed_out = std::mem::take(&mut s.killed_for_timeout)
+                    || ended.signal == Some(libc::SIGXCPU);
                 s.head_since = None;
                 let flights: Vec<Flight> = s.in_flight.drain(..).collect();
                 for (i, mut f) in flights.into_iter().enumerate() {

@@ -282,29 +282,47 @@ impl WorkerPool {
         self.spawn(slot)
     }
 
-    /// Reaps a worker whose output ended and starts a replacement. Returns how the old
-    /// process ended, for the failure message, and whether it ran out of memory.
-    pub fn replace(&mut self, slot: usize) -> Result<(String, bool), SpawnError> {
-        let (how, oom) = match self.workers[slot].take() {
+    /// Reaps a worker whose output ended and starts a replacement; says how the old
+    /// process ended.
+    pub fn replace(&mut self, slot: usize) -> Result<Ended, SpawnError> {
+        let ended = match self.workers[slot].take() {
             Some(mut w) => {
                 drop(w.stdin);
                 let status = wait_for(&mut w.child, Duration::from_secs(2));
                 // Give the stderr relay a moment to see the last words.
                 thread::sleep(Duration::from_millis(20));
-                let how = match status {
-                    Some(s) if s.signal().is_some() => {
-                        format!("was killed by signal {}", s.signal().unwrap_or(0))
-                    }
-                    Some(s) => format!("exited with {s}"),
-                    None => "did not exit".to_string(),
+                let signal = status.and_then(|s| s.signal());
+                let how = match (status, signal) {
+                    (_, Some(sig)) => format!("was killed by signal {sig}"),
+                    (Some(s), None) => format!("exited with {s}"),
+                    (None, None) => "did not exit".to_string(),
                 };
-                (how, w.out_of_memory.load(Ordering::Relaxed))
+                Ended {
+                    how,
+                    signal,
+                    out_of_memory: w.out_of_memory.load(Ordering::Relaxed),
+                }
             }
-            None => ("was not running".to_string(), false),
+            None => Ended {
+                how: "was not running".to_string(),
+                signal: None,
+                out_of_memory: false,
+            },
         };
         self.spawn(slot)?;
-        Ok((how, oom))
+        Ok(ended)
     }
+}
+
+/// How a worker process ended.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    /// For a message: "was killed by signal 9", "exited with exit status: 1".
+    pub how: String,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// Its stderr showed an allocation failure.
+    pub out_of_memory: bool,
 }
 
 fn wait_for(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {

@@ -71,6 +71,7 @@ pub fn run() -> Result<(), WorkerError> {
                 }
             }
             Request::Page { doc, index } => {
+                limit_cpu(doc.page_timeout_ms);
                 let (mut outcome, placed) = convert_page(&engine, &mut ocr, &mut open, &doc, index);
                 let figures = match (doc.figure_dpi, &mut outcome) {
                     (Some(dpi), PageOutcome::Ok(page)) if !placed.is_empty() => open
@@ -126,6 +127,27 @@ pub fn run() -> Result<(), WorkerError> {
             }
         };
         write_frame(&mut output, &resp).map_err(WorkerError::Protocol)?;
+    }
+}
+
+/// Sets this process's CPU-time limit to what it has used plus twice the page's
+/// deadline: an OS backstop behind the parent's wall-clock deadline (a page that spins
+/// in native code is ended by `SIGXCPU` even if the parent cannot act). Set per page, as
+/// a worker lives for many pages; a soft limit, which the process may raise again.
+fn limit_cpu(page_timeout_ms: u64) {
+    // SAFETY: getrusage and setrlimit write only into the structs passed.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return;
+        }
+        let used = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1;
+        let allowed = (page_timeout_ms / 1000).saturating_mul(2).max(1) + 1;
+        let lim = libc::rlimit {
+            rlim_cur: (used as u64).saturating_add(allowed) as libc::rlim_t,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        libc::setrlimit(libc::RLIMIT_CPU, &lim);
     }
 }
 
