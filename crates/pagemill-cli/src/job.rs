@@ -16,7 +16,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::exit;
 use crate::progress::Reporter;
-use crate::size::parse_size;
+use pagemill_core::size::parse_size;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,6 @@ mod convert;
 mod erase;
 mod job;
 mod progress;
-mod size;
 
 use std::process::ExitCode;
 

@@ -9,7 +9,7 @@ use pagemill_engine::{Event, RunSummary};
 use serde_json::json;
 
 use crate::job::ProgressMode;
-use crate::size::human;
+use pagemill_core::size::human;
 
 pub struct Reporter {
     mode: ProgressMode,

@@ -6,6 +6,7 @@
 //!   reorder window).
 //! - [`protocol`]: the framed messages exchanged with worker processes.
 //! - [`ranges`]: `--pages` range parsing.
+//! - [`size`]: byte sizes for people (`512MiB` in, `1.5 GiB` out).
 //! - [`textsim`]: text similarity against reference text (tests, benchmarks).
 
 pub mod layout;
@@ -13,6 +14,7 @@ pub mod model;
 pub mod pipeline;
 pub mod protocol;
 pub mod ranges;
+pub mod size;
 pub mod textsim;
 
 pub use model::{BBox, Block, BlockKind, FailureReason, Line, Page, PageFailure, PageOutcome};

@@ -12,6 +12,7 @@ use pagemill_core::protocol::{
     DocInfo, DocKind, DocRef, EraseSettings, OcrMode, OcrSettings, Request, Response,
 };
 use pagemill_core::ranges::PageRanges;
+use pagemill_core::size::human;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome};
 use pagemill_export::{DocumentSinks, Formats, PagePictures};
 
@@ -667,8 +668,8 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 "{}: the file is {}, over the --max-file-size limit of {}; raise the limit if \
                  the file is trusted",
                 input.path.display(),
-                human_bytes(size),
-                human_bytes(limit)
+                human(size),
+                human(limit)
             )
         })
     }
@@ -963,21 +964,5 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 self.pool.kill(slot);
             }
         }
-    }
-}
-
-/// Bytes for a person: `3.2 GiB`, `512 MiB`, `900 KiB`.
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} bytes")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }

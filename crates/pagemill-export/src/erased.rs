@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use pagemill_core::protocol::{erased_as_pdf, DocInfo, ErasedOutput, ErasedPage};
 use pagemill_core::PageOutcome;
-use pdf_writer::{Chunk, Content, Filter, Finish, Name, Ref, Str};
+use pdf_writer::{Chunk, Content, Name, Ref, Str};
 use serde_json::json;
 
 use crate::pdf_file::PdfFile;
@@ -182,26 +182,7 @@ fn pdf_page(
             content.transform([w, 0.0, 0.0, h, 0.0, 0.0]);
             content.x_object(Name(b"Im0"));
             content.restore_state();
-            let mut chunk = Chunk::new();
-            let mut x = chunk.image_xobject(image_id, &image.data);
-            x.width(image.width as i32).height(image.height as i32);
-            x.filter(match image.encoding {
-                pagemill_core::protocol::ImageEncoding::Jpeg => Filter::DctDecode,
-                pagemill_core::protocol::ImageEncoding::Jpeg2000 => Filter::JpxDecode,
-                pagemill_core::protocol::ImageEncoding::Flate => Filter::FlateDecode,
-            });
-            match image.colour {
-                Some(pagemill_core::protocol::ImageColour::Gray) => {
-                    x.color_space().device_gray();
-                }
-                Some(pagemill_core::protocol::ImageColour::Rgb) => {
-                    x.color_space().device_rgb();
-                }
-                None => {}
-            }
-            x.bits_per_component(8);
-            x.finish();
-            file.put(image_id, &chunk)?;
+            file.put_image(image_id, image)?;
             (w, h)
         }
         (None, outcome) => {

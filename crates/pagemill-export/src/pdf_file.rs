@@ -5,7 +5,8 @@
 
 use std::io::{self, Write};
 
-use pdf_writer::{Chunk, Finish, Name, Rect, Ref};
+use pagemill_core::protocol::{ImageColour, ImageEncoding, PageImage};
+use pdf_writer::{Chunk, Filter, Finish, Name, Rect, Ref};
 
 /// Object number of the catalog.
 pub(crate) const CATALOG: Ref = Ref::new(1);
@@ -43,6 +44,34 @@ impl<W: Write> PdfFile<W> {
         self.out.write_all(chunk.as_bytes())?;
         self.pos += chunk.len();
         Ok(())
+    }
+
+    /// Writes `image` as image XObject `id`, its stream as it came (JPEG, JPEG 2000 or
+    /// zlib-compressed samples).
+    pub(crate) fn put_image(&mut self, id: Ref, image: &PageImage) -> io::Result<()> {
+        let mut chunk = Chunk::new();
+        let mut x = chunk.image_xobject(id, &image.data);
+        x.width(image.width as i32).height(image.height as i32);
+        x.filter(match image.encoding {
+            ImageEncoding::Jpeg => Filter::DctDecode,
+            ImageEncoding::Jpeg2000 => Filter::JpxDecode,
+            ImageEncoding::Flate => Filter::FlateDecode,
+        });
+        match image.colour {
+            Some(ImageColour::Gray) => {
+                x.color_space().device_gray();
+            }
+            Some(ImageColour::Rgb) => {
+                x.color_space().device_rgb();
+            }
+            None => {}
+        }
+        // A JPEG 2000 stream names its own depth.
+        if image.encoding != ImageEncoding::Jpeg2000 {
+            x.bits_per_component(8);
+        }
+        x.finish();
+        self.put(id, &chunk)
     }
 
     /// Writes page object `id` of `width`×`height` points drawn by `content`, with one

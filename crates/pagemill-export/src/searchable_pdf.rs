@@ -17,11 +17,11 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use pagemill_core::model::{OcrReason, Page, TextSource};
-use pagemill_core::protocol::{deflate, ImageColour, ImageEncoding, PageImage};
+use pagemill_core::protocol::{deflate, PageImage};
 use pagemill_core::PageOutcome;
 use pagemill_pdf::raw::object::{Dict, Obj};
 use pagemill_pdf::raw::{Original, PageObject, RawError, UpdateWriter};
-use pdf_writer::{Chunk, Filter, Finish, Ref};
+use pdf_writer::{Chunk, Filter, Ref};
 
 use crate::invisible_text::{page_content, FontIds, GlyphlessFont, PageFrame};
 use crate::pdf_file::PdfFile;
@@ -266,28 +266,7 @@ fn fresh_page<W: Write>(
     let mut content = String::from("q\n");
     if let Some(img) = image {
         content.push_str(&format!("{w} 0 0 {h} 0 0 cm\n/Im0 Do\n"));
-        let mut chunk = Chunk::new();
-        let mut x = chunk.image_xobject(image_id, &img.data);
-        x.width(img.width as i32).height(img.height as i32);
-        match img.encoding {
-            ImageEncoding::Jpeg => x.filter(Filter::DctDecode),
-            ImageEncoding::Jpeg2000 => x.filter(Filter::JpxDecode),
-            ImageEncoding::Flate => x.filter(Filter::FlateDecode),
-        };
-        match img.colour {
-            Some(ImageColour::Gray) => {
-                x.color_space().device_gray();
-            }
-            Some(ImageColour::Rgb) => {
-                x.color_space().device_rgb();
-            }
-            None => {}
-        }
-        if img.encoding != ImageEncoding::Jpeg2000 {
-            x.bits_per_component(8);
-        }
-        x.finish();
-        file.put(image_id, &chunk)?;
+        file.put_image(image_id, img)?;
     }
     let mut content = content.into_bytes();
     match outcome {

@@ -3,7 +3,7 @@
 //! Pages keep their colour (transparency laid over white); gray pages stay gray.
 
 use crate::document::{decode_limited, jp2_pixels, tiff_pixels, ImageDocument};
-use crate::gray::{over_white, rgb_over_white};
+use crate::gray::{gray_over_white, rgb_over_white};
 use crate::{Format, ImageError};
 
 /// A cropped region in RGB, rows top to bottom.
@@ -49,15 +49,7 @@ impl ImageDocument {
             format => {
                 let img = decode_limited(&self.path, format, max_pixels)?;
                 if matches!(img.color().channel_count(), 1 | 2) {
-                    let gray = if img.color().has_alpha() {
-                        img.to_luma_alpha8()
-                            .pixels()
-                            .map(|p| over_white(p.0[0], p.0[1]))
-                            .collect()
-                    } else {
-                        img.into_luma8().into_raw()
-                    };
-                    (1, gray)
+                    (1, gray_over_white(img))
                 } else {
                     (3, rgb_over_white(img))
                 }

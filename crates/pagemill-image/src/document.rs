@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::density::{bmp_dpi, jpeg_dpi, plausible, png_dpi};
 use crate::gray::{
-    interleaved_to_gray, interleaved_to_rgb, over_white, stretch, unpack, ycbcr_to_rgb,
+    gray_over_white, interleaved_to_gray, interleaved_to_rgb, stretch, unpack, ycbcr_to_rgb,
 };
 use crate::{sniff, Format, ImageError};
 
@@ -186,15 +186,7 @@ pub(crate) fn decode_limited(
 }
 
 fn raster_gray(path: &Path, format: Format, max_pixels: u64) -> Result<Vec<u8>, ImageError> {
-    let img = decode_limited(path, format, max_pixels)?;
-    Ok(if img.color().has_alpha() {
-        img.to_luma_alpha8()
-            .pixels()
-            .map(|p| over_white(p.0[0], p.0[1]))
-            .collect()
-    } else {
-        img.into_luma8().into_raw()
-    })
+    Ok(gray_over_white(decode_limited(path, format, max_pixels)?))
 }
 
 fn tiff_decoder(path: &Path) -> Result<tiff::decoder::Decoder<BufReader<File>>, ImageError> {

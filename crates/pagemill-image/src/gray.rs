@@ -14,6 +14,18 @@ pub(crate) fn over_white(v: u8, a: u8) -> u8 {
     ((v * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
+/// An image as 8-bit gray, transparency laid over white.
+pub(crate) fn gray_over_white(img: image::DynamicImage) -> Vec<u8> {
+    if img.color().has_alpha() {
+        img.to_luma_alpha8()
+            .pixels()
+            .map(|p| over_white(p.0[0], p.0[1]))
+            .collect()
+    } else {
+        img.into_luma8().into_raw()
+    }
+}
+
 /// An image as RGB bytes, transparency laid over white.
 pub(crate) fn rgb_over_white(img: image::DynamicImage) -> Vec<u8> {
     if !img.color().has_alpha() {
