@@ -64,7 +64,7 @@ pub(crate) fn erase_page(
         if words.last() == Some(&0) {
             break;
         }
-        let gray = gray_of(&raster);
+        let gray = raster.to_gray();
         let left = budget
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(1));
@@ -200,21 +200,6 @@ fn page_raster(
             ))
         }
     }
-}
-
-/// 8-bit gray of a raster (BT.601 luma), for the checking reading.
-fn gray_of(raster: &RasterMut<'_>) -> Vec<u8> {
-    if raster.channels == 1 {
-        return raster.pixels.to_vec();
-    }
-    raster
-        .pixels
-        .chunks_exact(raster.channels as usize)
-        .map(|p| {
-            ((u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114 + 500) / 1000)
-                as u8
-        })
-        .collect()
 }
 
 fn encode(

@@ -29,6 +29,13 @@ pub struct RasterMut<'a> {
     pub pixels: &'a mut [u8],
 }
 
+impl RasterMut<'_> {
+    /// The raster in 8-bit gray (BT.601 luma for RGB), as OCR reads it.
+    pub fn to_gray(&self) -> Vec<u8> {
+        crate::gray::interleaved_to_gray(self.pixels, self.channels.max(1) as usize, false, false)
+    }
+}
+
 /// A pixel rectangle `[x0, y0, x1, y1)`: columns `x0..x1`, rows `y0..y1`.
 pub type Rect = [u32; 4];
 
