@@ -23,6 +23,8 @@ use pagemill_core::PageOutcome;
 use pagemill_export::PagePictures;
 use serde::{Deserialize, Serialize};
 
+use crate::{ConvertOptions, Input};
+
 /// Name of the checkpoint directory, under `OUT/IN/`.
 pub const RESUME_DIR: &str = ".pagemill-resume";
 const FINGERPRINT: &str = "fingerprint";
@@ -133,6 +135,31 @@ impl Checkpoint {
             }
         }
     }
+}
+
+/// What a checkpoint must match to be resumed: the file (path, size, modification
+/// time) and every option that changes the outputs.
+pub(crate) fn fingerprint(o: &ConvertOptions, input: &Input) -> String {
+    let meta = std::fs::metadata(&input.path).ok();
+    let modified = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos());
+    format!(
+        "pagemill {}\nfile {:?} {:?} {:?}\nformats {:?}\nocr {:?}\nerase {:?}\npages {:?}\n\
+         dpi layout {} figures {}\n",
+        env!("CARGO_PKG_VERSION"),
+        input.path,
+        meta.map(|m| m.len()),
+        modified,
+        o.formats,
+        o.ocr,
+        o.erase,
+        o.pages,
+        o.layout_dpi,
+        o.figure_dpi
+    )
 }
 
 /// Writes `bytes` under a temporary name beside `path`, then renames it into place.

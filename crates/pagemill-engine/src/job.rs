@@ -18,6 +18,7 @@ use pagemill_export::{DocumentSinks, Formats, PagePictures};
 
 use crate::checkpoint::Checkpoint;
 use crate::pool::{PoolEvent, SpawnError, WorkerPool};
+pub use crate::report::{Event, FileReport, RunSummary};
 use crate::{rss, Input};
 
 /// Settings of a conversion run.
@@ -67,90 +68,6 @@ pub struct ConvertOptions {
     /// [`STOP_WAIT`] to finish, documents that are complete are written, unfinished ones
     /// leave nothing behind.
     pub stop: Arc<AtomicBool>,
-}
-
-/// How one input file went.
-#[derive(Debug, Clone, Default)]
-pub struct FileReport {
-    /// The input.
-    pub path: PathBuf,
-    /// Pages selected.
-    pub pages: u32,
-    /// Pages converted.
-    pub ok: u32,
-    /// Pages failed.
-    pub failed: u32,
-    /// Why the whole file failed (cannot open, cannot write), if it did.
-    pub error: Option<String>,
-    /// Files written.
-    pub outputs: Vec<PathBuf>,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-}
-
-/// How the whole run went.
-#[derive(Debug, Clone, Default)]
-pub struct RunSummary {
-    /// One report per input file.
-    pub files: Vec<FileReport>,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-    /// Peak resident memory of the process tree (parent + workers), sampled.
-    pub peak_rss: u64,
-    /// Peak bytes held under the memory budget.
-    pub budget_peak: u64,
-    /// The run was stopped before the end (see [`ConvertOptions::stop`]).
-    pub interrupted: bool,
-}
-
-impl RunSummary {
-    /// Pages converted across all files.
-    pub fn pages_ok(&self) -> u32 {
-        self.files.iter().map(|f| f.ok).sum()
-    }
-    /// Pages failed across all files.
-    pub fn pages_failed(&self) -> u32 {
-        self.files.iter().map(|f| f.failed).sum()
-    }
-    /// Files that could not be converted at all.
-    pub fn files_failed(&self) -> usize {
-        self.files.iter().filter(|f| f.error.is_some()).count()
-    }
-}
-
-/// Progress, reported to the caller as it happens.
-#[derive(Debug)]
-pub enum Event<'a> {
-    /// A document opened; `pages` will be converted.
-    FileStarted {
-        /// The input.
-        input: &'a Input,
-        /// Facts about the document.
-        info: &'a DocInfo,
-        /// Pages selected.
-        pages: u32,
-    },
-    /// A page was written (converted or failed).
-    Page {
-        /// The input.
-        input: &'a Input,
-        /// The page.
-        outcome: &'a PageOutcome,
-    },
-    /// A document is complete (or failed as a whole: see `report.error`).
-    FileFinished {
-        /// The input.
-        input: &'a Input,
-        /// The outcome.
-        report: &'a FileReport,
-    },
-    /// Periodic sample of the process tree's memory.
-    Tick {
-        /// Current resident bytes of parent + workers.
-        rss: u64,
-        /// Peak so far.
-        peak_rss: u64,
-    },
 }
 
 /// A run that could not go on at all.
@@ -719,7 +636,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         });
         let checkpoint = match Checkpoint::open(
             &input.out_dir,
-            &self.fingerprint(input),
+            &crate::checkpoint::fingerprint(self.opts, input),
             self.opts.resume,
         ) {
             Ok(c) => Some(c),
@@ -776,32 +693,6 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         if written >= u64::from(total) {
             self.finish_doc(id, None);
         }
-    }
-
-    /// What a checkpoint must match to be resumed: the file (path, size, modification
-    /// time) and every option that changes the outputs.
-    fn fingerprint(&self, input: &Input) -> String {
-        let o = self.opts;
-        let meta = std::fs::metadata(&input.path).ok();
-        let modified = meta
-            .as_ref()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos());
-        format!(
-            "pagemill {}\nfile {:?} {:?} {:?}\nformats {:?}\nocr {:?}\nerase {:?}\npages {:?}\n\
-             dpi layout {} figures {}\n",
-            env!("CARGO_PKG_VERSION"),
-            input.path,
-            meta.map(|m| m.len()),
-            modified,
-            o.formats,
-            o.ocr,
-            o.erase,
-            o.pages,
-            o.layout_dpi,
-            o.figure_dpi
-        )
     }
 
     /// Files a page result and writes every page that is now next in order.

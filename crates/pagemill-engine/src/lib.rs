@@ -20,6 +20,7 @@ pub mod job;
 mod ocr;
 pub mod pool;
 mod preview;
+mod report;
 pub mod rss;
 mod source;
 pub mod worker;
