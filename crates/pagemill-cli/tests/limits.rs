@@ -26,6 +26,23 @@ fn an_owner_password_alone_does_not_stop_conversion() {
 }
 
 #[test]
+fn an_encryption_dictionary_without_its_key_length_still_opens() {
+    // PDFium alone takes the missing /Length as 40 bits and refuses the file.
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(
+        &[data("qpdf_bad_encryption_length.pdf")],
+        out.path(),
+        &["--format", "md", "--quiet"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let md = read(
+        out.path()
+            .join("qpdf_bad_encryption_length/qpdf_bad_encryption_length.md"),
+    );
+    assert!(md.contains("Potato"), "{md}");
+}
+
+#[test]
 fn user_passwords_from_a_file_or_the_command_line_and_clear_errors_without() {
     let out = tempfile::tempdir().unwrap();
     let protected = data("camelot_health_protected.pdf");

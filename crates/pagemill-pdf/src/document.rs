@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use pagemill_core::protocol::DocInfo;
-use pdfium_render::prelude::{Pdfium, PdfiumLibraryBindings, FPDF_DOCUMENT, FPDF_FILEACCESS};
+use pdfium_render::prelude::{Pdfium, PdfiumLibraryBindings, FPDF_DOCUMENT};
 
+use crate::raw::encryption::{KeyLengthRepair, KEY_LENGTHS};
+use crate::source::CustomSource;
 use crate::{library, PdfError};
 
 /// PDFium, bound and initialised. One per process (PDFium keeps global state).
@@ -65,6 +67,11 @@ impl Engine {
         let handle = unsafe { self.b.FPDF_LoadDocument(p, password) };
         if handle.is_null() {
             let code = unsafe { self.b.FPDF_GetLastError() };
+            if code == 4 {
+                if let Some(doc) = self.open_with_key_length(path, password) {
+                    return Ok(doc);
+                }
+            }
             let message = match code {
                 2 => format!("{shown}: cannot open the file (not found or not readable)"),
                 3 => format!("{shown}: not a PDF, or too damaged to open"),
@@ -84,6 +91,31 @@ impl Engine {
         Ok(Document {
             engine: self,
             handle,
+            _source: None,
+        })
+    }
+
+    /// The password check failed: if the encryption dictionary leaves out its key length
+    /// (see [`KeyLengthRepair`]), tries the other lengths through in-memory updates.
+    fn open_with_key_length(&self, path: &Path, password: Option<&str>) -> Option<Document<'_>> {
+        let repair = match KeyLengthRepair::find(path) {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "no key-length repair");
+                return None;
+            }
+        };
+        KEY_LENGTHS.iter().find_map(|&bits| {
+            let source = CustomSource::open(path, repair.file_len(), repair.update(bits)).ok()?;
+            let doc = self.open_custom(source, password)?;
+            tracing::info!(
+                path = %path.display(),
+                bits,
+                "the encryption dictionary has no /Length; opened with the key length that \
+                 matches its password check"
+            );
+            Some(doc)
         })
     }
 }
@@ -93,15 +125,16 @@ impl Engine {
     /// `None` when PDFium cannot open it.
     pub(crate) fn open_custom(
         &self,
-        access: &mut FPDF_FILEACCESS,
+        mut source: CustomSource,
         password: Option<&str>,
     ) -> Option<Document<'_>> {
-        // SAFETY: engine initialised; the caller keeps `access` and its source alive for
-        // as long as the returned document.
-        let handle = unsafe { self.b.FPDF_LoadCustomDocument(access, password) };
+        // SAFETY: engine initialised; the document owns `source`, so it outlives the
+        // handle (Document::drop closes the handle before its fields are dropped).
+        let handle = unsafe { self.b.FPDF_LoadCustomDocument(source.access(), password) };
         (!handle.is_null()).then_some(Document {
             engine: self,
             handle,
+            _source: Some(source),
         })
     }
 }
@@ -117,6 +150,8 @@ impl Drop for Engine {
 pub struct Document<'e> {
     pub(crate) engine: &'e Engine,
     pub(crate) handle: FPDF_DOCUMENT,
+    /// What PDFium reads a custom document through (views, repaired files).
+    _source: Option<CustomSource>,
 }
 
 impl Document<'_> {

@@ -17,6 +17,7 @@ pub mod library;
 mod paged;
 pub mod raw;
 pub mod render;
+mod source;
 pub mod text;
 
 pub use document::{Document, Engine};

@@ -2,19 +2,17 @@
 //! [`VIEW_PAGES`] pages each (see [`crate::raw`] for why and how).
 
 use std::fs::File;
-use std::os::raw::{c_int, c_uchar, c_ulong, c_void};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use pagemill_core::layout::RawPage;
 use pagemill_core::protocol::DocInfo;
-use pdfium_render::prelude::FPDF_FILEACCESS;
 
 use pagemill_core::BBox;
 
 use crate::figures::RgbImage;
 use crate::raw::PageTree;
 use crate::render::{GrayPage, RenderOptions};
+use crate::source::CustomSource;
 use crate::{Document, Engine, PdfError};
 
 /// Pages per view. Within a view PDFium still keeps every page dictionary (and the object
@@ -26,50 +24,10 @@ pub const VIEW_PAGES: u32 = 64;
 /// Most pages a document may have for views (the page list costs 8 bytes a page).
 const MAX_VIEW_PAGES: usize = 4 << 20;
 
-/// Original file plus an in-memory tail, read by PDFium through `FPDF_FILEACCESS`.
-struct ViewSource {
-    file: File,
-    file_len: u64,
-    tail: Vec<u8>,
-}
-
-/// `m_GetBlock`: PDFium asks for `size` bytes at `position`.
-unsafe extern "C" fn get_block(
-    param: *mut c_void,
-    position: c_ulong,
-    buf: *mut c_uchar,
-    size: c_ulong,
-) -> c_int {
-    // SAFETY: `param` is the `ViewSource` boxed in `ViewDocument`, alive while PDFium
-    // holds the document; `buf` has room for `size` bytes (PDFium's contract).
-    let src = unsafe { &*(param as *const ViewSource) };
-    let out = unsafe { std::slice::from_raw_parts_mut(buf, size as usize) };
-    let (pos, end) = (position, position.saturating_add(size));
-    let mut written = 0usize;
-    if pos < src.file_len {
-        let n = (end.min(src.file_len) - pos) as usize;
-        if src.file.read_exact_at(&mut out[..n], pos).is_err() {
-            return 0;
-        }
-        written = n;
-    }
-    if written < out.len() {
-        let from = (pos + written as u64 - src.file_len) as usize;
-        let Some(part) = src.tail.get(from..from + (out.len() - written)) else {
-            return 0;
-        };
-        out[written..].copy_from_slice(part);
-    }
-    1
-}
-
 /// A view: a PDFium document over original bytes plus an update naming a window of pages.
 struct ViewDocument<'e> {
     window: u32,
-    // Field order matters: the document closes before its source is freed.
     doc: Document<'e>,
-    _access: Box<FPDF_FILEACCESS>,
-    _source: Box<ViewSource>,
 }
 
 enum Tree {
@@ -256,27 +214,14 @@ impl<'e> PagedDocument<'e> {
                 return None;
             }
         };
-        let source = Box::new(ViewSource {
-            file,
-            file_len,
-            tail,
-        });
-        let mut access = Box::new(FPDF_FILEACCESS {
-            m_FileLen: (file_len + source.tail.len() as u64) as c_ulong,
-            m_GetBlock: Some(get_block),
-            m_Param: &*source as *const ViewSource as *mut c_void,
-        });
-        let doc = self.engine.open_custom(&mut access, None)?;
+        let doc = self
+            .engine
+            .open_custom(CustomSource::new(file, file_len, tail), None)?;
         if doc.page_count() as usize != pages.len() {
             tracing::debug!(window, "view has the wrong page count; no views");
             self.tree = Tree::Unavailable;
             return None;
         }
-        Some(ViewDocument {
-            window,
-            doc,
-            _access: access,
-            _source: source,
-        })
+        Some(ViewDocument { window, doc })
     }
 }

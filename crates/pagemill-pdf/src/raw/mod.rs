@@ -12,6 +12,7 @@
 //! plus update as a document of those pages. Pages keep their `/Parent`, so inherited
 //! attributes (resources, boxes, rotation) still resolve through the original tree.
 
+pub mod encryption;
 pub mod object;
 mod update;
 mod xref;

@@ -59,8 +59,19 @@ pub struct Xref {
 }
 
 impl Xref {
-    /// Reads the index of the PDF at `path`.
+    /// Reads the index of the PDF at `path`; encrypted files are refused (their object
+    /// streams could not be read).
     pub fn open(path: &Path) -> Result<Self, RawError> {
+        let x = Self::open_any(path)?;
+        if x.trailer.get(b"Encrypt").is_some() {
+            return Err(RawError::Unsupported("encrypted document"));
+        }
+        Ok(x)
+    }
+
+    /// Reads the index of the PDF at `path`, encrypted or not. Objects outside object
+    /// streams still parse; their strings and streams stay encrypted.
+    pub(super) fn open_any(path: &Path) -> Result<Self, RawError> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
         let mut x = Xref {
@@ -87,9 +98,6 @@ impl Xref {
                 x.newest_is_stream = is_stream;
                 first = false;
             }
-        }
-        if x.trailer.get(b"Encrypt").is_some() {
-            return Err(RawError::Unsupported("encrypted document"));
         }
         Ok(x)
     }
