@@ -16,9 +16,16 @@ use crate::engine::{
 pub struct Tesseract {
     api: *mut ts::TessBaseAPI,
     languages: String,
-    /// A second instance with the `osd` model, started on first use.
+    /// A second instance with the `osd` model, started on first use and unloaded when
+    /// idle (see [`Tesseract::unload_idle_osd`]).
     osd: Option<Result<*mut ts::TessBaseAPI, String>>,
+    /// Readings since orientation was last asked.
+    readings_since_osd: u32,
 }
+
+/// Readings without an orientation check after which the OSD model is unloaded. Reloading
+/// costs ~0.3 s, so a document of turned pages (each one asks) keeps it loaded.
+const OSD_IDLE_READINGS: u32 = 8;
 
 /// A page's orientation as Tesseract's orientation detection sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,6 +120,7 @@ impl Tesseract {
                 api,
                 languages: languages.to_string(),
                 osd: None,
+                readings_since_osd: 0,
             })
         }
     }
@@ -127,6 +135,7 @@ impl Tesseract {
     /// Detects how the text of `image` is turned (Tesseract's OSD, on the `osd` model).
     /// `None` when the model is missing or the page has too little text to tell.
     pub fn detect_orientation(&mut self, image: &GrayImage<'_>) -> Option<Orientation> {
+        self.readings_since_osd = 0;
         let osd = *self
             .osd
             .get_or_insert_with(|| {
@@ -204,6 +213,25 @@ fn start_osd() -> Result<*mut ts::TessBaseAPI, String> {
         }
         ts::TessBaseAPISetPageSegMode(api, ts::TessPageSegMode_PSM_OSD_ONLY);
         Ok(api)
+    }
+}
+
+impl Tesseract {
+    /// Unloads the OSD model once [`OSD_IDLE_READINGS`] readings went by without it:
+    /// documents whose pages are turned keep it, the many that are upright do not carry
+    /// its ~40 MB in every worker. (A missing model stays remembered as missing.)
+    fn unload_idle_osd(&mut self) {
+        self.readings_since_osd = self.readings_since_osd.saturating_add(1);
+        if self.readings_since_osd > OSD_IDLE_READINGS {
+            if let Some(Ok(osd)) = self.osd.take() {
+                tracing::debug!("orientation model unloaded (unused)");
+                // SAFETY: created by start_osd, deleted once (taken out of `self.osd`).
+                unsafe {
+                    ts::TessBaseAPIEnd(osd);
+                    ts::TessBaseAPIDelete(osd);
+                }
+            }
+        }
     }
 }
 
@@ -327,6 +355,7 @@ impl OcrEngine for Tesseract {
             }
             let page = collect(self.api);
             ts::TessBaseAPIClear(self.api);
+            self.unload_idle_osd();
             Ok(page)
         }
     }

@@ -15,6 +15,8 @@ const RENDER_GRAYSCALE: i32 = 0x08;
 
 /// `FPDFBitmap_Gray`: one byte a pixel.
 const BITMAP_GRAY: i32 = 1;
+/// Pixels rendered at once (see `render_gray`).
+const BAND_PIXELS: usize = 1 << 19;
 /// Share of the page an image must cover for the page to count as a scan.
 const SCAN_COVERAGE: f32 = 0.5;
 
@@ -141,16 +143,25 @@ impl Document<'_> {
         // Rendered straight into our own 8-bit buffer (PDFium draws gray bitmaps itself),
         // so the page exists once, not as a 4-byte-per-pixel copy beside a gray one.
         let mut gray = vec![0xFFu8; w as usize * h as usize];
-        // SAFETY: the bitmap wraps `gray` (w×h bytes, stride w) and is destroyed before
-        // `gray` is used again.
-        unsafe {
-            let bitmap = b.FPDFBitmap_CreateEx(w, h, BITMAP_GRAY, gray.as_mut_ptr().cast(), w);
-            if bitmap.is_null() {
-                return Err(fail(format!("cannot allocate a {w}×{h} bitmap")));
+        let annot = if options.annotations { RENDER_ANNOT } else { 0 };
+        // In bands: PDFium's working buffers for a band (image resampling, compositing)
+        // are the band's size, not the page's; the decoded images stay cached on the
+        // page between bands.
+        let band = (BAND_PIXELS / w as usize).clamp(1, h as usize);
+        for (i, rows) in gray.chunks_mut(band * w as usize).enumerate() {
+            let y0 = (i * band) as i32;
+            let rows_h = (rows.len() / w as usize) as i32;
+            // SAFETY: the bitmap wraps `rows` (w×rows_h bytes, stride w) and is destroyed
+            // before `rows` is used again.
+            unsafe {
+                let bitmap =
+                    b.FPDFBitmap_CreateEx(w, rows_h, BITMAP_GRAY, rows.as_mut_ptr().cast(), w);
+                if bitmap.is_null() {
+                    return Err(fail(format!("cannot allocate a {w}×{rows_h} bitmap")));
+                }
+                b.FPDF_RenderPageBitmap(bitmap, page, 0, -y0, w, h, 0, annot | RENDER_GRAYSCALE);
+                b.FPDFBitmap_Destroy(bitmap);
             }
-            let annot = if options.annotations { RENDER_ANNOT } else { 0 };
-            b.FPDF_RenderPageBitmap(bitmap, page, 0, 0, w, h, 0, annot | RENDER_GRAYSCALE);
-            b.FPDFBitmap_Destroy(bitmap);
         }
         if gray.is_empty() {
             return Err(fail("PDFium returned no pixels".into()));
