@@ -7,6 +7,7 @@
 
 pub mod blocks;
 mod engine;
+mod native;
 pub mod preprocess;
 pub mod tesseract;
 

@@ -4,13 +4,14 @@
 //! fed crooked). Recognition is done on an upright, deskewed copy; every box it finds is
 //! mapped back with [`Upright::to_source`], so boxes land on the page as it is.
 //!
-//! The pixel work is Leptonica's (already linked by Tesseract): `pixFindSkew` measures the
+//! The pixel work is Leptonica's (loaded with Tesseract, see [`crate::native`]): `pixFindSkew` measures the
 //! skew by projection profiles, `pixRotate` and `pixRotateOrth` turn the image.
 
 use leptonica_sys as lept;
 use pagemill_core::BBox;
 
 use crate::engine::{GrayImage, OcrError};
+use crate::native::{native, Native};
 
 /// Skew below this many degrees is left alone (Leptonica's own `pixDeskew` threshold).
 const MIN_SKEW_DEGREES: f32 = 0.1;
@@ -20,21 +21,21 @@ const MIN_SKEW_CONFIDENCE: f32 = 3.0;
 const INK_THRESHOLD: i32 = 130;
 
 /// An owned Leptonica image.
-pub(crate) struct Pix(*mut lept::PIX);
+pub(crate) struct Pix(*mut lept::PIX, &'static Native);
 
 impl Drop for Pix {
     fn drop(&mut self) {
         // SAFETY: the pointer came from a Leptonica constructor and is destroyed once.
-        unsafe { lept::pixDestroy(&mut self.0) };
+        unsafe { (self.1.pixDestroy)(&mut self.0) };
     }
 }
 
 impl Pix {
-    fn wrap(p: *mut lept::PIX, what: &str) -> Result<Pix, OcrError> {
+    fn wrap(n: &'static Native, p: *mut lept::PIX, what: &str) -> Result<Pix, OcrError> {
         if p.is_null() {
             Err(OcrError::Image(format!("Leptonica could not {what}")))
         } else {
-            Ok(Pix(p))
+            Ok(Pix(p, n))
         }
     }
 
@@ -42,13 +43,14 @@ impl Pix {
     pub(crate) fn from_gray(image: &GrayImage<'_>) -> Result<Pix, OcrError> {
         let (wi, hi) = image.checked_size()?;
         let (w, h) = (wi as usize, hi as usize);
+        let n = native()?;
         // SAFETY: a fresh 8-bpp image of w×h; rows are `wpl` 32-bit words, each word
         // holding four pixels, the leftmost in the most significant byte.
         unsafe {
-            let pix = Pix::wrap(lept::pixCreate(wi, hi, 8), "allocate the page image")?;
-            lept::pixSetResolution(pix.0, image.dpi as i32, image.dpi as i32);
-            let wpl = lept::pixGetWpl(pix.0) as usize;
-            let data = std::slice::from_raw_parts_mut(lept::pixGetData(pix.0), wpl * h);
+            let pix = Pix::wrap(n, (n.pixCreate)(wi, hi, 8), "allocate the page image")?;
+            (n.pixSetResolution)(pix.0, image.dpi as i32, image.dpi as i32);
+            let wpl = (n.pixGetWpl)(pix.0) as usize;
+            let data = std::slice::from_raw_parts_mut((n.pixGetData)(pix.0), wpl * h);
             for (row, words) in image.pixels.chunks_exact(w).zip(data.chunks_exact_mut(wpl)) {
                 for (word, px) in words.iter_mut().zip(row.chunks(4)) {
                     let b = |i: usize| u32::from(px.get(i).copied().unwrap_or(255));
@@ -61,12 +63,12 @@ impl Pix {
 
     fn width(&self) -> u32 {
         // SAFETY: a live image.
-        unsafe { lept::pixGetWidth(self.0) }.max(0) as u32
+        unsafe { (self.1.pixGetWidth)(self.0) }.max(0) as u32
     }
 
     fn height(&self) -> u32 {
         // SAFETY: a live image.
-        unsafe { lept::pixGetHeight(self.0) }.max(0) as u32
+        unsafe { (self.1.pixGetHeight)(self.0) }.max(0) as u32
     }
 
     /// The 8-bit pixels, rows top to bottom.
@@ -76,8 +78,8 @@ impl Pix {
         // SAFETY: an 8-bpp image (every image here is made by from_gray or rotated from
         // one, which keeps the depth); rows of `wpl` words.
         unsafe {
-            let wpl = lept::pixGetWpl(self.0) as usize;
-            let data = std::slice::from_raw_parts(lept::pixGetData(self.0), wpl * h);
+            let wpl = (self.1.pixGetWpl)(self.0) as usize;
+            let data = std::slice::from_raw_parts((self.1.pixGetData)(self.0), wpl * h);
             for words in data.chunks_exact(wpl) {
                 let row = words.iter().flat_map(|word| word.to_be_bytes()).take(w);
                 out.extend(row);
@@ -90,7 +92,8 @@ impl Pix {
     fn rotate_orth(&self, quads: u8) -> Result<Pix, OcrError> {
         // SAFETY: a live image; the result is a new image.
         Pix::wrap(
-            unsafe { lept::pixRotateOrth(self.0, i32::from(quads % 4)) },
+            self.1,
+            unsafe { (self.1.pixRotateOrth)(self.0, i32::from(quads % 4)) },
             "rotate the page",
         )
     }
@@ -100,9 +103,10 @@ impl Pix {
     fn find_skew(&self) -> Option<f32> {
         // SAFETY: live images; the binary copy is destroyed by its guard.
         unsafe {
-            let binary = Pix::wrap(lept::pixConvertTo1(self.0, INK_THRESHOLD), "").ok()?;
+            let binary =
+                Pix::wrap(self.1, (self.1.pixConvertTo1)(self.0, INK_THRESHOLD), "").ok()?;
             let (mut angle, mut conf) = (0f32, 0f32);
-            if lept::pixFindSkew(binary.0, &mut angle, &mut conf) != 0 {
+            if (self.1.pixFindSkew)(binary.0, &mut angle, &mut conf) != 0 {
                 return None;
             }
             (angle.abs() >= MIN_SKEW_DEGREES && conf >= MIN_SKEW_CONFIDENCE).then_some(angle)
@@ -114,8 +118,9 @@ impl Pix {
     fn rotate(&self, degrees: f32) -> Result<Pix, OcrError> {
         // SAFETY: a live image; the result is a new image of the same size.
         Pix::wrap(
+            self.1,
             unsafe {
-                lept::pixRotate(
+                (self.1.pixRotate)(
                     self.0,
                     degrees.to_radians(),
                     lept::L_ROTATE_AREA_MAP as i32,

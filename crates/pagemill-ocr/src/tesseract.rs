@@ -1,4 +1,5 @@
-//! Tesseract 5 through its C API (`tesseract-sys`, the system library found by pkg-config).
+//! Tesseract 5 through its C API (types from `tesseract-sys`; the functions are loaded
+//! with the library when the first engine starts, see [`crate::native`]).
 
 use std::ffi::{CStr, CString};
 use std::os::raw::c_char;
@@ -11,9 +12,11 @@ use tesseract_sys as ts;
 use crate::engine::{
     GrayImage, OcrEngine, OcrError, OcrLine, OcrPage, OcrParagraph, OcrWord, RegionKind,
 };
+use crate::native::{native, Native};
 
 /// A Tesseract instance with its languages loaded.
 pub struct Tesseract {
+    n: &'static Native,
     api: *mut ts::TessBaseAPI,
     languages: String,
     /// A second instance with the `osd` model, started on first use and unloaded when
@@ -97,16 +100,17 @@ impl Tesseract {
     /// language is an error that lists the installed ones and the package to install.
     pub fn new(languages: &str) -> Result<Self, OcrError> {
         check_languages(languages)?;
+        let n = native()?;
         let lang = CString::new(languages)
             .map_err(|_| OcrError::Init("language list contains a NUL byte".into()))?;
         // SAFETY: a fresh handle, deleted on every failure path and in Drop.
         unsafe {
-            let api = ts::TessBaseAPICreate();
+            let api = (n.TessBaseAPICreate)();
             if api.is_null() {
                 return Err(OcrError::Init("cannot create a Tesseract instance".into()));
             }
-            if ts::TessBaseAPIInit3(api, std::ptr::null(), lang.as_ptr()) != 0 {
-                ts::TessBaseAPIDelete(api);
+            if (n.TessBaseAPIInit3)(api, std::ptr::null(), lang.as_ptr()) != 0 {
+                (n.TessBaseAPIDelete)(api);
                 return Err(OcrError::Init(format!(
                     "Tesseract could not load {languages} (data in {})",
                     tessdata_dir().display()
@@ -114,9 +118,10 @@ impl Tesseract {
             }
             // Automatic page segmentation without orientation detection: orientation is
             // decided before recognition, on its own.
-            ts::TessBaseAPISetPageSegMode(api, ts::TessPageSegMode_PSM_AUTO);
-            quiet(api);
+            (n.TessBaseAPISetPageSegMode)(api, ts::TessPageSegMode_PSM_AUTO);
+            quiet(n, api);
             Ok(Tesseract {
+                n,
                 api,
                 languages: languages.to_string(),
                 osd: None,
@@ -136,10 +141,11 @@ impl Tesseract {
     /// `None` when the model is missing or the page has too little text to tell.
     pub fn detect_orientation(&mut self, image: &GrayImage<'_>) -> Option<Orientation> {
         self.readings_since_osd = 0;
+        let n = self.n;
         let osd = *self
             .osd
             .get_or_insert_with(|| {
-                start_osd().map_err(|e| {
+                start_osd(n).map_err(|e| {
                     tracing::warn!("orientation detection unavailable: {e}");
                     e
                 })
@@ -150,22 +156,22 @@ impl Tesseract {
         // SAFETY: the image outlives the call (Tesseract copies it); the script name is
         // owned by Tesseract and not kept.
         unsafe {
-            ts::TessBaseAPISetImage(osd, image.pixels.as_ptr(), w, h, 1, w);
+            (n.TessBaseAPISetImage)(osd, image.pixels.as_ptr(), w, h, 1, w);
             let dpi = if image.dpi == 0 {
                 0
             } else {
                 image.dpi.clamp(70, 2400) as i32
             };
-            ts::TessBaseAPISetSourceResolution(osd, dpi);
+            (n.TessBaseAPISetSourceResolution)(osd, dpi);
             let (mut deg, mut conf, mut script, mut sconf) = (0, 0f32, std::ptr::null(), 0f32);
-            let ok = ts::TessBaseAPIDetectOrientationScript(
+            let ok = (n.TessBaseAPIDetectOrientationScript)(
                 osd,
                 &mut deg,
                 &mut conf,
                 &mut script,
                 &mut sconf,
             );
-            ts::TessBaseAPIClear(osd);
+            (n.TessBaseAPIClear)(osd);
             if ok == 0 {
                 return None;
             }
@@ -185,15 +191,15 @@ impl Tesseract {
 /// through return codes and become page errors.
 ///
 /// SAFETY: `api` is a live handle.
-unsafe fn quiet(api: *mut ts::TessBaseAPI) {
+unsafe fn quiet(n: &Native, api: *mut ts::TessBaseAPI) {
     let (name, value) = (c"debug_file", c"/dev/null");
     unsafe {
-        ts::TessBaseAPISetVariable(api, name.as_ptr(), value.as_ptr());
-        leptonica_sys::setMsgSeverity(leptonica_sys::L_SEVERITY_ERROR as i32);
+        (n.TessBaseAPISetVariable)(api, name.as_ptr(), value.as_ptr());
+        (n.setMsgSeverity)(leptonica_sys::L_SEVERITY_ERROR as i32);
     }
 }
 
-fn start_osd() -> Result<*mut ts::TessBaseAPI, String> {
+fn start_osd(n: &Native) -> Result<*mut ts::TessBaseAPI, String> {
     if !installed_languages().iter().any(|l| l == "osd") {
         return Err(format!(
             "osd.traineddata is not in {}; install tesseract-ocr-osd",
@@ -203,15 +209,15 @@ fn start_osd() -> Result<*mut ts::TessBaseAPI, String> {
     let lang = CString::new("osd").map_err(|e| e.to_string())?;
     // SAFETY: a fresh handle, deleted on failure here and in Tesseract's Drop.
     unsafe {
-        let api = ts::TessBaseAPICreate();
+        let api = (n.TessBaseAPICreate)();
         if api.is_null() {
             return Err("cannot create a Tesseract instance".into());
         }
-        if ts::TessBaseAPIInit3(api, std::ptr::null(), lang.as_ptr()) != 0 {
-            ts::TessBaseAPIDelete(api);
+        if (n.TessBaseAPIInit3)(api, std::ptr::null(), lang.as_ptr()) != 0 {
+            (n.TessBaseAPIDelete)(api);
             return Err("Tesseract could not load the osd model".into());
         }
-        ts::TessBaseAPISetPageSegMode(api, ts::TessPageSegMode_PSM_OSD_ONLY);
+        (n.TessBaseAPISetPageSegMode)(api, ts::TessPageSegMode_PSM_OSD_ONLY);
         Ok(api)
     }
 }
@@ -222,13 +228,14 @@ impl Tesseract {
     /// its ~40 MB in every worker. (A missing model stays remembered as missing.)
     fn unload_idle_osd(&mut self) {
         self.readings_since_osd = self.readings_since_osd.saturating_add(1);
+        let n = self.n;
         if self.readings_since_osd > OSD_IDLE_READINGS {
             if let Some(Ok(osd)) = self.osd.take() {
                 tracing::debug!("orientation model unloaded (unused)");
                 // SAFETY: created by start_osd, deleted once (taken out of `self.osd`).
                 unsafe {
-                    ts::TessBaseAPIEnd(osd);
-                    ts::TessBaseAPIDelete(osd);
+                    (n.TessBaseAPIEnd)(osd);
+                    (n.TessBaseAPIDelete)(osd);
                 }
             }
         }
@@ -237,20 +244,21 @@ impl Tesseract {
 
 impl Drop for Tesseract {
     fn drop(&mut self) {
+        let n = self.n;
         // SAFETY: the handles were created by TessBaseAPICreate and are deleted once.
         unsafe {
-            ts::TessBaseAPIEnd(self.api);
-            ts::TessBaseAPIDelete(self.api);
+            (n.TessBaseAPIEnd)(self.api);
+            (n.TessBaseAPIDelete)(self.api);
             if let Some(Ok(osd)) = self.osd.take() {
-                ts::TessBaseAPIEnd(osd);
-                ts::TessBaseAPIDelete(osd);
+                (n.TessBaseAPIEnd)(osd);
+                (n.TessBaseAPIDelete)(osd);
             }
         }
     }
 }
 
 /// Frees a Tesseract text on every path out.
-struct Text(*mut c_char);
+struct Text(*mut c_char, &'static Native);
 impl Text {
     fn get(&self) -> String {
         if self.0.is_null() {
@@ -265,7 +273,8 @@ impl Text {
 impl Drop for Text {
     fn drop(&mut self) {
         if !self.0.is_null() {
-            unsafe { ts::TessDeleteText(self.0) };
+            // SAFETY: Tesseract's string, freed once.
+            unsafe { (self.1.TessDeleteText)(self.0) };
         }
     }
 }
@@ -306,16 +315,17 @@ impl Tesseract {
         deadline: Duration,
     ) -> Result<OcrPage, OcrError> {
         let (name, sauvola, otsu) = (c"thresholding_method", c"2", c"0");
+        let n = self.n;
         // SAFETY: a live handle; mode and threshold are put back whatever recognition
         // returns.
         unsafe {
-            ts::TessBaseAPISetPageSegMode(self.api, ts::TessPageSegMode_PSM_SPARSE_TEXT);
-            ts::TessBaseAPISetVariable(self.api, name.as_ptr(), sauvola.as_ptr());
+            (n.TessBaseAPISetPageSegMode)(self.api, ts::TessPageSegMode_PSM_SPARSE_TEXT);
+            (n.TessBaseAPISetVariable)(self.api, name.as_ptr(), sauvola.as_ptr());
         }
         let result = self.recognize(image, deadline);
         unsafe {
-            ts::TessBaseAPISetVariable(self.api, name.as_ptr(), otsu.as_ptr());
-            ts::TessBaseAPISetPageSegMode(self.api, ts::TessPageSegMode_PSM_AUTO);
+            (n.TessBaseAPISetVariable)(self.api, name.as_ptr(), otsu.as_ptr());
+            (n.TessBaseAPISetPageSegMode)(self.api, ts::TessPageSegMode_PSM_AUTO);
         }
         result
     }
@@ -329,32 +339,33 @@ impl OcrEngine for Tesseract {
     ) -> Result<OcrPage, OcrError> {
         let (wi, hi) = image.checked_size()?;
         let started = Instant::now();
+        let n = self.n;
         // SAFETY: the image outlives recognition (Tesseract copies it in SetImage); the
         // monitor and iterator are freed below on every path.
         unsafe {
-            ts::TessBaseAPISetImage(self.api, image.pixels.as_ptr(), wi, hi, 1, wi);
+            (n.TessBaseAPISetImage)(self.api, image.pixels.as_ptr(), wi, hi, 1, wi);
             // 0 (unknown) lets Tesseract estimate the resolution from the text's size.
             let dpi = if image.dpi == 0 {
                 0
             } else {
                 image.dpi.clamp(70, 2400) as i32
             };
-            ts::TessBaseAPISetSourceResolution(self.api, dpi);
-            let monitor = ts::TessMonitorCreate();
+            (n.TessBaseAPISetSourceResolution)(self.api, dpi);
+            let monitor = (n.TessMonitorCreate)();
             let ms = deadline.as_millis().clamp(1, i32::MAX as u128) as i32;
-            ts::TessMonitorSetDeadlineMSecs(monitor, ms);
-            let rc = ts::TessBaseAPIRecognize(self.api, monitor);
-            ts::TessMonitorDelete(monitor);
+            (n.TessMonitorSetDeadlineMSecs)(monitor, ms);
+            let rc = (n.TessBaseAPIRecognize)(self.api, monitor);
+            (n.TessMonitorDelete)(monitor);
             if rc != 0 {
-                ts::TessBaseAPIClear(self.api);
+                (n.TessBaseAPIClear)(self.api);
                 return Err(if started.elapsed() >= deadline {
                     OcrError::Deadline(deadline)
                 } else {
                     OcrError::Failed("Tesseract could not recognise the image".into())
                 });
             }
-            let page = collect(self.api);
-            ts::TessBaseAPIClear(self.api);
+            let page = collect(n, self.api);
+            (n.TessBaseAPIClear)(self.api);
             self.unload_idle_osd();
             Ok(page)
         }
@@ -364,17 +375,17 @@ impl OcrEngine for Tesseract {
 /// Walks the result: paragraphs → lines → words.
 ///
 /// SAFETY: `api` has just recognised an image.
-unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
+unsafe fn collect(n: &'static Native, api: *mut ts::TessBaseAPI) -> OcrPage {
     let mut page = OcrPage::default();
-    let it = unsafe { ts::TessBaseAPIGetIterator(api) };
+    let it = unsafe { (n.TessBaseAPIGetIterator)(api) };
     if it.is_null() {
         return page;
     }
-    let pit = unsafe { ts::TessResultIteratorGetPageIterator(it) };
+    let pit = unsafe { (n.TessResultIteratorGetPageIterator)(it) };
     let bbox = |level| {
         let (mut l, mut t, mut r, mut b) = (0, 0, 0, 0);
         let ok =
-            unsafe { ts::TessPageIteratorBoundingBox(pit, level, &mut l, &mut t, &mut r, &mut b) };
+            unsafe { (n.TessPageIteratorBoundingBox)(pit, level, &mut l, &mut t, &mut r, &mut b) };
         (ok != 0).then(|| BBox::new(l as f32, t as f32, r as f32, b as f32))
     };
     let (block_l, para_l, line_l, word_l) = (
@@ -384,14 +395,14 @@ unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
         ts::TessPageIteratorLevel_RIL_WORD,
     );
     loop {
-        let at = |level| unsafe { ts::TessPageIteratorIsAtBeginningOf(pit, level) != 0 };
+        let at = |level| unsafe { (n.TessPageIteratorIsAtBeginningOf)(pit, level) != 0 };
         let Some(word_box) = bbox(word_l) else {
-            if unsafe { ts::TessPageIteratorNext(pit, word_l) } == 0 {
+            if unsafe { (n.TessPageIteratorNext)(pit, word_l) } == 0 {
                 break;
             }
             continue;
         };
-        let block_type = unsafe { ts::TessPageIteratorBlockType(pit) };
+        let block_type = unsafe { (n.TessPageIteratorBlockType)(pit) };
         if is_image(block_type) {
             // Image regions carry one empty stand-in word; record the region instead.
             if at(block_l) {
@@ -399,7 +410,7 @@ unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
                     page.figures.push(b);
                 }
             }
-            if unsafe { ts::TessPageIteratorNext(pit, word_l) } == 0 {
+            if unsafe { (n.TessPageIteratorNext)(pit, word_l) } == 0 {
                 break;
             }
             continue;
@@ -421,13 +432,13 @@ unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
                 words: Vec::new(),
             });
         }
-        let text = Text(unsafe { ts::TessResultIteratorGetUTF8Text(it, word_l) }).get();
-        let confidence = unsafe { ts::TessResultIteratorConfidence(it, word_l) } / 100.0;
+        let text = Text(unsafe { (n.TessResultIteratorGetUTF8Text)(it, word_l) }, n).get();
+        let confidence = unsafe { (n.TessResultIteratorConfidence)(it, word_l) } / 100.0;
         let bold = {
             let (mut b, mut i, mut u, mut m, mut s, mut sc, mut pt, mut id) =
                 (0, 0, 0, 0, 0, 0, 0, 0);
             let name = unsafe {
-                ts::TessResultIteratorWordFontAttributes(
+                (n.TessResultIteratorWordFontAttributes)(
                     it, &mut b, &mut i, &mut u, &mut m, &mut s, &mut sc, &mut pt, &mut id,
                 )
             };
@@ -444,11 +455,11 @@ unsafe fn collect(api: *mut ts::TessBaseAPI) -> OcrPage {
                 });
             }
         }
-        if unsafe { ts::TessPageIteratorNext(pit, word_l) } == 0 {
+        if unsafe { (n.TessPageIteratorNext)(pit, word_l) } == 0 {
             break;
         }
     }
-    unsafe { ts::TessResultIteratorDelete(it) };
+    unsafe { (n.TessResultIteratorDelete)(it) };
     for p in &mut page.paragraphs {
         p.lines.retain(|l| !l.words.is_empty());
     }
