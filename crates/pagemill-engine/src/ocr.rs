@@ -7,7 +7,7 @@ use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::{OcrSettings, Upscale};
 use pagemill_core::{BBox, Page};
 use pagemill_image::resample::{self, ocr_factor, LOW_DPI};
-use pagemill_image::ImageDocument;
+use pagemill_image::{GrayFrame, ImageDocument};
 use pagemill_ocr::blocks::to_blocks_mapped;
 use pagemill_ocr::preprocess::{make_upright, Prepared};
 use pagemill_ocr::{GrayImage, OcrEngine, OcrError, OcrPage, Tesseract};
@@ -86,6 +86,22 @@ fn mean_confidence(page: &OcrPage) -> f32 {
     }
 }
 
+/// A page read: its result, the figures it placed and, for OCR, the image it was read
+/// from (as displayed, before any turn or deskew), which the layout PDF's preview is
+/// made from instead of decoding the page a second time.
+pub(crate) struct ReadPage {
+    pub page: Page,
+    pub figures: Vec<PlacedFigure>,
+    pub picture: Option<PagePicture>,
+}
+
+/// A gray page image and its scale.
+pub(crate) struct PagePicture {
+    pub frame: GrayFrame,
+    /// Pixels per page point.
+    pub px_per_pt: f32,
+}
+
 /// A page image ready for recognition.
 struct Raster {
     width: u32,
@@ -105,7 +121,7 @@ pub(crate) fn ocr_pdf_page(
     index: u32,
     reason: OcrReason,
     budget: Duration,
-) -> Result<(Page, Vec<PlacedFigure>), PageError> {
+) -> Result<ReadPage, PageError> {
     let options = RenderOptions {
         max_page_pixels: settings.max_page_pixels,
         max_image_pixels: settings.max_image_pixels,
@@ -144,7 +160,7 @@ pub(crate) fn ocr_image_page(
     settings: &OcrSettings,
     index: u32,
     budget: Duration,
-) -> Result<(Page, Vec<PlacedFigure>), PageError> {
+) -> Result<ReadPage, PageError> {
     let frame = doc.decode_gray(index, settings.max_image_pixels)?;
     let info = doc
         .page(index)
@@ -177,7 +193,7 @@ fn recognize(
     raster: Raster,
     reason: OcrReason,
     budget: Duration,
-) -> Result<(Page, Vec<PlacedFigure>), PageError> {
+) -> Result<ReadPage, PageError> {
     let started = Instant::now();
     let engine = state.engine(&settings.languages)?;
     let source = GrayImage {
@@ -265,5 +281,18 @@ fn recognize(
         blocks,
     };
     let figures = place_figures(&mut page, &candidates);
-    Ok((page, figures))
+    let picture = PagePicture {
+        frame: GrayFrame {
+            width: raster.width,
+            height: raster.height,
+            pixels: raster.pixels,
+            dpi: (raster.dpi > 0).then_some(raster.dpi as f32),
+        },
+        px_per_pt: s,
+    };
+    Ok(ReadPage {
+        page,
+        figures,
+        picture: Some(picture),
+    })
 }

@@ -4,6 +4,7 @@ use pagemill_core::protocol::{OcrSettings, PagePreview};
 use pagemill_image::resample::{self, ocr_factor, Upscale};
 use pagemill_pdf::RenderOptions;
 
+use crate::ocr::PagePicture;
 use crate::source::Source;
 
 /// JPEG quality of previews: boxes are drawn over them as vectors, so the picture only
@@ -47,9 +48,24 @@ pub(crate) fn page_preview(
             (frame.width, frame.height, frame.pixels)
         }
     };
+    encode(index, width, height, &pixels)
+}
+
+/// The preview of a page made from the image OCR read it from (already rendered, with
+/// annotations, as displayed), scaled to `dpi`.
+pub(crate) fn picture_preview(picture: PagePicture, index: u32, dpi: u32) -> Option<PagePreview> {
+    let factor = dpi as f32 / 72.0 / picture.px_per_pt;
+    // Never upscaled: a preview above the OCR image's resolution would show no more.
+    let frame = resample::scale(picture.frame, factor.min(1.0))
+        .map_err(|e| tracing::debug!(page = index + 1, error = %e, "no preview"))
+        .ok()?;
+    encode(index, frame.width, frame.height, &frame.pixels)
+}
+
+fn encode(index: u32, width: u32, height: u32, pixels: &[u8]) -> Option<PagePreview> {
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY)
-        .encode(&pixels, width, height, image::ExtendedColorType::L8)
+        .encode(pixels, width, height, image::ExtendedColorType::L8)
         .map_err(|e| tracing::debug!(page = index + 1, error = %e, "preview not encoded"))
         .ok()?;
     Some(PagePreview {

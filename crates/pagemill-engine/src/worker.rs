@@ -23,8 +23,10 @@ use pagemill_pdf::{Engine, PdfError};
 
 use crate::erase::erase_page;
 use crate::figures::crop_figures;
-use crate::ocr::{ocr_image_page, ocr_pdf_page, release_free_memory, OcrState};
-use crate::preview::page_preview;
+use crate::ocr::{
+    ocr_image_page, ocr_pdf_page, release_free_memory, OcrState, PagePicture, ReadPage,
+};
+use crate::preview::{page_preview, picture_preview};
 use crate::source::Source;
 
 /// Documents kept open at once (the one being finished and the next one).
@@ -72,7 +74,22 @@ pub fn run() -> Result<(), WorkerError> {
             }
             Request::Page { doc, index } => {
                 limit_cpu(doc.page_timeout_ms);
-                let (mut outcome, placed) = convert_page(&engine, &mut ocr, &mut open, &doc, index);
+                let (mut outcome, placed, picture) =
+                    convert_page(&engine, &mut ocr, &mut open, &doc, index);
+                // The preview first, while the OCR image is at hand (then it is dropped,
+                // before figure crops render).
+                let preview = match (doc.preview_dpi, &outcome) {
+                    (Some(dpi), PageOutcome::Ok(page)) => match picture {
+                        Some(picture) => picture_preview(picture, index, dpi),
+                        None => {
+                            let ocred = page.ocr_reason.is_some();
+                            open.iter_mut()
+                                .find(|d| d.id == doc.id)
+                                .and_then(|d| page_preview(&mut d.doc, index, dpi, &doc.ocr, ocred))
+                        }
+                    },
+                    _ => None,
+                };
                 let figures = match (doc.figure_dpi, &mut outcome) {
                     (Some(dpi), PageOutcome::Ok(page)) if !placed.is_empty() => open
                         .iter_mut()
@@ -80,15 +97,6 @@ pub fn run() -> Result<(), WorkerError> {
                         .map(|d| crop_figures(&mut d.doc, page, &placed, dpi, &doc.ocr))
                         .unwrap_or_default(),
                     _ => Vec::new(),
-                };
-                let preview = match (doc.preview_dpi, &outcome) {
-                    (Some(dpi), PageOutcome::Ok(page)) => {
-                        let ocred = page.ocr_reason.is_some();
-                        open.iter_mut()
-                            .find(|d| d.id == doc.id)
-                            .and_then(|d| page_preview(&mut d.doc, index, dpi, &doc.ocr, ocred))
-                    }
-                    _ => None,
                 };
                 let erased = match (&doc.erase, &outcome) {
                     (Some(settings), PageOutcome::Ok(page)) => open
@@ -204,14 +212,14 @@ fn convert_page<'e>(
     open: &mut VecDeque<OpenDoc<'e>>,
     doc: &DocRef,
     index: u32,
-) -> (PageOutcome, Vec<PlacedFigure>) {
+) -> (PageOutcome, Vec<PlacedFigure>, Option<PagePicture>) {
     let failed = |reason, message: String| {
         let outcome = PageOutcome::Failed(PageFailure {
             index,
             reason,
             message,
         });
-        (outcome, Vec::new())
+        (outcome, Vec::new(), None)
     };
     if !open.iter().any(|d| d.id == doc.id) {
         match Source::open(engine, &doc.path, doc.password.as_deref()) {
@@ -234,11 +242,11 @@ fn convert_page<'e>(
         let budget = Duration::from_millis(doc.page_timeout_ms).saturating_sub(started.elapsed());
         convert(ocr, &mut d.doc, doc, index, budget)
     }));
-    if !matches!(&result, Ok(Ok((p, _))) if p.source == TextSource::TextLayer) {
+    if !matches!(&result, Ok(Ok(r)) if r.page.source == TextSource::TextLayer) {
         release_free_memory();
     }
     match result {
-        Ok(Ok((page, figures))) => (PageOutcome::Ok(page), figures),
+        Ok(Ok(read)) => (PageOutcome::Ok(read.page), read.figures, read.picture),
         Ok(Err(e)) => {
             let (reason, message) = failure_of(e, doc.page_timeout_ms);
             failed(reason, message)
@@ -284,7 +292,7 @@ fn convert(
     doc: &DocRef,
     index: u32,
     budget: Duration,
-) -> Result<(Page, Vec<PlacedFigure>), PageError> {
+) -> Result<ReadPage, PageError> {
     let mode = doc.ocr.mode;
     match source {
         Source::Image(img) if mode == OcrMode::Never => {
@@ -297,7 +305,11 @@ fn convert(
                 info.height as f32 / px_per_pt,
                 Vec::new(),
             );
-            Ok((page, Vec::new()))
+            Ok(ReadPage {
+                page,
+                figures: Vec::new(),
+                picture: None,
+            })
         }
         Source::Image(img) => ocr_image_page(ocr, img, &doc.ocr, index, budget),
         Source::Pdf(pdf) => {
@@ -315,7 +327,11 @@ fn convert(
                     let mut page = analyze(&raw);
                     tracing::trace!(page = index + 1, candidates = ?raw.figures, "figures");
                     let figures = place_figures(&mut page, &raw.figures);
-                    Ok((page, figures))
+                    Ok(ReadPage {
+                        page,
+                        figures,
+                        picture: None,
+                    })
                 }
                 (_, reason) => {
                     let reason = reason.unwrap_or(OcrReason::Forced);
