@@ -13,13 +13,16 @@ use pagemill_core::protocol::{
 };
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::size::human;
-use pagemill_core::{FailureReason, PageFailure, PageOutcome};
+use pagemill_core::PageOutcome;
 use pagemill_export::{DocumentSinks, Formats, PagePictures};
 
 use crate::checkpoint::Checkpoint;
 use crate::pool::{PoolEvent, SpawnError, WorkerPool};
 pub use crate::report::{Event, FileReport, RunSummary};
 use crate::{rss, Input};
+
+mod faults;
+use faults::RSS_CHECK_EVERY;
 
 /// Settings of a conversion run.
 #[derive(Debug, Clone)]
@@ -83,10 +86,6 @@ pub enum JobError {
 const ACTIVE_DOCS: usize = 2;
 /// Requests queued per worker: one working, one waiting, so a worker never idles on IPC.
 const PIPELINE: usize = 2;
-/// Attempts per page before a worker crash counts as the page's failure.
-const ATTEMPTS: u8 = 2;
-/// Extra time past the deadline before the parent kills a worker.
-const KILL_GRACE: Duration = Duration::from_millis(500);
 /// How long pages in flight may take to finish once a stop is asked for.
 pub const STOP_WAIT: Duration = Duration::from_secs(10);
 
@@ -106,16 +105,6 @@ struct Flight {
     /// pixels.
     reduced: bool,
 }
-
-/// Pages a fresh worker converts before its memory is taken as its warm baseline.
-const WARM_PAGES: u32 = 16;
-/// A worker whose resident memory grows this fraction past its warm baseline is drained
-/// and replaced: a safety net against slow leaks in native code, so no worker grows
-/// without bound whatever the run's length. (PDFium's own growth with the page index is
-/// handled where it arises, by page views in `pagemill_pdf`.)
-const RECYCLE_GROWTH: f64 = 0.25;
-/// How often (in pages) a worker's memory is checked.
-const RSS_CHECK_EVERY: u32 = 8;
 
 #[derive(Default)]
 struct Slot {
@@ -422,119 +411,13 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 slot,
                 generation,
                 error,
-            } => {
-                if generation != self.pool.generation(slot) {
-                    return Ok(());
-                }
-                let ended = self.pool.replace(slot)?;
-                let (how, out_of_memory) = (ended.how, ended.out_of_memory);
-                let how = match error {
-                    Some(e) => format!("{how} ({e})"),
-                    None => how,
-                };
-                let s = &mut self.slots[slot];
-                // Killed by the parent past the deadline, or by the OS past the CPU time
-                // the worker set itself for the page (SIGXCPU).
-                let timed_out = std::mem::take(&mut s.killed_for_timeout)
-                    || ended.signal == Some(libc::SIGXCPU);
-                s.head_since = None;
-                let flights: Vec<Flight> = s.in_flight.drain(..).collect();
-                for (i, mut f) in flights.into_iter().enumerate() {
-                    if i > 0 {
-                        // Never started: requeue as it was.
-                        self.requeue(f);
-                        continue;
-                    }
-                    if out_of_memory {
-                        self.out_of_memory(f, &how);
-                        continue;
-                    }
-                    if timed_out {
-                        let secs = self.opts.page_timeout.as_secs_f64();
-                        self.fail(
-                            f,
-                            FailureReason::Timeout,
-                            format!("not finished after {secs:.1} s; the page was abandoned"),
-                        );
-                        continue;
-                    }
-                    f.attempts += 1;
-                    if f.attempts >= ATTEMPTS {
-                        tracing::warn!(
-                            doc = f.doc,
-                            "worker {how}; giving up after {ATTEMPTS} attempts"
-                        );
-                        self.fail(f, FailureReason::Crash, format!("the worker process {how} while converting this page ({ATTEMPTS} attempts)"));
-                    } else {
-                        tracing::warn!(doc = f.doc, "worker {how}; retrying");
-                        self.requeue(f);
-                    }
-                }
-            }
+            } => self.worker_ended(slot, generation, error)?,
         }
         Ok(())
     }
 
-    /// A page whose worker ran out of memory: retried once at a lower resolution, then
-    /// failed with `memory`.
-    fn out_of_memory(&mut self, mut f: Flight, how: &str) {
-        if !f.reduced {
-            tracing::warn!(
-                doc = f.doc,
-                "worker {how}: out of memory; retrying the page at half the resolution"
-            );
-            f.reduced = true;
-            return self.requeue(f);
-        }
-        let limit = self
-            .opts
-            .worker_memory
-            .map_or("its".to_string(), |m| format!("the {} MiB", m >> 20));
-        self.fail(
-            f,
-            FailureReason::Memory,
-            format!(
-                "the page needs more memory than {limit} limit of a worker (--worker-memory), \
-                 even at half the resolution"
-            ),
-        );
-    }
-
     fn doc_mut(&mut self, id: u32) -> Option<&mut Doc> {
         self.active.iter_mut().find(|d| d.id == id)
-    }
-
-    fn requeue(&mut self, f: Flight) {
-        let Some(doc) = self.doc_mut(f.doc) else {
-            if let Some(p) = f.permit {
-                self.budget.release(p);
-            }
-            return;
-        };
-        match (&mut doc.state, &f.kind) {
-            (DocState::Running(r), TaskKind::Page { .. }) => r.retry.push_back(f),
-            (state, TaskKind::Open) => {
-                *state = DocState::Queued {
-                    attempts: f.attempts,
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Records a flight as failed for good.
-    fn fail(&mut self, f: Flight, reason: FailureReason, message: String) {
-        match f.kind {
-            TaskKind::Open => self.finish_doc(f.doc, Some(format!("cannot open: {message}"))),
-            TaskKind::Page { seq, index } => {
-                let outcome = PageOutcome::Failed(PageFailure {
-                    index,
-                    reason,
-                    message,
-                });
-                self.accept_page(f.doc, seq, outcome, PagePictures::default(), f.permit);
-            }
-        }
     }
 
     fn on_response(&mut self, f: Flight, response: Response, bytes: usize) {
@@ -811,49 +694,5 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             report: &report,
         });
         self.summary.files.push(report);
-    }
-
-    /// Marks a worker for recycling when its memory has grown past its warm baseline.
-    fn check_worker_memory(&mut self, slot: usize) {
-        let Some(pid) = self.pool.pid(slot) else {
-            return;
-        };
-        let rss = rss::rss_bytes(pid);
-        let s = &mut self.slots[slot];
-        match s.baseline_rss {
-            None if s.pages_done >= WARM_PAGES => s.baseline_rss = Some(rss),
-            Some(base) if rss as f64 > base as f64 * (1.0 + RECYCLE_GROWTH) => {
-                tracing::debug!(slot, rss, base, pages = s.pages_done, "recycling worker");
-                s.retiring = true;
-            }
-            _ => {}
-        }
-    }
-
-    /// Replaces retiring workers once their last page is back.
-    fn recycle_idle(&mut self) -> Result<(), JobError> {
-        for slot in 0..self.slots.len() {
-            if self.slots[slot].retiring && self.slots[slot].in_flight.is_empty() {
-                self.pool.recycle(slot)?;
-                self.slots[slot] = Slot::default();
-            }
-        }
-        Ok(())
-    }
-
-    /// Kills workers whose current page has overrun the deadline.
-    fn check_deadlines(&mut self) {
-        let limit = self.opts.page_timeout + KILL_GRACE;
-        for slot in 0..self.slots.len() {
-            let s = &mut self.slots[slot];
-            if s.killed_for_timeout {
-                continue;
-            }
-            if s.head_since.is_some_and(|t| t.elapsed() > limit) {
-                tracing::warn!(slot, "page deadline overrun; killing worker");
-                s.killed_for_timeout = true;
-                self.pool.kill(slot);
-            }
-        }
     }
 }
