@@ -52,12 +52,7 @@ impl KeyLengthRepair {
         if !applies {
             return Ok(None);
         }
-        let size = xref
-            .trailer
-            .get(b"Size")
-            .and_then(Obj::as_int)
-            .filter(|s| *s > 0 && *s < (1 << 23))
-            .ok_or(RawError::Damaged("bad trailer /Size"))? as u32;
+        let size = xref.trailer_size()?;
         // The new trailer carries what identifies the document and its key (`/ID` is an
         // input of the key); the section's own keys are written afresh.
         let mut trailer = Dict::default();
@@ -92,18 +87,12 @@ impl KeyLengthRepair {
         write_obj(&Obj::Dict(dict), &mut text);
         text.push_str("\nendobj\n");
         let xref_at = self.file_len + text.len() as u64;
-        let mut entries = vec![(num, gen, at)];
-        let (stream_num, size) = if self.newest_is_stream {
-            (Some(self.size), self.size + 1)
-        } else {
-            (None, self.size)
-        };
         let mut bytes = text.into_bytes();
-        bytes.extend(update::xref_section(
-            &mut entries,
+        bytes.extend(update::closing_section(
+            &mut vec![(num, gen, at)],
             xref_at,
-            stream_num,
-            size,
+            self.size,
+            self.newest_is_stream,
             self.prev,
             self.trailer.clone(),
         ));

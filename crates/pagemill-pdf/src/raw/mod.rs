@@ -82,7 +82,7 @@ impl PageTree {
     pub fn view_update(&self, pages: &[PageRef], file_len: u64) -> Result<Vec<u8>, RawError> {
         let mut catalog = self.catalog.clone();
         let size = self.size;
-        let (tree_num, cat_num, xref_num) = (size, size + 1, size + 2);
+        let (tree_num, cat_num) = (size, size + 1);
         catalog.set(b"Pages", Obj::Ref(tree_num, 0));
         // Outlines, names and the like refer to pages of the whole document; a view does
         // not need them, and leaving them out keeps PDFium from loading them.
@@ -117,18 +117,12 @@ impl PageTree {
         let xref_at = file_len + out.len() as u64;
         let mut trailer = object::Dict::default();
         trailer.set(b"Root", Obj::Ref(cat_num, 0));
-        let mut entries = vec![(tree_num, 0, tree_at), (cat_num, 0, cat_at)];
-        let (stream_num, size) = if self.newest_is_stream {
-            (Some(xref_num), xref_num + 1)
-        } else {
-            (None, cat_num + 1)
-        };
         let mut bytes = out.into_bytes();
-        bytes.extend(update::xref_section(
-            &mut entries,
+        bytes.extend(update::closing_section(
+            &mut vec![(tree_num, 0, tree_at), (cat_num, 0, cat_at)],
             xref_at,
-            stream_num,
-            size,
+            cat_num + 1,
+            self.newest_is_stream,
             self.prev,
             trailer,
         ));

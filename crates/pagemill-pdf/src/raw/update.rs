@@ -68,12 +68,7 @@ impl Original {
             .get(b"Pages")
             .and_then(Obj::as_ref)
             .ok_or(RawError::Damaged("no /Pages"))?;
-        let size = xref
-            .trailer
-            .get(b"Size")
-            .and_then(Obj::as_int)
-            .filter(|s| *s > 0 && *s < (1 << 23))
-            .ok_or(RawError::Damaged("bad trailer /Size"))? as u32;
+        let size = xref.trailer_size()?;
         let mut walker = Walker {
             xref: &xref,
             pages: Vec::new(),
@@ -287,6 +282,25 @@ impl<W: Write> UpdateWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// The cross-reference section that ends an in-memory update whose objects are
+/// numbered below `next_free`: of the same kind as the newest original section (the
+/// stream, when there is one, takes number `next_free`).
+pub(crate) fn closing_section(
+    entries: &mut Vec<(u32, u16, u64)>,
+    at: u64,
+    next_free: u32,
+    newest_is_stream: bool,
+    prev: u64,
+    trailer: Dict,
+) -> Vec<u8> {
+    let (stream_num, size) = if newest_is_stream {
+        (Some(next_free), next_free + 1)
+    } else {
+        (None, next_free)
+    };
+    xref_section(entries, at, stream_num, size, prev, trailer)
 }
 
 /// A cross-reference section at offset `at` listing `entries`, with its trailer: a

@@ -102,6 +102,16 @@ impl Xref {
         Ok(x)
     }
 
+    /// The newest trailer's `/Size` (one past the highest object number), checked.
+    pub(super) fn trailer_size(&self) -> Result<u32, RawError> {
+        self.trailer
+            .get(b"Size")
+            .and_then(Obj::as_int)
+            .filter(|s| *s > 0 && *s < (1 << 23))
+            .map(|s| s as u32)
+            .ok_or(RawError::Damaged("bad trailer /Size"))
+    }
+
     /// The file's length in bytes.
     pub fn file_len(&self) -> u64 {
         self.len
