@@ -203,7 +203,7 @@ fn recognize(
         dpi: raster.dpi,
     };
     // Orientation. Most pages are upright, and a page read upright with confident words
-    // needs nothing more: Tesseract's OSD (a second model, ~30 MB and a layout pass) is
+    // needs nothing more: Tesseract's OSD (a second model, ~40 MB and a layout pass) is
     // only asked about pages that read poorly. OSD is sure of a turned page with plenty
     // of text (cardinal scans score 30+) but scores a sparse upright title page about as
     // high as a short upside-down one (both ~2.7), so every reading it suggests is

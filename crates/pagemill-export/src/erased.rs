@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use pagemill_core::protocol::{erased_as_pdf, DocInfo, ErasedOutput, ErasedPage};
 use pagemill_core::PageOutcome;
-use pdf_writer::{Chunk, Content, Name, Ref, Str};
+use pdf_writer::{Chunk, Content, Name, Ref};
 use serde_json::json;
 
-use crate::pdf_file::PdfFile;
+use crate::pdf_file::{failure_label, PdfFile};
 
 /// Schema name and version of `IN.erased.json`.
 pub const ERASED_SCHEMA: &str = "pagemill.erased/1";
@@ -205,12 +205,7 @@ fn pdf_page(
             } else {
                 (612.0, 792.0)
             };
-            content.begin_text();
-            content.set_font(Name(b"F1"), 14.0);
-            content.set_fill_rgb(0.85, 0.1, 0.1);
-            content.next_line(36.0, h - 50.0);
-            content.show(Str(label.as_bytes()));
-            content.end_text();
+            failure_label(&mut content, &label, 36.0, h - 50.0);
             (w, h)
         }
     };

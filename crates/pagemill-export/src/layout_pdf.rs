@@ -15,7 +15,7 @@ use pagemill_core::protocol::PagePreview;
 use pagemill_core::PageOutcome;
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Ref, Str};
 
-use crate::pdf_file::PdfFile;
+use crate::pdf_file::{failure_label, PdfFile};
 
 const FONT: Ref = Ref::new(3);
 /// Objects per page: the page, its content stream, its picture.
@@ -107,12 +107,7 @@ impl<W: Write> LayoutPdfWriter<W> {
             }
             PageOutcome::Failed(f) => {
                 let label = format!("page {} failed: {}", f.index + 1, f.reason.as_str());
-                content.begin_text();
-                content.set_font(Name(b"F1"), 14.0);
-                content.set_fill_rgb(0.85, 0.1, 0.1);
-                content.next_line(72.0, h - 72.0);
-                content.show(Str(label.as_bytes()));
-                content.end_text();
+                failure_label(&mut content, &label, 72.0, h - 72.0);
             }
         }
         let data = content.finish();

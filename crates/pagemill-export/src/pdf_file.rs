@@ -6,12 +6,23 @@
 use std::io::{self, Write};
 
 use pagemill_core::protocol::{ImageColour, ImageEncoding, PageImage};
-use pdf_writer::{Chunk, Filter, Finish, Name, Rect, Ref};
+use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, Str};
 
 /// Object number of the catalog.
 pub(crate) const CATALOG: Ref = Ref::new(1);
 /// Object number of the page tree.
 pub(crate) const PAGES: Ref = Ref::new(2);
+
+/// Writes `label` in red 14-pt Helvetica (resource `F1`) at (`x`, `y`): how both PDF
+/// writers mark a page that failed.
+pub(crate) fn failure_label(content: &mut Content, label: &str, x: f32, y: f32) {
+    content.begin_text();
+    content.set_font(Name(b"F1"), 14.0);
+    content.set_fill_rgb(0.85, 0.1, 0.1);
+    content.next_line(x, y);
+    content.show(Str(label.as_bytes()));
+    content.end_text();
+}
 
 /// A PDF being written.
 pub(crate) struct PdfFile<W: Write> {
