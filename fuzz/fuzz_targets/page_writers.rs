@@ -6,7 +6,7 @@
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use pagemill_core::model::{BlockKind, FailureReason, Line, PageFailure, Word};
-use pagemill_core::protocol::DocInfo;
+use pagemill_core::model::DocInfo;
 use pagemill_core::{BBox, Block, Page, PageOutcome};
 use pagemill_export::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, MarkdownWriter};
 

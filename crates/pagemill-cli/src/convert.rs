@@ -1,10 +1,10 @@
 //! `pagemill convert`.
 
 use clap::{Args, ValueEnum};
-use pagemill_core::protocol::OcrMode;
+use pagemill_core::settings::OcrMode;
 use pagemill_export::Formats;
 
-use crate::job::{self, JobArgs, JobKind, TEXT_PAGE_COST};
+use crate::job::{self, JobArgs, JobKind};
 
 /// When pages are OCRed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,20 +85,12 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         searchable: args.format.searchable || args.searchable,
         ..args.format
     };
-    let (dpi, max_px) = (args.job.ocr_dpi, args.job.max_page_pixels);
-    let page_costs = if formats.erased {
-        let c = job::erase_page_cost(dpi, max_px);
-        (c, c)
-    } else {
-        (TEXT_PAGE_COST, job::ocr_page_cost(dpi, max_px))
-    };
     let kind = JobKind {
         mode: args.ocr.into(),
         formats,
         layout_dpi: args.layout_dpi,
         figure_dpi: args.figure_dpi,
         erase: formats.erased.then(Default::default),
-        page_costs,
     };
     job::run(&args.job, kind)
 }

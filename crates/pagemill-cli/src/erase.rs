@@ -1,7 +1,7 @@
 //! `pagemill erase-text`.
 
 use clap::{Args, ValueEnum};
-use pagemill_core::protocol::{EraseSettings, OcrMode};
+use pagemill_core::settings::{EraseSettings, OcrMode};
 use pagemill_export::Formats;
 
 use crate::job::{self, JobArgs, JobKind};
@@ -52,7 +52,6 @@ pub fn run(args: EraseArgs) -> anyhow::Result<u8> {
         erased: true,
         ..args.also.unwrap_or_else(Formats::none)
     };
-    let cost = job::erase_page_cost(args.job.ocr_dpi, args.job.max_page_pixels);
     let kind = JobKind {
         mode: match args.find {
             FindText::Auto => OcrMode::Auto,
@@ -65,7 +64,6 @@ pub fn run(args: EraseArgs) -> anyhow::Result<u8> {
             passes: args.passes,
             min_confidence: args.min_confidence,
         }),
-        page_costs: (cost, cost),
     };
     job::run(&args.job, kind)
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use pagemill_core::protocol::{EraseSettings, OcrMode, OcrSettings, Upscale};
+use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, Upscale};
 use pagemill_core::ranges::PageRanges;
-use pagemill_engine::{convert, plan_inputs, ConvertOptions};
+use pagemill_engine::{convert, EngineConfig, EngineError, JobSpec};
 use pagemill_export::Formats;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -147,38 +147,6 @@ pub struct JobArgs {
     pub quiet: bool,
 }
 
-/// Estimated bytes one text-layer page holds in flight: the worker's working set for the
-/// page plus its serialized result. Rough on purpose; results are re-priced at their real
-/// size as they arrive.
-pub const TEXT_PAGE_COST: u64 = 4 << 20;
-
-/// Worker memory an OCR page takes beyond the worker's idle baseline (PDFium and
-/// Tesseract loaded, 42 MB): a fixed part for Tesseract's recognition and layout data,
-/// and a part per page pixel (the rendered page, its upright copy, Tesseract's copies).
-/// Fitted to VmHWM of one worker on R-intro scans: 113.5 MB at 3.74 MP (200 dpi),
-/// 134.6 MB at 8.4 MP (300 dpi).
-const OCR_PAGE_BASE: u64 = 55 << 20;
-/// See [`OCR_PAGE_BASE`].
-const OCR_BYTES_PER_PIXEL: u64 = 5;
-
-/// A US Letter page's pixels at `dpi`, capped by --max-page-pixels.
-fn letter_pixels(dpi: u32, max_page_pixels: u64) -> u64 {
-    let letter = (8.5 * dpi as f64).ceil() as u64 * (11.0 * dpi as f64).ceil() as u64;
-    letter.min(max_page_pixels)
-}
-
-/// What an OCR page is priced at: a US Letter page at the OCR resolution (capped by
-/// --max-page-pixels).
-pub fn ocr_page_cost(dpi: u32, max_page_pixels: u64) -> u64 {
-    OCR_PAGE_BASE + letter_pixels(dpi, max_page_pixels) * OCR_BYTES_PER_PIXEL
-}
-
-/// What a page of `erase-text` is priced at: an OCR page plus the page in colour (3 bytes
-/// a pixel), its encoded copy and the erasure's bit masks (about 1 byte a pixel).
-pub fn erase_page_cost(dpi: u32, max_page_pixels: u64) -> u64 {
-    ocr_page_cost(dpi, max_page_pixels) + letter_pixels(dpi, max_page_pixels) * 4
-}
-
 /// The first line of a password file (its line ending removed).
 fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
@@ -205,8 +173,6 @@ pub struct JobKind {
     pub figure_dpi: u32,
     /// Text removal, for `erase-text`.
     pub erase: Option<EraseSettings>,
-    /// Price of a text-layer page and of an OCR page in the memory budget.
-    pub page_costs: (u64, u64),
 }
 
 /// Runs a job over `args.inputs`; returns the exit code.
@@ -218,7 +184,7 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
     if !(args.page_timeout.is_finite() && args.page_timeout > 0.0) {
         bail!("--page-timeout must be a positive number of seconds");
     }
-    let jobs = args
+    let workers = args
         .jobs
         .unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -226,25 +192,49 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
                 .unwrap_or(1)
         })
         .max(1);
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
-    let (inputs, errors) = plan_inputs(&args.inputs, &args.output);
-    for e in &errors {
-        eprintln!("pagemill: {e}");
-    }
-    if inputs.is_empty() {
-        bail!("nothing to convert: no readable PDF or image among the inputs");
-    }
     // Fail early, in the parent, if PDFium is missing: one clear line beats N worker errors.
     pagemill_engine::worker::locate_pdfium()?;
-    if kind.mode != OcrMode::Never || kind.erase.is_some() {
-        // Reads the data directory only; Tesseract itself starts in the workers.
-        pagemill_ocr::tesseract::check_languages(&args.lang).context("--lang")?;
-    }
-
     let password = match &args.password_file {
         Some(path) => Some(read_password(path)?),
         None => args.password.clone(),
+    };
+    let spec = JobSpec {
+        inputs: args.inputs.clone(),
+        output: args.output.clone(),
+        pages,
+        formats: kind.formats,
+        ocr: OcrSettings {
+            mode: kind.mode,
+            languages: args.lang.clone(),
+            dpi: args.ocr_dpi,
+            max_page_pixels: args.max_page_pixels,
+            max_image_pixels: args.max_image_pixels,
+            upscale: args.upscale,
+        },
+        layout_dpi: kind.layout_dpi,
+        figure_dpi: kind.figure_dpi,
+        erase: kind.erase,
+        password,
+        page_timeout: Duration::from_secs_f64(args.page_timeout),
+        resume: args.resume,
+        max_file_size: Some(args.max_file_size),
+        max_pages: Some(args.max_pages),
+        sinks: Vec::new(),
+    };
+    if spec.may_ocr() {
+        // Reads the data directory only; Tesseract itself starts in the workers.
+        pagemill_ocr::tesseract::check_languages(&args.lang).context("--lang")?;
+    }
+    // More workers than inputs' pages can use only cost memory; a few inputs are enough
+    // to keep every core busy, as pages of one document run in parallel.
+    let config = EngineConfig {
+        workers,
+        memory_budget: args.memory_budget,
+        worker_memory: args.worker_memory,
+        // The NDJSON stream is read by programs that want every event: room for a long
+        // document's pages before a slow reader starts missing any.
+        event_capacity: 64 * 1024,
+        ..Default::default()
     };
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -260,38 +250,22 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handler")?;
     }
-    let opts = ConvertOptions {
-        worker_exe: std::env::current_exe().context("cannot find the pagemill executable")?,
-        jobs,
-        memory_budget: args.memory_budget,
-        page_cost: kind.page_costs.0,
-        ocr_page_cost: kind.page_costs.1,
-        pages,
-        formats: kind.formats,
-        layout_dpi: kind.layout_dpi,
-        figure_dpi: kind.figure_dpi,
-        password,
-        page_timeout: Duration::from_secs_f64(args.page_timeout),
-        ocr: OcrSettings {
-            mode: kind.mode,
-            languages: args.lang.clone(),
-            dpi: args.ocr_dpi,
-            max_page_pixels: args.max_page_pixels,
-            max_image_pixels: args.max_image_pixels,
-            upscale: args.upscale,
-        },
-        erase: kind.erase,
-        worker_memory: Some(args.worker_memory.unwrap_or_else(|| {
-            (args.memory_budget.saturating_mul(2) / jobs as u64).max(768 << 20)
-        })),
-        resume: args.resume,
-        max_file_size: Some(args.max_file_size),
-        max_pages: Some(args.max_pages),
-        stop,
+    let mut reporter = Reporter::new(args.progress, args.quiet);
+    let (job, summary) = match convert(config, spec, &stop, |ev| reporter.event(ev)) {
+        Ok(r) => r,
+        Err(EngineError::NothingToConvert { errors }) => {
+            for e in &errors {
+                eprintln!("pagemill: {e}");
+            }
+            bail!("nothing to convert: no readable PDF or image among the inputs");
+        }
+        Err(EngineError::Output { path, source }) => {
+            bail!("cannot create output directory {}: {source}", path.display())
+        }
+        Err(e) => return Err(e.into()),
     };
-    let mut reporter = Reporter::new(args.progress, args.quiet, inputs.len());
-    let summary = convert(&inputs, &opts, |ev| reporter.event(ev))?;
-    reporter.finish(&summary, errors.len());
+    reporter.finish(&summary);
+    let _ = job;
     if summary.interrupted {
         eprintln!(
             "pagemill: interrupted: {} file(s) complete were written; unfinished files left no output",
@@ -300,7 +274,7 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         return Ok(exit::INTERRUPTED);
     }
 
-    let failed_inputs = errors.len() + summary.files_failed();
+    let failed_inputs = summary.files_failed();
     Ok(
         if summary.pages_ok() == 0 && (failed_inputs > 0 || summary.pages_failed() > 0) {
             exit::FAILURE

@@ -1,5 +1,7 @@
 //! The `pagemill` command: a thin shell over `pagemill-engine`.
 
+#![forbid(unsafe_code)]
+
 mod convert;
 mod erase;
 mod job;

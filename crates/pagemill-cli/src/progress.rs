@@ -1,15 +1,13 @@
-//! Progress for people (an indicatif bar) and for programs (NDJSON events on stdout).
+//! Progress for people (an indicatif bar) and for programs (the engine's events as NDJSON
+//! on stdout: one `JobEvent` a line, schema in docs/events.md).
 
 use std::io::Write;
-use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pagemill_core::PageOutcome;
-use pagemill_engine::{Event, RunSummary};
-use serde_json::json;
+use pagemill_core::size::human;
+use pagemill_engine::{JobEvent, JobSummary, PageStatus};
 
 use crate::job::ProgressMode;
-use pagemill_core::size::human;
 
 pub struct Reporter {
     mode: ProgressMode,
@@ -19,12 +17,10 @@ pub struct Reporter {
     file: Option<ProgressBar>,
     files_total: usize,
     files_done: usize,
-    pages_done: u64,
-    started: Instant,
 }
 
 impl Reporter {
-    pub fn new(mode: ProgressMode, quiet: bool, files_total: usize) -> Self {
+    pub fn new(mode: ProgressMode, quiet: bool) -> Self {
         let target = if quiet || mode == ProgressMode::Json {
             ProgressDrawTarget::hidden()
         } else {
@@ -38,124 +34,113 @@ impl Reporter {
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        overall.set_prefix(format!("0/{files_total} files"));
         Reporter {
             mode,
             quiet,
             multi,
             overall,
             file: None,
-            files_total,
+            files_total: 0,
             files_done: 0,
-            pages_done: 0,
-            started: Instant::now(),
         }
     }
 
-    fn emit(&self, v: serde_json::Value) {
+    pub fn event(&mut self, ev: &JobEvent) {
         if self.mode == ProgressMode::Json {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{v}");
-            let _ = out.flush();
+            if let Ok(line) = serde_json::to_string(ev) {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
         }
-    }
-
-    pub fn event(&mut self, ev: Event<'_>) {
         match ev {
-            Event::FileStarted { input, info, pages } => {
-                self.overall.inc_length(pages as u64);
+            JobEvent::JobStarted { files, .. } => {
+                self.files_total = *files;
+                self.overall.set_prefix(format!("0/{files} files"));
+            }
+            JobEvent::FileStarted { file, pages, .. } => {
+                self.overall.inc_length(u64::from(*pages));
                 let bar = self
                     .multi
-                    .insert_before(&self.overall, ProgressBar::new(pages as u64));
+                    .insert_before(&self.overall, ProgressBar::new(u64::from(*pages)));
                 bar.set_style(
                     ProgressStyle::with_template("  {prefix} {bar:28.green/white} {pos}/{len}")
                         .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
-                bar.set_prefix(input.stem.clone());
+                let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+                bar.set_prefix(stem.unwrap_or_default());
                 if let Some(old) = self.file.replace(bar) {
                     old.finish_and_clear();
                 }
-                self.emit(
-                    json!({"event": "file_started", "file": input.path, "pages": pages,
-                    "page_count": info.page_count, "output": input.out_dir}),
-                );
             }
-            Event::Page { input, outcome } => {
-                self.pages_done += 1;
+            JobEvent::Page {
+                file,
+                page,
+                status,
+                reason,
+                message,
+                ..
+            } => {
                 self.overall.inc(1);
                 if let Some(b) = &self.file {
                     b.inc(1);
                 }
-                match outcome {
-                    PageOutcome::Ok(p) => self.emit(json!({"event": "page", "file": input.path,
-                        "page": p.index + 1, "status": "ok", "blocks": p.blocks.len()})),
-                    PageOutcome::Failed(f) => {
-                        if self.mode == ProgressMode::Bar && !self.quiet {
-                            self.multi.suspend(|| {
-                                eprintln!(
-                                    "pagemill: {} page {}: {} ({})",
-                                    input.path.display(),
-                                    f.index + 1,
-                                    f.message,
-                                    f.reason.as_str()
-                                )
-                            });
-                        }
-                        self.emit(
-                            json!({"event": "page", "file": input.path, "page": f.index + 1,
-                            "status": "failed", "reason": f.reason.as_str(), "message": f.message}),
+                if *status == PageStatus::Failed && self.mode == ProgressMode::Bar && !self.quiet
+                {
+                    self.multi.suspend(|| {
+                        eprintln!(
+                            "pagemill: {} page {page}: {} ({})",
+                            file.display(),
+                            message.as_deref().unwrap_or(""),
+                            reason.as_deref().unwrap_or("")
                         )
-                    }
+                    });
                 }
             }
-            Event::FileFinished { input, report } => {
+            JobEvent::FileFinished { error, .. } => {
                 self.files_done += 1;
                 self.overall
                     .set_prefix(format!("{}/{} files", self.files_done, self.files_total));
                 if let Some(b) = self.file.take() {
                     b.finish_and_clear();
                 }
-                if let Some(e) = &report.error {
+                if let Some(e) = error {
                     // Errors are printed even in quiet mode: they are the one line that says why.
                     self.multi.suspend(|| eprintln!("pagemill: {e}"));
                 }
-                self.emit(
-                    json!({"event": "file_finished", "file": input.path, "pages": report.pages,
-                    "ok": report.ok, "failed": report.failed, "error": report.error,
-                    "outputs": report.outputs, "seconds": report.seconds}),
-                );
             }
-            Event::Tick { rss, peak_rss } => {
-                self.overall
-                    .set_message(format!("RSS {} (peak {})", human(rss), human(peak_rss)));
-                self.emit(
-                    json!({"event": "memory", "rss_bytes": rss, "peak_rss_bytes": peak_rss,
-                    "pages_done": self.pages_done}),
-                );
+            JobEvent::Memory {
+                rss_bytes,
+                peak_rss_bytes,
+                ..
+            } => {
+                self.overall.set_message(format!(
+                    "RSS {} (peak {})",
+                    human(*rss_bytes),
+                    human(*peak_rss_bytes)
+                ));
             }
+            JobEvent::Lagged { missed, .. } => {
+                tracing::debug!(missed, "progress fell behind; events missed");
+            }
+            JobEvent::Summary { .. } => {}
         }
     }
 
-    pub fn finish(&mut self, s: &RunSummary, input_errors: usize) {
+    pub fn finish(&mut self, s: &JobSummary) {
         self.overall.finish_and_clear();
-        let secs = s
-            .seconds
-            .max(self.started.elapsed().as_secs_f64() * 0.0 + 1e-9);
-        let pages = s.pages_ok() + s.pages_failed();
-        self.emit(json!({"event": "summary", "files": s.files.len(), "files_failed": s.files_failed() + input_errors,
-            "pages": pages, "pages_ok": s.pages_ok(), "pages_failed": s.pages_failed(),
-            "seconds": s.seconds, "pages_per_second": pages as f64 / secs, "peak_rss_bytes": s.peak_rss}));
         if self.quiet || self.mode == ProgressMode::Json {
             return;
         }
+        let pages = s.pages_ok() + s.pages_failed();
         eprintln!(
             "pagemill: {} file(s), {} page(s) converted, {} failed, {} file(s) failed · {:.1} s · {:.1} pages/s · peak RSS {}",
             s.files.len(),
             s.pages_ok(),
             s.pages_failed(),
-            s.files_failed() + input_errors,
+            s.files_failed(),
             s.seconds,
-            pages as f64 / secs,
+            pages as f64 / s.seconds.max(1e-9),
             human(s.peak_rss)
         );
         for f in &s.files {

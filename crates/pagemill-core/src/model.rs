@@ -383,3 +383,30 @@ mod tests {
         assert_eq!(back, f);
     }
 }
+
+/// Facts about an opened document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocInfo {
+    /// Number of pages.
+    pub page_count: u32,
+    /// PDF version as `1.7`, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdf_version: Option<String>,
+    /// `/Title` from the document information dictionary, if present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What kind of file it is.
+    #[serde(default)]
+    pub kind: DocKind,
+}
+
+/// What kind of file a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    /// A PDF.
+    #[default]
+    Pdf,
+    /// A raster image (every page is OCRed).
+    Image,
+}

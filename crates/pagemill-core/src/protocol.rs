@@ -1,9 +1,11 @@
-//! Messages between the parent and its worker processes, and their framing.
+//! Messages between the parent and its workers, and their framing.
 //!
 //! PDFium is not thread-safe, and native parsers meet untrusted input, so every page is
-//! worked on in a separate process. The parent writes [`Request`]s to a worker's stdin and
-//! reads [`Response`]s from its stdout. Each frame is a 4-byte little-endian length followed
-//! by that many bytes of JSON; frames over [`MAX_FRAME`] are refused rather than allocated.
+//! worked on in a separate process. The parent writes [`Request`]s to a worker and reads
+//! [`Response`]s back; each carries a request id, so answers are matched to requests by id,
+//! not by their order (a transport may deliver them in any order). Each frame is a 4-byte
+//! little-endian length followed by that many bytes of JSON; frames over [`MAX_FRAME`] are
+//! refused rather than allocated.
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -11,18 +13,55 @@ use std::path::PathBuf;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::PageOutcome;
+use crate::model::DocInfo;
+use crate::result::PageResult;
+use crate::settings::{EraseSettings, OcrSettings};
 
 /// Largest frame accepted (a page's result is typically a few KiB to a few hundred KiB).
 pub const MAX_FRAME: u32 = 64 * 1024 * 1024;
 
+/// Where a worker finds a document's bytes. A transport must be able to satisfy it: the
+/// local process pool shares the file system, so a path is enough today; a network
+/// transport would add a variant (an object-store key, say) and fetch it first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DocumentSource {
+    /// A file on a file system the worker shares with the parent.
+    Path {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl DocumentSource {
+    /// A local file.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        DocumentSource::Path { path: path.into() }
+    }
+
+    /// The local file, for a source that is one.
+    pub fn local_path(&self) -> Option<&std::path::Path> {
+        match self {
+            DocumentSource::Path { path } => Some(path),
+        }
+    }
+}
+
+impl std::fmt::Display for DocumentSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DocumentSource::Path { path } => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 /// A document a worker is asked to work on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocRef {
-    /// The parent's id for the document (unique within a run).
+    /// The parent's id for the document (unique within the engine's life).
     pub id: u32,
-    /// Path of the file.
-    pub path: PathBuf,
+    /// Where the document's bytes are.
+    pub source: DocumentSource,
     /// User password for an encrypted file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
@@ -43,96 +82,14 @@ pub struct DocRef {
     /// image regions are rendered at this resolution (images at their own, up to it twice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub figure_dpi: Option<u32>,
-    /// Erase the page's text and send the page image back ([`ErasedPage`]).
+    /// Erase the page's text and send the page image back
+    /// ([`ErasedPage`](crate::result::ErasedPage)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erase: Option<EraseSettings>,
 }
 
-/// How `pagemill erase-text` removes text from a page.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EraseSettings {
-    /// Readings of the page: after the first erasure the page is OCRed again and what is
-    /// still read is erased too, up to this many readings in all (1: no check).
-    pub passes: u8,
-    /// OCR words under this confidence (0–1) are left alone: in photos and drawings
-    /// they are mostly texture the engine mistook for letters.
-    pub min_confidence: f32,
-}
-
-impl Default for EraseSettings {
-    fn default() -> Self {
-        EraseSettings {
-            passes: 2,
-            min_confidence: 0.4,
-        }
-    }
-}
-
-/// Whether the text-free version of a document is a PDF (PDF inputs and multi-page
-/// images) rather than an image file like the input (one-page images).
-pub fn erased_as_pdf(kind: DocKind, page_count: u32) -> bool {
-    kind == DocKind::Pdf || page_count > 1
-}
-
 fn default_page_timeout_ms() -> u64 {
     60_000
-}
-
-/// When pages are OCRed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OcrMode {
-    /// Use the text layer when the page has one; OCR pages without text.
-    #[default]
-    Auto,
-    /// OCR every page, ignoring any text layer.
-    Always,
-    /// Never OCR: pages without a text layer come out empty.
-    Never,
-}
-
-/// OCR settings of a job.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OcrSettings {
-    /// When to OCR.
-    pub mode: OcrMode,
-    /// Tesseract languages (`eng`, `eng+deu`).
-    pub languages: String,
-    /// Rendering resolution for OCR.
-    pub dpi: u32,
-    /// Largest rendered page, in pixels; larger pages are rendered at a lower resolution.
-    pub max_page_pixels: u64,
-    /// Largest embedded image that may be decoded; pages holding larger ones fail.
-    pub max_image_pixels: u64,
-    /// When image inputs are upscaled before OCR.
-    #[serde(default)]
-    pub upscale: Upscale,
-}
-
-/// When scans are upscaled before OCR.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Upscale {
-    /// Images whose recorded resolution is under 200 dpi are brought to the OCR resolution.
-    #[default]
-    Auto,
-    /// Never.
-    Off,
-    /// Always by this factor (2 to 4).
-    Times(u8),
-}
-
-impl Default for OcrSettings {
-    fn default() -> Self {
-        OcrSettings {
-            mode: OcrMode::Auto,
-            languages: "eng".into(),
-            dpi: 300,
-            max_page_pixels: 25_000_000,
-            max_image_pixels: 150_000_000,
-            upscale: Upscale::Auto,
-        }
-    }
 }
 
 /// Parent → worker.
@@ -141,48 +98,35 @@ impl Default for OcrSettings {
 pub enum Request {
     /// Open the document and report its page count.
     Open {
+        /// Request id, echoed by the answer.
+        id: u64,
         /// The document.
         doc: DocRef,
     },
     /// Convert one page.
     Page {
+        /// Request id, echoed by the answer.
+        id: u64,
         /// The document.
         doc: DocRef,
         /// 0-based page index.
         index: u32,
     },
-    /// Forget a document (close it if open).
+    /// Forget a document (close it if open). Not answered.
     Close {
         /// The parent's id for the document.
         doc: u32,
     },
 }
 
-/// Facts about an opened document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DocInfo {
-    /// Number of pages.
-    pub page_count: u32,
-    /// PDF version as `1.7`, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pdf_version: Option<String>,
-    /// `/Title` from the document information dictionary, if present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    /// What kind of file it is.
-    #[serde(default)]
-    pub kind: DocKind,
-}
-
-/// What kind of file a document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocKind {
-    /// A PDF.
-    #[default]
-    Pdf,
-    /// A raster image (every page is OCRed).
-    Image,
+impl Request {
+    /// The request id, for requests that are answered.
+    pub fn id(&self) -> Option<u64> {
+        match self {
+            Request::Open { id, .. } | Request::Page { id, .. } => Some(*id),
+            Request::Close { .. } => None,
+        }
+    }
 }
 
 /// Worker → parent.
@@ -191,173 +135,36 @@ pub enum DocKind {
 pub enum Response {
     /// Reply to [`Request::Open`].
     Opened {
-        /// The parent's id for the document.
-        doc: u32,
+        /// The request's id.
+        id: u64,
         /// What was found.
         info: DocInfo,
     },
-    /// [`Request::Open`] (or the implicit open of [`Request::Page`]) failed.
+    /// [`Request::Open`] failed.
     OpenFailed {
-        /// The parent's id for the document.
-        doc: u32,
+        /// The request's id.
+        id: u64,
         /// One line, for a person.
         message: String,
     },
     /// Reply to [`Request::Page`].
     Page {
-        /// The parent's id for the document.
-        doc: u32,
-        /// The page, or why it failed.
-        outcome: PageOutcome,
-        /// The page as an image, when [`DocRef::preview_dpi`] asked for one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        preview: Option<PagePreview>,
-        /// The page of an image input as a PDF image stream, when
-        /// [`DocRef::page_images`] asked for it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        image: Option<PageImage>,
-        /// The page's figures, cropped, when [`DocRef::figure_dpi`] asked for them.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        figures: Vec<FigureImage>,
-        /// The page with its text erased, when [`DocRef::erase`] asked for it (boxed: the
-        /// other answers are small).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        erased: Option<Box<ErasedPage>>,
+        /// The request's id.
+        id: u64,
+        /// The page and its pictures (boxed: the other answers are small).
+        result: Box<PageResult>,
+        /// Milliseconds the worker spent on the page.
+        #[serde(default)]
+        worker_ms: u32,
     },
 }
 
-/// A page with its text erased.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErasedPage {
-    /// Width of the page image in pixels.
-    pub width: u32,
-    /// Height of the page image in pixels.
-    pub height: u32,
-    /// The page image.
-    pub output: ErasedOutput,
-    /// Boxes (pixels, `[x0, y0, x1, y1)`) that pixels were changed in; every pixel outside
-    /// them is as it was.
-    pub regions: Vec<[u32; 4]>,
-    /// Pixels replaced.
-    pub pixels: u64,
-    /// Words erased by each reading of the page (the last one finding none means the
-    /// page reads empty).
-    pub words: Vec<u32>,
-}
-
-/// How an erased page is delivered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ErasedOutput {
-    /// A PNG file (one-page image inputs other than JPEG).
-    Png {
-        /// The file, base64 in the frame.
-        #[serde(with = "base64_bytes")]
-        data: Vec<u8>,
-    },
-    /// A JPEG file (one-page JPEG inputs).
-    Jpeg {
-        /// The file, base64 in the frame.
-        #[serde(with = "base64_bytes")]
-        data: Vec<u8>,
-    },
-    /// A page of the erased PDF (see [`erased_as_pdf`]).
-    PdfPage {
-        /// The page's picture.
-        image: PageImage,
-        /// Page width in points.
-        width_pt: f32,
-        /// Page height in points.
-        height_pt: f32,
-    },
-}
-
-/// A cropped figure: a JPEG named as the page's figure block names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FigureImage {
-    /// Path relative to the document's output directory (`images/<page>_<n>.jpg`).
-    pub name: String,
-    /// The JPEG file, base64 in the frame.
-    #[serde(with = "base64_bytes")]
-    pub jpeg: Vec<u8>,
-}
-
-/// How a [`PageImage`]'s bytes are encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageEncoding {
-    /// A JPEG file, passed through (`/DCTDecode`).
-    Jpeg,
-    /// A JPEG 2000 file, passed through (`/JPXDecode`; it names its own colour space).
-    Jpeg2000,
-    /// zlib-compressed 8-bit samples (`/FlateDecode`).
-    Flate,
-}
-
-/// zlib-compresses `data`: the bytes of a `/FlateDecode` stream ([`ImageEncoding::Flate`]
-/// page images, and the PDF outputs' own streams).
-pub fn deflate(data: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut z = flate2::write::ZlibEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::new(6),
-    );
-    // Writing to a Vec cannot fail.
-    let _ = z.write_all(data);
-    z.finish().unwrap_or_default()
-}
-
-/// The colour space of a [`PageImage`]'s samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageColour {
-    /// One sample a pixel.
-    Gray,
-    /// Three samples a pixel.
-    Rgb,
-}
-
-/// A page of an image input as the stream of a PDF image XObject.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PageImage {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// How `data` is encoded.
-    pub encoding: ImageEncoding,
-    /// Colour space (`None` for JPEG 2000).
-    pub colour: Option<ImageColour>,
-    /// The stream's bytes, base64 in the frame.
-    #[serde(with = "base64_bytes")]
-    pub data: Vec<u8>,
-}
-
-/// A small picture of a page (for the layout PDF): gray JPEG bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PagePreview {
-    /// Width in pixels.
-    pub width: u32,
-    /// Height in pixels.
-    pub height: u32,
-    /// The JPEG file, base64 in the frame (frames are JSON).
-    #[serde(with = "base64_bytes")]
-    pub jpeg: Vec<u8>,
-}
-
-mod base64_bytes {
-    use base64::Engine as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(serde::de::Error::custom)
+impl Response {
+    /// The id of the request this answers.
+    pub fn id(&self) -> u64 {
+        match self {
+            Response::Opened { id, .. } | Response::OpenFailed { id, .. } | Response::Page { id, .. } => *id,
+        }
     }
 }
 
@@ -414,13 +221,16 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<(T, usize),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FailureReason, PageFailure};
+    use crate::model::{FailureReason, PageFailure, PageOutcome};
+    use crate::result::{
+        ErasedOutput, ErasedPage, FigureImage, ImageColour, ImageEncoding, PageImage, PagePreview,
+    };
 
     #[test]
     fn frames_round_trip() {
         let msgs = vec![
             Response::Opened {
-                doc: 1,
+                id: 1,
                 info: DocInfo {
                     page_count: 9660,
                     pdf_version: Some("1.5".into()),
@@ -429,51 +239,51 @@ mod tests {
                 },
             },
             Response::Page {
-                doc: 1,
-                outcome: PageOutcome::Failed(PageFailure {
+                id: 2,
+                result: Box::new(PageResult::bare(PageOutcome::Failed(PageFailure {
                     index: 7,
                     reason: FailureReason::Invalid,
                     message: "bad".into(),
-                }),
-                preview: None,
-                image: None,
-                figures: Vec::new(),
-                erased: None,
+                }))),
+                worker_ms: 3,
             },
             // Binary page pictures travel base64 in the JSON frame and come back intact.
             Response::Page {
-                doc: 1,
-                outcome: PageOutcome::Failed(PageFailure {
-                    index: 8,
-                    reason: FailureReason::Timeout,
-                    message: "slow".into(),
+                id: 3,
+                result: Box::new(PageResult {
+                    outcome: PageOutcome::Failed(PageFailure {
+                        index: 8,
+                        reason: FailureReason::Timeout,
+                        message: "slow".into(),
+                    }),
+                    preview: Some(PagePreview {
+                        width: 3,
+                        height: 1,
+                        jpeg: vec![0xff, 0xd8, 0x00, 0x7f, 0x80, 0xff, 0xd9],
+                    }),
+                    image: Some(PageImage {
+                        width: 2,
+                        height: 1,
+                        encoding: ImageEncoding::Flate,
+                        colour: Some(ImageColour::Rgb),
+                        data: vec![0x78, 0x9c, 0x00, 0xff],
+                    }),
+                    figures: vec![FigureImage {
+                        name: "images/8_0.jpg".into(),
+                        jpeg: vec![0xff, 0xd8, 0x01, 0xff, 0xd9],
+                    }],
+                    erased: Some(ErasedPage {
+                        width: 4,
+                        height: 2,
+                        output: ErasedOutput::Png {
+                            data: vec![0x89, b'P', b'N', b'G', 0x00],
+                        },
+                        regions: vec![[1, 0, 3, 2]],
+                        pixels: 3,
+                        words: vec![1, 0],
+                    }),
                 }),
-                preview: Some(PagePreview {
-                    width: 3,
-                    height: 1,
-                    jpeg: vec![0xff, 0xd8, 0x00, 0x7f, 0x80, 0xff, 0xd9],
-                }),
-                image: Some(PageImage {
-                    width: 2,
-                    height: 1,
-                    encoding: ImageEncoding::Flate,
-                    colour: Some(ImageColour::Rgb),
-                    data: vec![0x78, 0x9c, 0x00, 0xff],
-                }),
-                figures: vec![FigureImage {
-                    name: "images/8_0.jpg".into(),
-                    jpeg: vec![0xff, 0xd8, 0x01, 0xff, 0xd9],
-                }],
-                erased: Some(Box::new(ErasedPage {
-                    width: 4,
-                    height: 2,
-                    output: ErasedOutput::Png {
-                        data: vec![0x89, b'P', b'N', b'G', 0x00],
-                    },
-                    regions: vec![[1, 0, 3, 2]],
-                    pixels: 3,
-                    words: vec![1, 0],
-                })),
+                worker_ms: 0,
             },
         ];
         let mut buf = Vec::new();
@@ -484,6 +294,7 @@ mod tests {
         for m in &msgs {
             let (got, _): (Response, usize) = read_frame(&mut r).unwrap();
             assert_eq!(&got, m);
+            assert_eq!(got.id(), m.id());
         }
         assert!(matches!(
             read_frame::<_, Response>(&mut r),

@@ -25,6 +25,36 @@ pub struct PageRanges {
     spans: Vec<(u32, Option<u32>)>,
 }
 
+impl std::fmt::Display for PageRanges {
+    /// The 1-based form [`PageRanges::parse`] reads (`1-10,20,30-`; `1-` for every page).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (start, end)) in self.spans.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            match end {
+                Some(end) if *end == start + 1 => write!(f, "{}", start + 1)?,
+                Some(end) => write!(f, "{}-{}", start + 1, end)?,
+                None => write!(f, "{}-", start + 1)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for PageRanges {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PageRanges {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        PageRanges::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Default for PageRanges {
     fn default() -> Self {
         PageRanges::all()
@@ -126,6 +156,19 @@ impl PageRanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn displays_as_it_parses() {
+        for spec in ["1-", "1-10,20,30-", "3", "2-4,7"] {
+            let r = PageRanges::parse(spec).unwrap();
+            assert_eq!(r.to_string(), spec);
+            assert_eq!(PageRanges::parse(&r.to_string()).unwrap(), r);
+        }
+        let json = serde_json::to_string(&PageRanges::parse("1-3,9").unwrap()).unwrap();
+        assert_eq!(json, "\"1-3,9\"");
+        let back: PageRanges = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.count(100), 4);
+    }
 
     #[test]
     fn parses_merges_and_clamps() {

@@ -14,6 +14,30 @@ pub struct Input {
     pub stem: String,
 }
 
+/// An input that cannot be converted, and why (one line naming it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    /// The path as given (or the directory that held nothing).
+    pub path: PathBuf,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl InputError {
+    fn new(path: &Path, what: impl std::fmt::Display) -> Self {
+        InputError {
+            path: path.to_path_buf(),
+            message: format!("{}: {what}", path.display()),
+        }
+    }
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Extensions of the files picked up when walking a directory: PDF and the image formats
 /// workers decode. (Files named on the command line are taken whatever their name; the
 /// worker tells formats apart by their bytes.)
@@ -33,7 +57,7 @@ fn is_document(p: &Path) -> bool {
 /// Expands files and directories (recursively, PDF and image files, sorted) into inputs with
 /// distinct output directories under `out` (`x`, then `x-2`, … when stems collide).
 /// Paths that do not exist are returned as errors; the rest still go ahead.
-pub fn plan_inputs(paths: &[PathBuf], out: &Path) -> (Vec<Input>, Vec<String>) {
+pub fn plan_inputs(paths: &[PathBuf], out: &Path) -> (Vec<Input>, Vec<InputError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
@@ -42,16 +66,13 @@ pub fn plan_inputs(paths: &[PathBuf], out: &Path) -> (Vec<Input>, Vec<String>) {
             walk(p, &mut found, &mut errors);
             found.sort();
             if found.is_empty() {
-                errors.push(format!(
-                    "{}: no PDF or image files in this directory",
-                    p.display()
-                ));
+                errors.push(InputError::new(p, "no PDF or image files in this directory"));
             }
             files.extend(found);
         } else if p.is_file() {
             files.push(p.clone());
         } else {
-            errors.push(format!("{}: no such file or directory", p.display()));
+            errors.push(InputError::new(p, "no such file or directory"));
         }
     }
     let mut used = HashSet::new();
@@ -79,11 +100,11 @@ pub fn plan_inputs(paths: &[PathBuf], out: &Path) -> (Vec<Input>, Vec<String>) {
     (inputs, errors)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            errors.push(format!("{}: cannot read directory: {e}", dir.display()));
+            errors.push(InputError::new(dir, format_args!("cannot read directory: {e}")));
             return;
         }
     };
@@ -120,6 +141,6 @@ mod tests {
         assert_eq!(stems, vec!["x", "scan", "x-2", "y"]);
         assert_eq!(inputs[2].out_dir, Path::new("out/x-2"));
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].contains("zz"));
+        assert!(errors[0].message.contains("zz"));
     }
 }

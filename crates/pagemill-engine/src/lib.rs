@@ -1,30 +1,36 @@
-//! pagemill-engine: the streaming conversion engine.
+//! pagemill-engine: the conversion engine behind every front end.
 //!
-//! Data flows **source → workers → ordered sinks**:
-//! - the *source* ([`job`]) walks the inputs and their selected pages lazily, admitting a
-//!   page only when the [`MemoryBudget`](pagemill_core::pipeline::MemoryBudget) has room and
-//!   the page is within the reorder window of its document;
-//! - *workers* ([`pool`], [`worker`]) are child processes (the same executable, run as
-//!   `pagemill internal-worker`), each with its own PDFium, converting one page at a time;
-//!   a worker that dies is replaced and its page retried once;
-//! - *sinks* ([`pagemill_export`]) receive each document's pages in order as soon as the
-//!   next one is ready, and write them straight to disk.
+//! An [`Engine`] lives as long as the process: it owns the workers and the one memory
+//! budget, and runs every [`JobSpec`] submitted to it, interleaving their pages fairly.
+//! Data flows **source → scheduler → transport → worker → sinks**:
+//! - [`scheduler`](crate::scheduler) (the parent side): walks each job's inputs and pages
+//!   lazily, admits a page only when the memory budget has room and the page is within
+//!   its document's reorder window, matches answers to requests by id, restores page
+//!   order and hands each page to the document's sinks;
+//! - [`transport`]: how requests reach workers — [`transport::process`] runs one child
+//!   process per worker (`pagemill internal-worker`), replaced when it dies;
+//! - [`worker`]: the page pipeline inside a worker (read → OCR → figures → preview →
+//!   erase), a function from request to response;
+//! - sinks ([`pagemill_core::sink::PageSink`]): the file outputs of `pagemill_export`, and
+//!   any a job adds.
 //!
-//! Nothing is kept per page once it is written: page count changes time, never peak memory.
+//! Progress comes back as owned [`JobEvent`]s on a bounded channel per job; the end as a
+//! [`JobSummary`]. Nothing is kept per page once it is written: page count changes time,
+//! never peak memory.
 
-mod checkpoint;
-mod erase;
-mod figures;
+pub mod config;
+mod engine;
+pub mod events;
 pub mod inputs;
-pub mod job;
-mod ocr;
-pub mod pool;
-mod preview;
-mod report;
+mod run;
 pub mod rss;
-mod source;
+mod scheduler;
+pub mod transport;
 pub mod worker;
 
-pub use checkpoint::RESUME_DIR;
-pub use inputs::{plan_inputs, Input};
-pub use job::{convert, ConvertOptions, Event, FileReport, RunSummary};
+pub use config::{EngineConfig, JobSpec};
+pub use engine::{Engine, EngineError, JobHandle};
+pub use events::{FileReport, JobEvent, JobSummary, PageStatus, EVENT_SCHEMA_VERSION};
+pub use inputs::{plan_inputs, Input, InputError};
+pub use run::convert;
+pub use scheduler::{RESUME_DIR, STOP_WAIT};

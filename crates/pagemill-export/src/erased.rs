@@ -12,7 +12,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use pagemill_core::protocol::{erased_as_pdf, DocInfo, ErasedOutput, ErasedPage};
+use pagemill_core::model::DocInfo;
+use pagemill_core::result::{erased_as_pdf, ErasedOutput, ErasedPage};
 use pagemill_core::PageOutcome;
 use pdf_writer::{Chunk, Content, Name, Ref};
 use serde_json::json;
@@ -226,7 +227,8 @@ fn pdf_page(
 mod tests {
     use super::*;
     use pagemill_core::model::{FailureReason, Page, PageFailure};
-    use pagemill_core::protocol::{DocKind, ImageColour, ImageEncoding, PageImage};
+    use pagemill_core::model::DocKind;
+    use pagemill_core::result::{ImageColour, ImageEncoding, PageImage};
 
     fn info(kind: DocKind, page_count: u32) -> DocInfo {
         DocInfo {
@@ -251,7 +253,7 @@ mod tests {
                     height: 1,
                     encoding: ImageEncoding::Flate,
                     colour: Some(ImageColour::Gray),
-                    data: pagemill_core::protocol::deflate(&[255, 0]),
+                    data: pagemill_core::result::deflate(&[255, 0]),
                 },
                 width_pt: 144.0,
                 height_pt: 72.0,

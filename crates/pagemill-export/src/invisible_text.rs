@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use pagemill_core::model::{BBox, Block, Line, Page};
-use pagemill_core::protocol::deflate;
+use pagemill_core::result::deflate;
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, TextRenderingMode, UnicodeCmap};
 use pdf_writer::{Chunk, Content, Filter, Name, Rect, Ref, Str};
 

@@ -9,7 +9,7 @@
 
 use std::io::{self, Write};
 
-use pagemill_core::protocol::DocInfo;
+use pagemill_core::model::DocInfo;
 use pagemill_core::PageOutcome;
 use serde::Serialize;
 

@@ -11,7 +11,7 @@
 use std::io::{self, Write};
 
 use pagemill_core::model::BlockKind;
-use pagemill_core::protocol::PagePreview;
+use pagemill_core::result::PagePreview;
 use pagemill_core::PageOutcome;
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Ref, Str};
 

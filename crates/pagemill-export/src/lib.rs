@@ -5,6 +5,8 @@
 //! and moves the finished files into place only when the document completes, so a run
 //! that dies never leaves a truncated file that looks complete.
 
+#![forbid(unsafe_code)]
+
 mod det;
 mod erased;
 mod hocr;
@@ -23,4 +25,4 @@ pub use json::{DocumentSummary, JsonWriter, JSON_SCHEMA};
 pub use layout_pdf::LayoutPdfWriter;
 pub use markdown::MarkdownWriter;
 pub use searchable_pdf::{SearchableError, SearchablePdfWriter};
-pub use sinks::{DocumentSinks, Format, Formats, PagePictures};
+pub use sinks::{DocumentSinks, Format, Formats};

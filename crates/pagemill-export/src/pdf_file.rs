@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use pagemill_core::protocol::{ImageColour, ImageEncoding, PageImage};
+use pagemill_core::result::{ImageColour, ImageEncoding, PageImage};
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, Str};
 
 /// Object number of the catalog.

@@ -17,7 +17,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use pagemill_core::model::{OcrReason, Page, TextSource};
-use pagemill_core::protocol::{deflate, PageImage};
+use pagemill_core::result::{deflate, PageImage};
 use pagemill_core::PageOutcome;
 use pagemill_pdf::raw::object::{Dict, Obj};
 use pagemill_pdf::raw::{Original, PageObject, RawError, UpdateWriter};

@@ -6,8 +6,10 @@ use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use pagemill_core::protocol::{DocInfo, DocKind, ErasedPage, FigureImage, PageImage, PagePreview};
-use pagemill_core::PageOutcome;
+use pagemill_core::model::{DocInfo, DocKind};
+use pagemill_core::result::FigureImage;
+use pagemill_core::sink::{DocumentMeta, PageSink, SinkError};
+use pagemill_core::{PageOutcome, PageResult};
 
 use crate::erased::ErasedWriter;
 use crate::searchable_pdf::{SearchableError, SearchablePdfWriter};
@@ -38,7 +40,8 @@ pub enum Format {
 }
 
 /// Which formats to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Formats {
     /// Write `IN.md`.
     pub markdown: bool,
@@ -129,19 +132,6 @@ impl FromStr for Formats {
 const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable, images, erased";
 
 type Out = BufWriter<File>;
-
-/// Pictures that come with a page's result, for the PDF outputs.
-#[derive(Debug, Default)]
-pub struct PagePictures {
-    /// A small gray picture, for the layout PDF.
-    pub preview: Option<PagePreview>,
-    /// An image input's page as an image stream, for the searchable PDF.
-    pub image: Option<PageImage>,
-    /// The page's figure crops, for `images/`.
-    pub figures: Vec<FigureImage>,
-    /// The page with its text erased.
-    pub erased: Option<ErasedPage>,
-}
 
 /// The sinks of one document.
 pub struct DocumentSinks {
@@ -262,7 +252,8 @@ impl DocumentSinks {
     }
 
     /// Writes one page to every sink, with the pictures the PDF outputs need.
-    pub fn page(&mut self, outcome: &PageOutcome, pictures: &PagePictures) -> io::Result<()> {
+    pub fn page(&mut self, result: &PageResult) -> io::Result<()> {
+        let (outcome, pictures) = (&result.outcome, result);
         match outcome {
             PageOutcome::Ok(_) => self.summary.ok += 1,
             PageOutcome::Failed(_) => self.summary.failed += 1,
@@ -319,6 +310,10 @@ impl DocumentSinks {
     /// Completes every file, moves them into `OUT/IN/` and removes the temporary directory.
     /// Returns the paths written.
     pub fn finish(mut self) -> io::Result<Vec<PathBuf>> {
+        self.finish_files()
+    }
+
+    fn finish_files(&mut self) -> io::Result<Vec<PathBuf>> {
         let mut done = Vec::new();
         if let Some(w) = self.markdown.take() {
             sync(w.finish()?)?;
@@ -370,10 +365,32 @@ impl DocumentSinks {
     }
 }
 
-impl Drop for DocumentSinks {
-    /// A document that did not finish leaves no partial files behind.
-    fn drop(&mut self) {
+/// The file outputs of one document as one [`PageSink`]: the engine's built-in sink.
+/// (Created with [`DocumentSinks::create`], which is where the files are started, so
+/// `begin` has nothing left to do.)
+impl PageSink for DocumentSinks {
+    fn begin(&mut self, _doc: &DocumentMeta) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    fn page(&mut self, page: &PageResult) -> Result<(), SinkError> {
+        DocumentSinks::page(self, page).map_err(SinkError::from)
+    }
+
+    fn finish(&mut self) -> Result<Vec<PathBuf>, SinkError> {
+        self.finish_files().map_err(SinkError::from)
+    }
+
+    fn abort(&mut self) {
+        self.discard();
+    }
+}
+
+impl DocumentSinks {
+    /// Drops every file of an unfinished document: it leaves no partial files behind.
+    fn discard(&mut self) {
         if !self.finished {
+            self.finished = true;
             self.markdown = None;
             self.det = None;
             self.json = None;
@@ -385,6 +402,13 @@ impl Drop for DocumentSinks {
             // The document's own directory too, when nothing else is in it.
             let _ = fs::remove_dir(&self.dir);
         }
+    }
+}
+
+impl Drop for DocumentSinks {
+    /// A document that did not finish leaves no partial files behind.
+    fn drop(&mut self) {
+        self.discard();
     }
 }
 
@@ -433,14 +457,11 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let dir = out.path().join("doc");
         let mut s = sinks(&dir);
-        s.page(
-            &PageOutcome::Failed(PageFailure {
-                index: 0,
-                reason: FailureReason::Invalid,
-                message: "m".into(),
-            }),
-            &PagePictures::default(),
-        )
+        s.page(&PageResult::bare(PageOutcome::Failed(PageFailure {
+            index: 0,
+            reason: FailureReason::Invalid,
+            message: "m".into(),
+        })))
         .unwrap();
         assert!(!dir.join("doc.md").exists(), "nothing final before finish");
         let paths = s.finish().unwrap();

@@ -7,6 +7,8 @@
 //! [`resample`] scales it (Lanczos3) to the resolution OCR wants. [`erase`] removes text
 //! from a page image by [`inpaint`]ing its ink from the background around it.
 
+#![forbid(unsafe_code)]
+
 mod crop;
 mod density;
 mod document;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pagemill_core::protocol::DocInfo;
+use pagemill_core::model::DocInfo;
 use pdfium_render::prelude::{Pdfium, PdfiumLibraryBindings, FPDF_DOCUMENT};
 
 use crate::raw::encryption::{KeyLengthRepair, KEY_LENGTHS};
@@ -171,7 +171,7 @@ impl Document<'_> {
             page_count: self.page_count(),
             pdf_version,
             title: self.meta_text("Title"),
-            kind: pagemill_core::protocol::DocKind::Pdf,
+            kind: pagemill_core::model::DocKind::Pdf,
         }
     }
 

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use pagemill_core::layout::RawPage;
-use pagemill_core::protocol::DocInfo;
+use pagemill_core::model::DocInfo;
 
 use pagemill_core::BBox;
 

@@ -71,6 +71,13 @@ impl<T> ReorderWindow<T> {
         }
     }
 
+    /// Takes every result still held, in order, gaps skipped: what a document that ends
+    /// early must give back (their memory permits, say), including results waiting
+    /// behind one that never came.
+    pub fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
+        self.slots.drain(..).flatten()
+    }
+
     /// The sequence number due next.
     pub fn next_seq(&self) -> u64 {
         self.next
@@ -85,6 +92,16 @@ impl<T> ReorderWindow<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drain_returns_results_behind_a_gap() {
+        let mut w = ReorderWindow::new(8);
+        w.insert(1, "b").unwrap();
+        w.insert(3, "d").unwrap();
+        assert_eq!(w.pop_ready(), None, "0 has not come");
+        assert_eq!(w.drain().collect::<Vec<_>>(), vec!["b", "d"]);
+        assert_eq!(w.waiting(), 0);
+    }
 
     #[test]
     fn releases_in_order_whatever_the_arrival_order() {

@@ -2,9 +2,9 @@
 //! (decoded page by page). Told apart by the file's first bytes, not its name.
 
 use std::io::Read;
-use std::path::Path;
 
-use pagemill_core::protocol::{DocInfo, DocKind};
+use pagemill_core::model::{DocInfo, DocKind};
+use pagemill_core::protocol::DocumentSource;
 use pagemill_image::ImageDocument;
 use pagemill_pdf::{Engine, PagedDocument};
 
@@ -21,9 +21,12 @@ impl<'e> Source<'e> {
     /// error then explains what is wrong with it).
     pub(crate) fn open(
         engine: &'e Engine,
-        path: &Path,
+        source: &DocumentSource,
         password: Option<&str>,
     ) -> Result<Self, String> {
+        let Some(path) = source.local_path() else {
+            return Err(format!("{source}: this worker can read only local files"));
+        };
         let mut head = [0u8; 16];
         let n = std::fs::File::open(path)
             .and_then(|mut f| f.read(&mut head))

@@ -7,10 +7,11 @@
 //! an image figure is rendered at the image's own resolution, so no detail is lost.
 
 use pagemill_core::layout::figures::PlacedFigure;
-use pagemill_core::protocol::{FigureImage, OcrSettings};
+use pagemill_core::result::FigureImage;
+use pagemill_core::settings::OcrSettings;
 use pagemill_core::Page;
 
-use crate::source::Source;
+use super::source::Source;
 
 /// JPEG quality of figure crops (photographs and charts both stay clean at 85).
 const JPEG_QUALITY: u8 = 85;

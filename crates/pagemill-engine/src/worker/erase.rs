@@ -10,19 +10,17 @@
 
 use std::time::{Duration, Instant};
 
-use pagemill_core::protocol::{
-    deflate, erased_as_pdf, EraseSettings, ErasedOutput, ErasedPage, ImageColour, ImageEncoding,
-    OcrSettings, PageImage,
-};
+use pagemill_core::result::{deflate, erased_as_pdf, ErasedOutput, ErasedPage, ImageColour, ImageEncoding, PageImage};
+use pagemill_core::settings::{EraseSettings, OcrSettings};
 use pagemill_core::{BBox, Page};
 use pagemill_image::erase::{erase_text, EraseOptions};
 use pagemill_image::inpaint::RasterMut;
 use pagemill_image::{ColourFrame, Format};
 use pagemill_ocr::GrayImage;
 
-use crate::ocr::OcrState;
-use crate::source::Source;
-use crate::worker::PageError;
+use super::ocr::OcrState;
+use super::source::Source;
+use super::error::PageError;
 
 /// JPEG quality of erased JPEG inputs (re-encoded: close to the original's look).
 const JPEG_FILE_QUALITY: u8 = 95;

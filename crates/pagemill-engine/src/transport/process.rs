@@ -1,21 +1,23 @@
-//! Worker processes and the channel their answers arrive on.
+//! The local transport: one worker process per slot.
 //!
-//! Each worker is a child process running `<exe> internal-worker`. A reader thread per
-//! worker turns its stdout into [`PoolEvent`]s on one channel, so the scheduler waits on a
-//! single queue with a timeout (which is also how deadlines are checked). Each worker slot
-//! has a generation number; events from a replaced process are recognisably stale.
+//! Each worker is a child process running `<exe> internal-worker`, with a data limit
+//! (RLIMIT_DATA) when one is set. A reader thread per worker turns its stdout into
+//! [`TransportEvent`]s; a relay thread passes its stderr on and watches it for allocation
+//! failures.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use pagemill_core::protocol::{read_frame, write_frame, FrameError, Request, Response};
+
+use super::{Ended, EventTx, TransportError, TransportEvent, WorkerTransport};
+use crate::rss;
 
 /// The hidden subcommand that turns the executable into a worker.
 pub const WORKER_ARG: &str = "internal-worker";
@@ -30,31 +32,6 @@ const OUT_OF_MEMORY_SIGNS: &[&str] = &[
     "not made",
 ];
 
-/// What a worker slot reports.
-#[derive(Debug)]
-pub enum PoolEvent {
-    /// A message, and its size on the wire.
-    Message {
-        /// Worker slot.
-        slot: usize,
-        /// Process generation of the slot.
-        generation: u64,
-        /// The message.
-        response: Response,
-        /// Bytes on the wire (an estimate of the memory the result holds).
-        bytes: usize,
-    },
-    /// The worker's output ended: it exited, crashed or was killed.
-    Exited {
-        /// Worker slot.
-        slot: usize,
-        /// Process generation of the slot.
-        generation: u64,
-        /// Why the stream ended, if it ended with an error.
-        error: Option<String>,
-    },
-}
-
 struct Worker {
     child: Child,
     stdin: BufWriter<ChildStdin>,
@@ -64,46 +41,39 @@ struct Worker {
 }
 
 /// A fixed number of worker processes.
-pub struct WorkerPool {
+pub struct ProcessPool {
     exe: PathBuf,
     /// Each worker's limit on its data (heap and private mappings), bytes.
     memory_limit: Option<u64>,
     workers: Vec<Option<Worker>>,
-    tx: Sender<PoolEvent>,
-    rx: Receiver<PoolEvent>,
+    events: Option<EventTx>,
     next_generation: u64,
 }
 
-/// A worker could not be started.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot start worker process {exe}: {source}")]
-pub struct SpawnError {
-    exe: String,
-    #[source]
-    source: std::io::Error,
-}
-
-impl WorkerPool {
-    /// Starts `n` workers running `exe internal-worker`, each limited to `memory_limit`
-    /// bytes of data when given.
-    pub fn start(exe: PathBuf, n: usize, memory_limit: Option<u64>) -> Result<Self, SpawnError> {
-        let (tx, rx) = mpsc::channel();
-        let mut pool = WorkerPool {
+impl ProcessPool {
+    /// A pool of `n` workers running `exe internal-worker`, each limited to `memory_limit`
+    /// bytes of data when given. Nothing starts before [`WorkerTransport::start`].
+    pub fn new(exe: PathBuf, n: usize, memory_limit: Option<u64>) -> Self {
+        ProcessPool {
             exe,
             memory_limit,
-            workers: Vec::new(),
-            tx,
-            rx,
+            workers: (0..n.max(1)).map(|_| None).collect(),
+            events: None,
             next_generation: 0,
-        };
-        for slot in 0..n.max(1) {
-            pool.workers.push(None);
-            pool.spawn(slot)?;
         }
-        Ok(pool)
     }
 
-    fn spawn(&mut self, slot: usize) -> Result<(), SpawnError> {
+    fn error(&self, source: std::io::Error) -> TransportError {
+        TransportError {
+            what: format!("{} {WORKER_ARG}", self.exe.display()),
+            source,
+        }
+    }
+
+    fn spawn(&mut self, slot: usize) -> Result<(), TransportError> {
+        let Some(events) = self.events.clone() else {
+            return Err(self.error(std::io::Error::other("the pool was not started")));
+        };
         let mut cmd = Command::new(&self.exe);
         cmd.arg(WORKER_ARG)
             .stdin(Stdio::piped())
@@ -131,10 +101,7 @@ impl WorkerPool {
                 });
             }
         }
-        let mut child = cmd.spawn().map_err(|source| SpawnError {
-            exe: self.exe.display().to_string(),
-            source,
-        })?;
+        let mut child = cmd.spawn().map_err(|e| self.error(e))?;
         let out_of_memory = Arc::new(AtomicBool::new(false));
         if let Some(stderr) = child.stderr.take() {
             // The worker's messages reach the user as before; an allocation failure among
@@ -150,21 +117,15 @@ impl WorkerPool {
                         let _ = writeln!(std::io::stderr(), "{line}");
                     }
                 })
-                .map_err(|source| SpawnError {
-                    exe: self.exe.display().to_string(),
-                    source,
-                })?;
+                .map_err(|e| self.error(e))?;
         }
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
-            return Err(SpawnError {
-                exe: self.exe.display().to_string(),
-                source: std::io::Error::other("worker pipes missing"),
-            });
+            return Err(self.error(std::io::Error::other("worker pipes missing")));
         };
         self.next_generation += 1;
         let generation = self.next_generation;
-        let tx = self.tx.clone();
+        let tx = events;
         thread::Builder::new()
             .name(format!("worker-{slot}-reader"))
             .spawn(move || {
@@ -172,15 +133,12 @@ impl WorkerPool {
                 loop {
                     match read_frame::<_, Response>(&mut r) {
                         Ok((response, bytes)) => {
-                            if tx
-                                .send(PoolEvent::Message {
-                                    slot,
-                                    generation,
-                                    response,
-                                    bytes,
-                                })
-                                .is_err()
-                            {
+                            if !tx(TransportEvent::Message {
+                                slot,
+                                generation,
+                                response,
+                                bytes,
+                            }) {
                                 return;
                             }
                         }
@@ -189,7 +147,7 @@ impl WorkerPool {
                                 FrameError::Eof => None,
                                 other => Some(other.to_string()),
                             };
-                            let _ = tx.send(PoolEvent::Exited {
+                            tx(TransportEvent::Exited {
                                 slot,
                                 generation,
                                 error,
@@ -199,10 +157,7 @@ impl WorkerPool {
                     }
                 }
             })
-            .map_err(|source| SpawnError {
-                exe: self.exe.display().to_string(),
-                source,
-            })?;
+            .map_err(|e| self.error(e))?;
         self.workers[slot] = Some(Worker {
             child,
             stdin: BufWriter::new(stdin),
@@ -212,66 +167,64 @@ impl WorkerPool {
         Ok(())
     }
 
-    /// Number of worker slots.
-    pub fn len(&self) -> usize {
-        self.workers.len()
-    }
-
-    /// Always false: a pool has at least one slot.
-    pub fn is_empty(&self) -> bool {
-        self.workers.is_empty()
-    }
-
-    /// The current generation of a slot.
-    pub fn generation(&self, slot: usize) -> u64 {
-        self.workers[slot].as_ref().map_or(0, |w| w.generation)
-    }
-
-    /// Process ids of the live workers (for memory accounting).
-    pub fn pids(&self) -> Vec<u32> {
+    /// Process ids of the live workers.
+    fn pids(&self) -> Vec<u32> {
         self.workers
             .iter()
             .flatten()
             .map(|w| w.child.id())
             .collect()
     }
+}
 
-    /// Sends a request. A failed write means the worker is gone; its reader reports that.
-    pub fn send(&mut self, slot: usize, req: &Request) -> bool {
+impl WorkerTransport for ProcessPool {
+    fn start(&mut self, events: EventTx) -> Result<(), TransportError> {
+        self.events = Some(events);
+        for slot in 0..self.workers.len() {
+            self.spawn(slot)?;
+        }
+        Ok(())
+    }
+
+    fn slots(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn generation(&self, slot: usize) -> u64 {
+        self.workers[slot].as_ref().map_or(0, |w| w.generation)
+    }
+
+    fn send(&mut self, slot: usize, req: &Request) -> bool {
         match self.workers[slot].as_mut() {
             Some(w) => write_frame(&mut w.stdin, req).is_ok(),
             None => false,
         }
     }
 
-    /// Waits for the next event, up to `timeout`.
-    pub fn recv(&self, timeout: Duration) -> Option<PoolEvent> {
-        self.rx.recv_timeout(timeout).ok()
-    }
-
-    /// Kills a worker (deadline overrun); its reader then reports [`PoolEvent::Exited`].
-    pub fn kill(&mut self, slot: usize) {
+    fn kill(&mut self, slot: usize) {
         if let Some(w) = self.workers[slot].as_mut() {
             let _ = w.child.kill();
         }
     }
 
-    /// Whether the slot's worker has shown an allocation failure since the last call (it
-    /// may have survived it, with a result that cannot be trusted).
-    pub fn take_out_of_memory(&self, slot: usize) -> bool {
+    fn take_out_of_memory(&self, slot: usize) -> bool {
         self.workers[slot]
             .as_ref()
             .is_some_and(|w| w.out_of_memory.swap(false, Ordering::Relaxed))
     }
 
-    /// Process id of a slot's worker.
-    pub fn pid(&self, slot: usize) -> Option<u32> {
-        self.workers[slot].as_ref().map(|w| w.child.id())
+    fn worker_rss(&self, slot: usize) -> Option<u64> {
+        self.workers[slot]
+            .as_ref()
+            .map(|w| rss::rss_bytes(w.child.id()))
     }
 
-    /// Replaces an idle worker with a fresh process (memory recycling): closes its stdin so
-    /// it exits cleanly, then starts a new one in the slot.
-    pub fn recycle(&mut self, slot: usize) -> Result<(), SpawnError> {
+    fn tree_rss(&self) -> u64 {
+        rss::tree_rss(&self.pids())
+    }
+
+    /// Closes the idle worker's stdin so it exits cleanly, then starts a new one.
+    fn recycle(&mut self, slot: usize) -> Result<(), TransportError> {
         if let Some(w) = self.workers[slot].take() {
             let Worker {
                 mut child, stdin, ..
@@ -282,9 +235,7 @@ impl WorkerPool {
         self.spawn(slot)
     }
 
-    /// Reaps a worker whose output ended and starts a replacement; says how the old
-    /// process ended.
-    pub fn replace(&mut self, slot: usize) -> Result<Ended, SpawnError> {
+    fn replace(&mut self, slot: usize) -> Result<Ended, TransportError> {
         let ended = match self.workers[slot].take() {
             Some(mut w) => {
                 drop(w.stdin);
@@ -314,17 +265,6 @@ impl WorkerPool {
     }
 }
 
-/// How a worker process ended.
-#[derive(Debug, Clone)]
-pub struct Ended {
-    /// For a message: "was killed by signal 9", "exited with exit status: 1".
-    pub how: String,
-    /// The signal that ended it, if one did.
-    pub signal: Option<i32>,
-    /// Its stderr showed an allocation failure.
-    pub out_of_memory: bool,
-}
-
 fn wait_for(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let start = Instant::now();
     loop {
@@ -339,7 +279,7 @@ fn wait_for(child: &mut Child, limit: Duration) -> Option<std::process::ExitStat
     }
 }
 
-impl Drop for WorkerPool {
+impl Drop for ProcessPool {
     /// Closing stdin asks a worker to exit; one that does not is killed.
     fn drop(&mut self) {
         for w in self

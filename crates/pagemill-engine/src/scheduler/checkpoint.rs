@@ -18,34 +18,14 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use pagemill_core::protocol::{ErasedPage, FigureImage, PageImage, PagePreview};
-use pagemill_core::PageOutcome;
-use pagemill_export::PagePictures;
-use serde::{Deserialize, Serialize};
+use pagemill_core::PageResult;
 
-use crate::{ConvertOptions, Input};
+use crate::config::JobSpec;
+use crate::inputs::Input;
 
 /// Name of the checkpoint directory, under `OUT/IN/`.
 pub const RESUME_DIR: &str = ".pagemill-resume";
 const FINGERPRINT: &str = "fingerprint";
-
-#[derive(Serialize)]
-struct RecordOut<'a> {
-    outcome: &'a PageOutcome,
-    preview: &'a Option<PagePreview>,
-    image: &'a Option<PageImage>,
-    figures: &'a [FigureImage],
-    erased: &'a Option<ErasedPage>,
-}
-
-#[derive(Deserialize)]
-struct RecordIn {
-    outcome: PageOutcome,
-    preview: Option<PagePreview>,
-    image: Option<PageImage>,
-    figures: Vec<FigureImage>,
-    erased: Option<ErasedPage>,
-}
 
 /// The page records of one document.
 #[derive(Debug)]
@@ -89,34 +69,13 @@ impl Checkpoint {
     }
 
     /// Keeps page `seq` (0-based in the order pages are written).
-    pub(crate) fn write(
-        &self,
-        seq: u64,
-        outcome: &PageOutcome,
-        pictures: &PagePictures,
-    ) -> io::Result<()> {
-        let record = RecordOut {
-            outcome,
-            preview: &pictures.preview,
-            image: &pictures.image,
-            figures: &pictures.figures,
-            erased: &pictures.erased,
-        };
-        write_atomically(&self.path(seq), &serde_json::to_vec(&record)?)
+    pub(crate) fn write(&self, seq: u64, result: &PageResult) -> io::Result<()> {
+        write_atomically(&self.path(seq), &serde_json::to_vec(result)?)
     }
 
     /// Reads page `seq` back.
-    pub(crate) fn read(&self, seq: u64) -> io::Result<(PageOutcome, PagePictures)> {
-        let record: RecordIn = serde_json::from_slice(&fs::read(self.path(seq))?)?;
-        Ok((
-            record.outcome,
-            PagePictures {
-                preview: record.preview,
-                image: record.image,
-                figures: record.figures,
-                erased: record.erased,
-            },
-        ))
+    pub(crate) fn read(&self, seq: u64) -> io::Result<PageResult> {
+        Ok(serde_json::from_slice(&fs::read(self.path(seq))?)?)
     }
 
     /// Forgets records from `seq` on (one that could not be read, and what follows).
@@ -139,7 +98,7 @@ impl Checkpoint {
 
 /// What a checkpoint must match to be resumed: the file (path, size, modification
 /// time) and every option that changes the outputs.
-pub(crate) fn fingerprint(o: &ConvertOptions, input: &Input) -> String {
+pub(crate) fn fingerprint(o: &JobSpec, input: &Input) -> String {
     let meta = std::fs::metadata(&input.path).ok();
     let modified = meta
         .as_ref()
@@ -173,6 +132,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
     use pagemill_core::model::{FailureReason, PageFailure};
+    use pagemill_core::result::PagePreview;
+    use pagemill_core::PageOutcome;
 
     fn failed(index: u32) -> PageOutcome {
         PageOutcome::Failed(PageFailure {
@@ -187,22 +148,20 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let (c, n) = Checkpoint::open(out.path(), "a", true).unwrap();
         assert_eq!(n, 0);
-        let pictures = PagePictures {
-            preview: Some(PagePreview {
+        for seq in 0..3 {
+            let mut result = PageResult::bare(failed(seq as u32));
+            result.preview = Some(PagePreview {
                 width: 1,
                 height: 1,
                 jpeg: vec![0xff, 0xd8],
-            }),
-            ..Default::default()
-        };
-        for seq in 0..3 {
-            c.write(seq, &failed(seq as u32), &pictures).unwrap();
+            });
+            c.write(seq, &result).unwrap();
         }
         let (c, n) = Checkpoint::open(out.path(), "a", true).unwrap();
         assert_eq!(n, 3);
-        let (outcome, pics) = c.read(1).unwrap();
-        assert_eq!(outcome, failed(1));
-        assert_eq!(pics.preview.unwrap().jpeg, vec![0xff, 0xd8]);
+        let result = c.read(1).unwrap();
+        assert_eq!(result.outcome, failed(1));
+        assert_eq!(result.preview.unwrap().jpeg, vec![0xff, 0xd8]);
         c.truncate(2);
         let (_, n) = Checkpoint::open(out.path(), "a", true).unwrap();
         assert_eq!(n, 2);

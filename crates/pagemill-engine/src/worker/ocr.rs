@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use pagemill_core::layout::figures::{place_figures, PlacedFigure, RawFigure, RawFigureKind};
 use pagemill_core::model::{OcrReason, TextSource};
-use pagemill_core::protocol::{OcrSettings, Upscale};
+use pagemill_core::settings::{OcrSettings, Upscale};
 use pagemill_core::{BBox, Page};
 use pagemill_image::resample::{self, ocr_factor, LOW_DPI};
 use pagemill_image::{GrayFrame, ImageDocument};
@@ -13,7 +13,7 @@ use pagemill_ocr::preprocess::{make_upright, Prepared};
 use pagemill_ocr::{GrayImage, OcrEngine, OcrError, OcrPage, Tesseract};
 use pagemill_pdf::{PagedDocument, RenderOptions};
 
-use crate::worker::PageError;
+use super::error::PageError;
 
 /// The OCR engine, started on the first page that needs it (Tesseract costs ~100 ms and
 /// tens of MB to load; born-digital jobs never pay that).

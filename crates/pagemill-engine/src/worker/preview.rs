@@ -1,11 +1,12 @@
 //! Small gray pictures of pages, sent with their results for the layout PDF.
 
-use pagemill_core::protocol::{OcrSettings, PagePreview};
+use pagemill_core::result::PagePreview;
+use pagemill_core::settings::OcrSettings;
 use pagemill_image::resample::{self, ocr_factor, Upscale};
 use pagemill_pdf::RenderOptions;
 
-use crate::ocr::PagePicture;
-use crate::source::Source;
+use super::ocr::PagePicture;
+use super::source::Source;
 
 /// JPEG quality of previews: boxes are drawn over them as vectors, so the picture only
 /// has to show where the content is.

@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use pagemill_core::{FailureReason, PageFailure, PageOutcome};
-use pagemill_export::PagePictures;
+use pagemill_core::{FailureReason, PageFailure, PageOutcome, PageResult};
 
-use super::{DocState, Flight, JobError, Scheduler, Slot, TaskKind};
-use crate::report::Event;
-use crate::rss;
+use super::documents::DocState;
+use super::{Flight, Scheduler, Slot, TaskKind};
+use crate::transport::TransportError;
 
 /// Attempts per page before a worker crash counts as the page's failure.
 pub(super) const ATTEMPTS: u8 = 2;
@@ -25,7 +24,7 @@ const RECYCLE_GROWTH: f64 = 0.25;
 /// How often (in pages) a worker's memory is checked.
 pub(super) const RSS_CHECK_EVERY: u32 = 8;
 
-impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
+impl Scheduler {
     /// A worker exited (crashed, was killed, ran out of memory): its pages in flight are
     /// retried, failed or requeued, and a fresh worker takes the slot.
     pub(super) fn worker_ended(
@@ -33,11 +32,11 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
         slot: usize,
         generation: u64,
         error: Option<String>,
-    ) -> Result<(), JobError> {
-        if generation != self.pool.generation(slot) {
+    ) -> Result<(), TransportError> {
+        if slot >= self.slots.len() || generation != self.transport.generation(slot) {
             return Ok(());
         }
-        let ended = self.pool.replace(slot)?;
+        let ended = self.transport.replace(slot)?;
         let (how, out_of_memory) = (ended.how, ended.out_of_memory);
         let how = match error {
             Some(e) => format!("{how} ({e})"),
@@ -61,7 +60,7 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                 continue;
             }
             if timed_out {
-                let secs = self.opts.page_timeout.as_secs_f64();
+                let secs = self.page_timeout(f.job).as_secs_f64();
                 self.fail(
                     f,
                     FailureReason::Timeout,
@@ -102,7 +101,6 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
             return self.requeue(f);
         }
         let limit = self
-            .opts
             .worker_memory
             .map_or("its".to_string(), |m| format!("the {} MiB", m >> 20));
         self.fail(
@@ -116,11 +114,13 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
     }
 
     pub(super) fn requeue(&mut self, f: Flight) {
-        let Some(doc) = self.doc_mut(f.doc) else {
-            if let Some(p) = f.permit {
-                self.budget.release(p);
-            }
-            return;
+        let doc = self
+            .jobs
+            .iter_mut()
+            .find(|j| j.id == f.job)
+            .and_then(|j| j.active.iter_mut().find(|d| d.id == f.doc));
+        let Some(doc) = doc else {
+            return self.release_flight(f);
         };
         match (&mut doc.state, &f.kind) {
             (DocState::Running(r), TaskKind::Page { .. }) => r.retry.push_back(f),
@@ -129,31 +129,33 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
                     attempts: f.attempts,
                 }
             }
-            _ => {}
+            _ => self.release_flight(f),
         }
     }
 
     /// Records a flight as failed for good.
     pub(super) fn fail(&mut self, f: Flight, reason: FailureReason, message: String) {
         match f.kind {
-            TaskKind::Open => self.finish_doc(f.doc, Some(format!("cannot open: {message}"))),
+            TaskKind::Open => {
+                self.finish_doc(f.job, f.doc, Some(format!("cannot open: {message}")))
+            }
             TaskKind::Page { seq, index } => {
                 let outcome = PageOutcome::Failed(PageFailure {
                     index,
                     reason,
                     message,
                 });
-                self.accept_page(f.doc, seq, outcome, PagePictures::default(), f.permit);
+                let result = PageResult::bare(outcome);
+                self.accept_page(f.job, f.doc, seq, result, 0, f.permit);
             }
         }
     }
 
     /// Marks a worker for recycling when its memory has grown past its warm baseline.
     pub(super) fn check_worker_memory(&mut self, slot: usize) {
-        let Some(pid) = self.pool.pid(slot) else {
+        let Some(rss) = self.transport.worker_rss(slot) else {
             return;
         };
-        let rss = rss::rss_bytes(pid);
         let s = &mut self.slots[slot];
         match s.baseline_rss {
             None if s.pages_done >= WARM_PAGES => s.baseline_rss = Some(rss),
@@ -166,10 +168,10 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
     }
 
     /// Replaces retiring workers once their last page is back.
-    pub(super) fn recycle_idle(&mut self) -> Result<(), JobError> {
+    pub(super) fn recycle_idle(&mut self) -> Result<(), TransportError> {
         for slot in 0..self.slots.len() {
             if self.slots[slot].retiring && self.slots[slot].in_flight.is_empty() {
-                self.pool.recycle(slot)?;
+                self.transport.recycle(slot)?;
                 self.slots[slot] = Slot::default();
             }
         }
@@ -178,17 +180,31 @@ impl<F: FnMut(Event<'_>)> Scheduler<'_, F> {
 
     /// Kills workers whose current page has overrun the deadline.
     pub(super) fn check_deadlines(&mut self) {
-        let limit = self.opts.page_timeout + KILL_GRACE;
         for slot in 0..self.slots.len() {
-            let s = &mut self.slots[slot];
+            let s = &self.slots[slot];
             if s.killed_for_timeout {
                 continue;
             }
+            let Some(head) = s.in_flight.front() else {
+                continue;
+            };
+            let limit = self.page_timeout(head.job) + KILL_GRACE;
+            let s = &mut self.slots[slot];
             if s.head_since.is_some_and(|t| t.elapsed() > limit) {
                 tracing::warn!(slot, "page deadline overrun; killing worker");
                 s.killed_for_timeout = true;
-                self.pool.kill(slot);
+                self.transport.kill(slot);
             }
         }
+    }
+}
+
+impl Scheduler {
+    /// The page deadline of a job (the default for a job that is gone).
+    fn page_timeout(&self, job: u64) -> Duration {
+        self.jobs
+            .iter()
+            .find(|j| j.id == job)
+            .map_or(Duration::from_secs(60), |j| j.spec.page_timeout)
     }
 }

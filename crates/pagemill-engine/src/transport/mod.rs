@@ -1,0 +1,92 @@
+//! How requests reach workers and answers come back: the [`WorkerTransport`] trait.
+//!
+//! The scheduler talks to numbered worker *slots*. A transport sends a slot a [`Request`]
+//! and reports what comes back — answers (matched by request id, not by order) and the end
+//! of a worker — as [`TransportEvent`]s on the callback it was started with, so the
+//! scheduler waits on one queue for answers, new jobs and its own deadlines. Each slot has
+//! a generation number, so events of a replaced worker are recognisably stale.
+//!
+//! [`process::ProcessPool`] is the local implementation: one child process per slot. A
+//! network transport (NATS) implements the same trait; the scheduler's tests use an
+//! in-memory one.
+
+pub mod process;
+
+use std::sync::Arc;
+
+use pagemill_core::protocol::{Request, Response};
+
+/// What a worker slot reports.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// An answer, and its size on the wire.
+    Message {
+        /// Worker slot.
+        slot: usize,
+        /// Generation of the slot's worker.
+        generation: u64,
+        /// The answer.
+        response: Response,
+        /// Bytes on the wire (an estimate of the memory the result holds).
+        bytes: usize,
+    },
+    /// The worker's output ended: it exited, crashed or was killed.
+    Exited {
+        /// Worker slot.
+        slot: usize,
+        /// Generation of the slot's worker.
+        generation: u64,
+        /// Why the stream ended, if it ended with an error.
+        error: Option<String>,
+    },
+}
+
+/// Where a transport delivers its events; returns false once nobody listens any more.
+pub type EventTx = Arc<dyn Fn(TransportEvent) -> bool + Send + Sync>;
+
+/// How a worker ended.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    /// For a message: "was killed by signal 9", "exited with exit status: 1".
+    pub how: String,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// It showed an allocation failure before it ended.
+    pub out_of_memory: bool,
+}
+
+/// A worker could not be started.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start a worker ({what}): {source}")]
+pub struct TransportError {
+    /// What was being started.
+    pub what: String,
+    /// Why it failed.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// A fixed number of worker slots the scheduler sends requests to.
+pub trait WorkerTransport: Send {
+    /// Starts every slot's worker; events go to `events` from now on.
+    fn start(&mut self, events: EventTx) -> Result<(), TransportError>;
+    /// Number of slots.
+    fn slots(&self) -> usize;
+    /// Generation of a slot's current worker.
+    fn generation(&self, slot: usize) -> u64;
+    /// Sends a request. False when the worker is gone (its end is reported as an event).
+    fn send(&mut self, slot: usize, req: &Request) -> bool;
+    /// Ends a slot's worker now (deadline overrun); its end is reported as an event.
+    fn kill(&mut self, slot: usize);
+    /// Reaps a worker whose stream ended and starts a fresh one in its slot; says how the
+    /// old one ended.
+    fn replace(&mut self, slot: usize) -> Result<Ended, TransportError>;
+    /// Replaces an idle worker with a fresh one (memory recycling).
+    fn recycle(&mut self, slot: usize) -> Result<(), TransportError>;
+    /// Whether the slot's worker has shown an allocation failure since the last call.
+    fn take_out_of_memory(&self, slot: usize) -> bool;
+    /// Resident bytes of one slot's worker, where the transport can tell.
+    fn worker_rss(&self, slot: usize) -> Option<u64>;
+    /// Resident bytes of this process and every local worker.
+    fn tree_rss(&self) -> u64;
+}

@@ -1,0 +1,165 @@
+//! The worker side: the page pipeline run inside each worker process.
+//!
+//! A page flows **read → (OCR) → figures → preview → erase → page image**, one stage per
+//! module: [`source`] opens the document, [`page`] reads a page from its text layer or
+//! sends it to [`ocr`], [`figures`] crops its figures, [`preview`] draws the small picture
+//! for the layout PDF, [`erase`] takes its text off. [`PagePipeline::handle`] turns one
+//! [`Request`] into its [`Response`] and knows nothing of how requests arrive; [`run`] is
+//! the local process transport's loop around it (framed JSON on stdin and stdout).
+//!
+//! PDFium is loaded once per process and every open document is reused for the pages that
+//! follow. Slow growth of native memory is handled by the parent, which drains and replaces
+//! a worker whose memory grows past its warm baseline (see `scheduler::faults`).
+
+mod erase;
+mod error;
+mod figures;
+mod ocr;
+mod page;
+mod preview;
+mod source;
+
+use std::collections::VecDeque;
+use std::io::{self, BufReader, BufWriter};
+use std::time::Instant;
+
+use pagemill_core::protocol::{read_frame, write_frame, FrameError, Request, Response};
+use pagemill_pdf::{Engine, PdfError};
+
+pub use error::{PageError, WorkerError};
+use ocr::OcrState;
+use source::Source;
+
+/// Documents kept open at once (the one being finished and the next one).
+const OPEN_DOCS: usize = 2;
+
+/// An open document and the parent's id for it.
+struct OpenDoc<'e> {
+    id: u32,
+    doc: Source<'e>,
+}
+
+/// One worker's state between requests: the PDF engine, the OCR engine (started on the
+/// first page that needs it) and the documents it has open.
+pub struct PagePipeline<'e> {
+    engine: &'e Engine,
+    ocr: OcrState,
+    open: VecDeque<OpenDoc<'e>>,
+}
+
+impl<'e> PagePipeline<'e> {
+    /// A pipeline over a loaded PDF engine.
+    pub fn new(engine: &'e Engine) -> Self {
+        PagePipeline {
+            engine,
+            ocr: OcrState::default(),
+            open: VecDeque::new(),
+        }
+    }
+
+    /// Answers one request (`None` for those that are not answered: `Close`).
+    pub fn handle(&mut self, req: Request) -> Option<Response> {
+        match req {
+            Request::Open { id, doc } => Some(match self.open_doc(doc.id, &doc) {
+                Ok(()) => match self.open.iter().find(|d| d.id == doc.id) {
+                    Some(d) => Response::Opened {
+                        id,
+                        info: d.doc.info(),
+                    },
+                    None => Response::OpenFailed {
+                        id,
+                        message: "document not open".into(),
+                    },
+                },
+                Err(message) => Response::OpenFailed { id, message },
+            }),
+            Request::Page { id, doc, index } => {
+                let started = Instant::now();
+                limit_cpu(doc.page_timeout_ms);
+                let result = match self.open_doc(doc.id, &doc) {
+                    Ok(()) => match self.open.iter_mut().find(|d| d.id == doc.id) {
+                        Some(d) => page::read_page(self.engine, &mut self.ocr, &mut d.doc, &doc, index),
+                        None => page::failed(index, "document not open".into()),
+                    },
+                    Err(message) => page::failed(index, message),
+                };
+                let worker_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
+                Some(Response::Page {
+                    id,
+                    result: Box::new(result),
+                    worker_ms,
+                })
+            }
+            Request::Close { doc } => {
+                self.open.retain(|d| d.id != doc);
+                None
+            }
+        }
+    }
+
+    /// Makes sure document `id` is open (reopening it if it was let go).
+    fn open_doc(&mut self, id: u32, doc: &pagemill_core::protocol::DocRef) -> Result<(), String> {
+        if self.open.iter().any(|d| d.id == id) {
+            return Ok(());
+        }
+        let opened = Source::open(self.engine, &doc.source, doc.password.as_deref())?;
+        self.open.retain(|o| o.id != id);
+        while self.open.len() >= OPEN_DOCS {
+            self.open.pop_front();
+        }
+        self.open.push_back(OpenDoc { id, doc: opened });
+        Ok(())
+    }
+}
+
+/// Runs the worker loop of the local process transport until stdin closes. Errors only
+/// when PDFium cannot be loaded or the parent's stream is broken.
+pub fn run() -> Result<(), WorkerError> {
+    // Ctrl-C reaches the whole process group; the parent decides when workers stop (it
+    // lets pages in flight finish), and a worker whose parent is gone sees stdin close.
+    // SAFETY: setting a signal to be ignored has no handler to be unsafe in.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, libc::SIG_IGN);
+    }
+    let engine = Engine::load()?;
+    let mut pipeline = PagePipeline::new(&engine);
+    let mut input = BufReader::new(io::stdin().lock());
+    let mut output = BufWriter::new(io::stdout().lock());
+    loop {
+        let req: Request = match read_frame(&mut input) {
+            Ok((r, _)) => r,
+            Err(FrameError::Eof) => return Ok(()),
+            Err(e) => return Err(WorkerError::Protocol(e)),
+        };
+        if let Some(resp) = pipeline.handle(req) {
+            write_frame(&mut output, &resp).map_err(WorkerError::Protocol)?;
+        }
+    }
+}
+
+/// Sets this process's CPU-time limit to what it has used plus twice the page's
+/// deadline: an OS backstop behind the parent's wall-clock deadline (a page that spins
+/// in native code is ended by `SIGXCPU` even if the parent cannot act). Set per page, as
+/// a worker lives for many pages; a soft limit, which the process may raise again.
+fn limit_cpu(page_timeout_ms: u64) {
+    // SAFETY: getrusage and setrlimit write only into the structs passed.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return;
+        }
+        let used = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1;
+        let allowed = (page_timeout_ms / 1000).saturating_mul(2).max(1) + 1;
+        let lim = libc::rlimit {
+            rlim_cur: (used as u64).saturating_add(allowed) as libc::rlim_t,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        libc::setrlimit(libc::RLIMIT_CPU, &lim);
+    }
+}
+
+/// Where PDFium would be loaded from, checked in the parent before workers start.
+pub fn locate_pdfium() -> Result<std::path::PathBuf, PdfError> {
+    pagemill_pdf::library::locate()
+}
