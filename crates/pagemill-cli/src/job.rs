@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, Upscale};
 use pagemill_core::ranges::PageRanges;
+use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, Upscale};
 use pagemill_engine::{convert, EngineConfig, EngineError, JobSpec};
 use pagemill_export::Formats;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -260,7 +260,10 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
             bail!("nothing to convert: no readable PDF or image among the inputs");
         }
         Err(EngineError::Output { path, source }) => {
-            bail!("cannot create output directory {}: {source}", path.display())
+            bail!(
+                "cannot create output directory {}: {source}",
+                path.display()
+            )
         }
         Err(e) => return Err(e.into()),
     };

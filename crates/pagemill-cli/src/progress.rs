@@ -85,8 +85,7 @@ impl Reporter {
                 if let Some(b) = &self.file {
                     b.inc(1);
                 }
-                if *status == PageStatus::Failed && self.mode == ProgressMode::Bar && !self.quiet
-                {
+                if *status == PageStatus::Failed && self.mode == ProgressMode::Bar && !self.quiet {
                     self.multi.suspend(|| {
                         eprintln!(
                             "pagemill: {} page {page}: {} ({})",

@@ -230,6 +230,9 @@ pub enum TextSource {
     TextLayer,
     /// Optical character recognition of the rendered page or image.
     Ocr,
+    /// A page with nothing to read (no text, no image, at most a sliver of drawing); not
+    /// OCRed. See [`crate::layout::blank`].
+    Blank,
 }
 
 /// Why a page was OCRed rather than read from its text layer.

@@ -163,7 +163,9 @@ impl Response {
     /// The id of the request this answers.
     pub fn id(&self) -> u64 {
         match self {
-            Response::Opened { id, .. } | Response::OpenFailed { id, .. } | Response::Page { id, .. } => *id,
+            Response::Opened { id, .. }
+            | Response::OpenFailed { id, .. }
+            | Response::Page { id, .. } => *id,
         }
     }
 }

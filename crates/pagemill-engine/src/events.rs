@@ -52,7 +52,8 @@ pub struct JobSummary {
     /// Peak resident memory of the process tree (parent + workers), sampled while the job
     /// ran (shared with any job running at the same time).
     pub peak_rss: u64,
-    /// Peak bytes held under the engine's memory budget while the job ran.
+    /// The most bytes ever held under the engine's memory budget, by every job, up to the
+    /// end of this one (an upper bound of what this job saw).
     pub budget_peak: u64,
     /// The job was stopped before the end (cancelled, or the engine shut down).
     pub interrupted: bool,
@@ -210,7 +211,13 @@ pub enum JobEvent {
 
 impl JobEvent {
     /// The page event for a page written.
-    pub(crate) fn page(job: u64, doc: u32, file: PathBuf, outcome: &PageOutcome, worker_ms: u32) -> Self {
+    pub(crate) fn page(
+        job: u64,
+        doc: u32,
+        file: PathBuf,
+        outcome: &PageOutcome,
+        worker_ms: u32,
+    ) -> Self {
         match outcome {
             PageOutcome::Ok(p) => JobEvent::Page {
                 job,
@@ -286,14 +293,7 @@ impl EventSender {
     /// A bounded channel of `capacity` events for job `job`.
     pub(crate) fn channel(job: u64, capacity: usize) -> (Self, Receiver<JobEvent>) {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(2));
-        (
-            EventSender {
-                job,
-                tx,
-                missed: 0,
-            },
-            rx,
-        )
+        (EventSender { job, tx, missed: 0 }, rx)
     }
 
     /// Delivers `event` if the channel has room (after a `Lagged` for what was missed);
@@ -342,7 +342,10 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap(), memory(7, 0));
         assert_eq!(rx.try_recv().unwrap(), memory(7, 1));
         tx.send(memory(7, 5));
-        assert_eq!(rx.try_recv().unwrap(), JobEvent::Lagged { job: 7, missed: 3 });
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            JobEvent::Lagged { job: 7, missed: 3 }
+        );
         assert_eq!(rx.try_recv().unwrap(), memory(7, 5));
         assert!(rx.try_recv().is_err());
         drop(rx);

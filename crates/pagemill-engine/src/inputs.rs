@@ -66,7 +66,10 @@ pub fn plan_inputs(paths: &[PathBuf], out: &Path) -> (Vec<Input>, Vec<InputError
             walk(p, &mut found, &mut errors);
             found.sort();
             if found.is_empty() {
-                errors.push(InputError::new(p, "no PDF or image files in this directory"));
+                errors.push(InputError::new(
+                    p,
+                    "no PDF or image files in this directory",
+                ));
             }
             files.extend(found);
         } else if p.is_file() {
@@ -104,7 +107,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<InputError>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            errors.push(InputError::new(dir, format_args!("cannot read directory: {e}")));
+            errors.push(InputError::new(
+                dir,
+                format_args!("cannot read directory: {e}"),
+            ));
             return;
         }
     };

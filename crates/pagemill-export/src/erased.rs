@@ -226,8 +226,8 @@ fn pdf_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pagemill_core::model::{FailureReason, Page, PageFailure};
     use pagemill_core::model::DocKind;
+    use pagemill_core::model::{FailureReason, Page, PageFailure};
     use pagemill_core::result::{ImageColour, ImageEncoding, PageImage};
 
     fn info(kind: DocKind, page_count: u32) -> DocInfo {

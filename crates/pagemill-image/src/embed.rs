@@ -10,8 +10,8 @@ use image::ImageDecoder;
 use crate::document::{decode_error, decode_limited, reader, ImageDocument};
 use crate::gray::{over_white, rgb_over_white};
 use crate::{Format, ImageError};
-use pagemill_core::result::{ImageColour as Colour, ImageEncoding as Encoding};
 use pagemill_core::result::{deflate, PageImage};
+use pagemill_core::result::{ImageColour as Colour, ImageEncoding as Encoding};
 
 impl ImageDocument {
     /// Page `index` as a PDF image stream; a page over `max_pixels` is refused before

@@ -4,6 +4,7 @@
 //! Which regions become figures (size, backgrounds, tables) is decided by
 //! `pagemill_core::layout::figures`, which sees the text too.
 
+use pagemill_core::layout::blank::{is_sliver, PageInk};
 use pagemill_core::layout::figures::{RawFigure, RawFigureKind};
 use pagemill_core::BBox;
 use pdfium_render::prelude::{FPDF_PAGE, FPDF_PAGEOBJECT};
@@ -12,8 +13,12 @@ use crate::render::{PAGEOBJ_FORM, PAGEOBJ_IMAGE};
 use crate::text::{Frame, IDENTITY};
 use crate::{Document, PdfError};
 
+/// `FPDF_PAGEOBJ_TEXT`.
+const PAGEOBJ_TEXT: i32 = 1;
 /// `FPDF_PAGEOBJ_PATH`.
 const PAGEOBJ_PATH: i32 = 2;
+/// `FPDF_FILLMODE_NONE`.
+const FILLMODE_NONE: i32 = 0;
 /// Paths thinner than this (points) are rules and underlines, not drawings.
 const RULE_WIDTH: f32 = 2.0;
 /// Paths nearer than this (points) belong to the same drawing.
@@ -97,6 +102,8 @@ pub(crate) struct PageObjects {
     pub paths: u32,
     /// Candidate figures: every image, and every cluster of drawing paths.
     pub figures: Vec<RawFigure>,
+    /// What the objects paint, for telling blank pages.
+    pub ink: PageInk,
 }
 
 impl Document<'_> {
@@ -115,9 +122,14 @@ impl Document<'_> {
         while let Some((obj, m)) = stack.pop() {
             budget = budget.saturating_sub(1);
             if obj.is_null() || budget == 0 {
+                out.ink.truncated = true;
                 break;
             }
             let kind = unsafe { b.FPDFPageObj_GetType(obj) };
+            if kind == PAGEOBJ_TEXT {
+                out.ink.text_objects += 1;
+                continue;
+            }
             if kind == PAGEOBJ_FORM {
                 let mut fm = IDENTITY;
                 // Children's boxes are in the form's space.
@@ -133,20 +145,28 @@ impl Document<'_> {
                 continue;
             }
             if kind != PAGEOBJ_IMAGE && kind != PAGEOBJ_PATH {
+                // Shadings, and objects PDFium cannot type: they may paint.
+                out.ink.other += 1;
                 continue;
             }
             if kind == PAGEOBJ_PATH {
                 out.paths += 1;
             }
+            // Whether the object paints at all: images do; paths unless neither filled
+            // nor stroked.
+            let paints = kind == PAGEOBJ_IMAGE || self.path_paints(obj);
             let (mut l, mut bt, mut r, mut t) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-            if unsafe { b.FPDFPageObj_GetBounds(obj, &mut l, &mut bt, &mut r, &mut t) } == 0 {
-                continue;
+            let bounds = (unsafe { b.FPDFPageObj_GetBounds(obj, &mut l, &mut bt, &mut r, &mut t) }
+                != 0)
+                .then(|| m.map_rect(l, bt, r, t))
+                .filter(|v| v.iter().all(|v| v.is_finite()))
+                .map(|[l, bt, r, t]| frame.map_box(l, bt, r, t));
+            if paints {
+                count_ink(&mut out.ink, kind == PAGEOBJ_IMAGE, bounds, frame);
             }
-            let [l, bt, r, t] = m.map_rect(l, bt, r, t);
-            if ![l, bt, r, t].iter().all(|v| v.is_finite()) {
+            let Some(bbox) = bounds.map(|bb| frame.clip(bb)) else {
                 continue;
-            }
-            let bbox = frame.clip(frame.map_box(l, bt, r, t));
+            };
             if bbox.width() <= 0.0 || bbox.height() <= 0.0 {
                 continue;
             }
@@ -169,6 +189,19 @@ impl Document<'_> {
                 dpi: None,
             }));
         out
+    }
+
+    /// Whether a path object is filled or stroked (taken as painting when PDFium cannot
+    /// tell).
+    fn path_paints(&self, obj: FPDF_PAGEOBJECT) -> bool {
+        let (mut fill, mut stroke) = (FILLMODE_NONE, 0);
+        // SAFETY: `obj` is a path object of a loaded page; both outputs are written in place.
+        let ok = unsafe {
+            self.engine
+                .b
+                .FPDFPath_GetDrawMode(obj, &mut fill, &mut stroke)
+        };
+        ok == 0 || fill != FILLMODE_NONE || stroke != 0
     }
 
     /// An image object's resolution as placed on the page (pixels per inch).
@@ -239,6 +272,27 @@ impl Document<'_> {
             height: h as u32,
             pixels,
         })
+    }
+}
+
+/// Counts one painting image or path with box `bounds` (displayed frame, unclipped;
+/// `None` when PDFium could not tell it) into `ink`. Objects wholly off the visible page
+/// paint nothing there and are not counted; a path without a box is counted as unknown.
+fn count_ink(ink: &mut PageInk, image: bool, bounds: Option<BBox>, frame: &Frame) {
+    match bounds {
+        Some(bb) if frame.outside(bb) => {}
+        _ if image => ink.images += 1,
+        None => ink.other += 1,
+        Some(bb) => {
+            // Zero-width lines (PDF line width 0) have an empty box and still paint.
+            let bb = frame.clip(bb);
+            let (w, h) = (bb.width().max(0.0), bb.height().max(0.0));
+            ink.paths += 1;
+            ink.path_area += w * h;
+            if is_sliver(w, h) {
+                ink.sliver_paths += 1;
+            }
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use pagemill_core::layout::blank::Blankness;
 use pagemill_core::layout::RawPage;
 use pagemill_core::model::DocInfo;
 
@@ -118,6 +119,25 @@ impl<'e> PagedDocument<'e> {
         doc.render_gray(local, dpi, options).map_err(|e| match e {
             PdfError::Page { message, .. } => PdfError::Page { index, message },
             other => other,
+        })
+    }
+
+    /// Whether page `index` (0-based) shows ink; see [`Document::page_has_ink`].
+    pub fn page_has_ink(&mut self, index: u32) -> Result<bool, PdfError> {
+        let (doc, local) = self.document_for(index)?;
+        doc.page_has_ink(local).map_err(|e| match e {
+            PdfError::Page { message, .. } => PdfError::Page { index, message },
+            other => other,
+        })
+    }
+
+    /// Whether the page `raw` (from [`PagedDocument::extract_page`]) has nothing to read;
+    /// see [`Document::page_is_blank`].
+    pub fn page_is_blank(&mut self, raw: &RawPage) -> Result<bool, PdfError> {
+        Ok(match raw.blankness() {
+            Blankness::Blank => true,
+            Blankness::NotBlank => false,
+            Blankness::NeedsRender => !self.page_has_ink(raw.index)?,
         })
     }
 

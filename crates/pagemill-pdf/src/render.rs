@@ -1,5 +1,7 @@
 //! Rendering a page to an 8-bit grayscale image for OCR, within pixel limits.
 
+use pagemill_core::layout::blank::Blankness;
+use pagemill_core::layout::RawPage;
 use pdfium_render::prelude::{FPDF_IMAGEOBJ_METADATA, FPDF_PAGE, FPDF_PAGEOBJECT};
 
 use crate::{Document, PdfError};
@@ -19,6 +21,18 @@ const BITMAP_GRAY: i32 = 1;
 const BAND_PIXELS: usize = 1 << 19;
 /// Share of the page an image must cover for the page to count as a scan.
 const SCAN_COVERAGE: f32 = 0.5;
+
+/// Resolution of the render that tells whether a page shows ink: a US Letter page is
+/// 204 × 264 pixels, a few milliseconds to draw, and a black 0.5-pt hairline still darkens
+/// the pixels it crosses to ~210 (a sixth of a pixel wide).
+pub const INK_CHECK_DPI: u32 = 24;
+/// A pixel darker than this (of 255) is ink. Paper white and near-white fills (a white
+/// full-page background, light grays of 94 % and up such as `#F0F0F0`) are not; a black
+/// hairline or outline text at [`INK_CHECK_DPI`] is (see there), and so is a colour fill
+/// (pure yellow is ~226 in gray).
+pub const INK_LEVEL: u8 = 240;
+/// Pixel cap of the ink check: huge pages (posters, maps) are drawn smaller still.
+const INK_CHECK_MAX_PIXELS: u64 = 4_000_000;
 
 /// The largest image of a page.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +187,34 @@ impl Document<'_> {
             scale,
             dpi: (scale * 72.0).round() as u32,
             downscaled,
+        })
+    }
+
+    /// Whether page `index` shows anything darker than near-white ([`INK_LEVEL`]) when
+    /// rendered in gray at [`INK_CHECK_DPI`], annotations included. For pages whose
+    /// objects may paint nothing visible
+    /// ([`Blankness::NeedsRender`]):
+    /// `false` means the page is blank.
+    pub fn page_has_ink(&self, index: u32) -> Result<bool, PdfError> {
+        let options = RenderOptions {
+            max_page_pixels: INK_CHECK_MAX_PIXELS,
+            native_scan_min_dpi: None,
+            annotations: true,
+            ..RenderOptions::default()
+        };
+        let page = self.render_gray(index, INK_CHECK_DPI, &options)?;
+        Ok(page.pixels.iter().any(|&p| p < INK_LEVEL))
+    }
+
+    /// Whether the page `raw` (extracted from this document, so `raw.index` is its page
+    /// here) has nothing to read: [`RawPage::blankness`], settled by
+    /// [`Document::page_has_ink`] when the counts cannot tell. Meant for pages without
+    /// text (`OcrReason::NoText`), before deciding to OCR them.
+    pub fn page_is_blank(&self, raw: &RawPage) -> Result<bool, PdfError> {
+        Ok(match raw.blankness() {
+            Blankness::Blank => true,
+            Blankness::NotBlank => false,
+            Blankness::NeedsRender => !self.page_has_ink(raw.index)?,
         })
     }
 

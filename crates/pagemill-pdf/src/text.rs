@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use pagemill_core::layout::blank::PageInk;
 use pagemill_core::layout::text_layer::{
     is_symbol_font, is_unmapped_char, FontTally, TextLayerStats,
 };
@@ -77,6 +78,11 @@ impl Frame {
             b.x1.clamp(0.0, w),
             b.y1.clamp(0.0, h),
         )
+    }
+    /// Whether `b` (displayed frame) lies wholly off the visible page.
+    pub(crate) fn outside(&self, b: BBox) -> bool {
+        let (w, h) = self.displayed_size();
+        b.x1 < 0.0 || b.y1 < 0.0 || b.x0 > w || b.y0 > h
     }
     /// The visible page's area in square points.
     pub(crate) fn area(&self) -> f32 {
@@ -168,10 +174,16 @@ impl Document<'_> {
             fonts: Vec::new(),
             layer: TextLayerStats::default(),
             figures: Vec::new(),
+            ink: PageInk::default(),
         };
         let tp = unsafe { b.FPDFText_LoadPage(page) };
         let objects = self.page_objects(page, &frame);
         out.figures = objects.figures;
+        out.ink = objects.ink;
+        if out.ink.text_objects == 0 && out.ink.images == 0 {
+            // Only pages that may be blank pay for reading `/Annots`.
+            out.ink.annotations = unsafe { b.FPDFPage_GetAnnotCount(page) }.max(0) as u32;
+        }
         if tp.is_null() {
             out.layer.paths = objects.paths;
             return Ok(out); // no text layer at all

@@ -10,7 +10,11 @@
 //! 3. [`order`]: blocks → reading order by recursive XY-cut, so columns read one after another;
 //! 4. [`classify`]: kinds (heading, list item, code, page furniture) and the block text
 //!    (lines joined, de-hyphenated).
+//!
+//! Before them, [`text_layer`] decides whether the text layer is read or the page OCRed,
+//! and [`blank`] whether a page without text has anything on it at all.
 
+pub mod blank;
 pub mod blocks;
 pub mod classify;
 pub mod figures;
@@ -127,6 +131,10 @@ pub struct RawPage {
     /// ([`figures::place_figures`] decides which count).
     #[serde(default)]
     pub figures: Vec<figures::RawFigure>,
+    /// What the page's objects paint (decides whether a page without text is blank; see
+    /// [`blank::blankness`]).
+    #[serde(default)]
+    pub ink: blank::PageInk,
 }
 
 /// Runs the four stages on one page.
@@ -187,6 +195,7 @@ pub(crate) mod testutil {
             ],
             layer: Default::default(),
             figures: Vec::new(),
+            ink: Default::default(),
         }
     }
 }

@@ -188,7 +188,13 @@ impl Scheduler {
                 running.ocr_priced |=
                     matches!(&result.outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr);
                 j.pages_done += 1;
-                j.events.send(JobEvent::page(job, id, input.path.clone(), &result.outcome, 0));
+                j.events.send(JobEvent::page(
+                    job,
+                    id,
+                    input.path.clone(),
+                    &result.outcome,
+                    0,
+                ));
                 replayed += 1;
             }
             if replayed > 0 {
@@ -331,10 +337,12 @@ impl Scheduler {
                 abort_all(&mut r.sinks);
             }
         }
-        j.events.send(JobEvent::file_finished(job, Some(id), &report));
+        j.events
+            .send(JobEvent::file_finished(job, Some(id), &report));
         j.summary.files.push(report);
         for slot in 0..self.slots.len() {
-            self.transport.send(slot, &pagemill_core::protocol::Request::Close { doc: id });
+            self.transport
+                .send(slot, &pagemill_core::protocol::Request::Close { doc: id });
         }
         self.take_up_inputs(job);
     }

@@ -269,6 +269,7 @@ impl Scheduler {
         let mut j = self.jobs.remove(pos);
         self.turn = self.turn.min(self.jobs.len().saturating_sub(1));
         j.summary.peak_rss = j.summary.peak_rss.max(rss);
+        j.summary.budget_peak = self.budget.peak();
         j.summary.seconds = j.started.elapsed().as_secs_f64();
         j.summary.interrupted |= j.stopping.is_some();
         j.events.send(JobEvent::summary(&j.summary));

@@ -189,9 +189,10 @@ impl Scheduler {
         }
         let rss = self.transport.tree_rss();
         let used = self.budget.used();
+        let peak = self.budget.peak();
         for job in &mut self.jobs {
             job.summary.peak_rss = job.summary.peak_rss.max(rss);
-            job.summary.budget_peak = job.summary.budget_peak.max(used);
+            job.summary.budget_peak = peak;
             job.events.send(JobEvent::Memory {
                 job: job.id,
                 rss_bytes: rss,

@@ -179,12 +179,15 @@ impl WorkerTransport for FakeTransport {
     }
 }
 
-/// Remembers the page indices each document's sink received, in order.
+/// Each finished document's stem and the page indices its sink received, in order.
+type Seen = Arc<Mutex<Vec<(String, Vec<u32>)>>>;
+
+/// Remembers the page indices each document's sink received.
 #[derive(Default)]
-struct Recorder(Arc<Mutex<Vec<(String, Vec<u32>)>>>);
+struct Recorder(Seen);
 
 struct RecordingSink {
-    all: Arc<Mutex<Vec<(String, Vec<u32>)>>>,
+    all: Seen,
     stem: String,
     pages: Vec<u32>,
 }
@@ -247,7 +250,10 @@ fn a_small_job_is_not_starved_by_a_long_one() {
     let short = engine.submit(spec(dir.path(), &["short-2.pdf"])).unwrap();
     let s = short.wait();
     assert_eq!(s.pages_ok(), 2);
-    assert!(!long.is_finished(), "the short job ends while the long one runs");
+    assert!(
+        !long.is_finished(),
+        "the short job ends while the long one runs"
+    );
     let l = long.wait();
     assert_eq!(l.pages_ok(), 400);
 }
@@ -258,11 +264,16 @@ fn pages_wait_for_the_memory_budget() {
     let record = Arc::new(Record::default());
     // Room for three text pages at once, with four workers.
     let engine = engine(4, 3 * TEXT_PAGE_COST, 3, &record);
-    let job = engine.submit(spec(dir.path(), &["a-30.pdf", "b-30.pdf"])).unwrap();
+    let job = engine
+        .submit(spec(dir.path(), &["a-30.pdf", "b-30.pdf"]))
+        .unwrap();
     let s = job.wait();
     assert_eq!(s.pages_ok(), 60);
     let most = record.most_busy.load(Ordering::SeqCst);
-    assert!((1..=3).contains(&most), "at most 3 pages at once, saw {most}");
+    assert!(
+        (1..=3).contains(&most),
+        "at most 3 pages at once, saw {most}"
+    );
     assert!(s.budget_peak <= 3 * TEXT_PAGE_COST, "{}", s.budget_peak);
 }
 
@@ -290,7 +301,10 @@ fn a_crashed_page_is_retried_and_pages_are_written_in_order() {
     let job = engine.submit(job_spec).unwrap();
     let s = job.wait();
     assert_eq!((s.pages_ok(), s.pages_failed()), (40, 0), "{s:?}");
-    assert!(record.crash_once.lock().unwrap().is_empty(), "the crash happened");
+    assert!(
+        record.crash_once.lock().unwrap().is_empty(),
+        "the crash happened"
+    );
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].1, (0..40).collect::<Vec<u32>>(), "in page order");
@@ -319,7 +333,10 @@ fn a_cancelled_job_stops_and_leaves_no_partial_document() {
     assert!(s.interrupted);
     assert!(s.pages_ok() < 500, "{}", s.pages_ok());
     assert!(s.files[0].error.is_some(), "the unfinished document failed");
-    assert!(seen.lock().unwrap().is_empty(), "its sink was aborted, not finished");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "its sink was aborted, not finished"
+    );
     // The engine takes new jobs after a cancel.
     let next = engine.submit(spec(dir.path(), &["after-3.pdf"])).unwrap();
     assert_eq!(next.wait().pages_ok(), 3);
@@ -330,7 +347,9 @@ fn events_carry_job_and_document_ids() {
     let dir = tempfile::tempdir().unwrap();
     let record = Arc::new(Record::default());
     let engine = engine(2, 512 << 20, 0, &record);
-    let job = engine.submit(spec(dir.path(), &["x-3.pdf", "nocount.pdf"])).unwrap();
+    let job = engine
+        .submit(spec(dir.path(), &["x-3.pdf", "nocount.pdf"]))
+        .unwrap();
     let mut events = Vec::new();
     while let Some(ev) = job.next_event(Duration::from_secs(5)) {
         let last = matches!(ev, crate::JobEvent::Summary { .. });
@@ -342,7 +361,13 @@ fn events_carry_job_and_document_ids() {
     assert_eq!(events[0]["event"], "job_started");
     assert_eq!(events[0]["schema"], crate::EVENT_SCHEMA_VERSION);
     let pages: Vec<_> = events.iter().filter(|e| e["event"] == "page").collect();
-    assert_eq!(pages.len(), 3 + 1, "x has 3 pages; a name without a count, one");
-    assert!(pages.iter().all(|p| p["job"] == job.id() && p["doc"].is_u64()));
+    assert_eq!(
+        pages.len(),
+        3 + 1,
+        "x has 3 pages; a name without a count, one"
+    );
+    assert!(pages
+        .iter()
+        .all(|p| p["job"] == job.id() && p["doc"].is_u64()));
     assert_eq!(events.last().unwrap()["event"], "summary");
 }

@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use pagemill_core::result::{deflate, erased_as_pdf, ErasedOutput, ErasedPage, ImageColour, ImageEncoding, PageImage};
+use pagemill_core::result::{
+    deflate, erased_as_pdf, ErasedOutput, ErasedPage, ImageColour, ImageEncoding, PageImage,
+};
 use pagemill_core::settings::{EraseSettings, OcrSettings};
 use pagemill_core::{BBox, Page};
 use pagemill_image::erase::{erase_text, EraseOptions};
@@ -18,9 +20,9 @@ use pagemill_image::inpaint::RasterMut;
 use pagemill_image::{ColourFrame, Format};
 use pagemill_ocr::GrayImage;
 
+use super::error::PageError;
 use super::ocr::OcrState;
 use super::source::Source;
-use super::error::PageError;
 
 /// JPEG quality of erased JPEG inputs (re-encoded: close to the original's look).
 const JPEG_FILE_QUALITY: u8 = 95;

@@ -34,4 +34,3 @@ pub enum WorkerError {
     #[error("worker protocol error: {0}")]
     Protocol(FrameError),
 }
-

@@ -78,7 +78,9 @@ impl<'e> PagePipeline<'e> {
                 limit_cpu(doc.page_timeout_ms);
                 let result = match self.open_doc(doc.id, &doc) {
                     Ok(()) => match self.open.iter_mut().find(|d| d.id == doc.id) {
-                        Some(d) => page::read_page(self.engine, &mut self.ocr, &mut d.doc, &doc, index),
+                        Some(d) => {
+                            page::read_page(self.engine, &mut self.ocr, &mut d.doc, &doc, index)
+                        }
                         None => page::failed(index, "document not open".into()),
                     },
                     Err(message) => page::failed(index, message),

@@ -4,9 +4,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
-use pagemill_core::layout::analyze;
 use pagemill_core::layout::figures::{place_figures, PlacedFigure};
 use pagemill_core::layout::text_layer::ocr_reason;
+use pagemill_core::layout::{analyze, RawPage};
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::DocRef;
 use pagemill_core::result::{ErasedPage, PageImage};
@@ -153,7 +153,9 @@ fn convert_page(
         let budget = Duration::from_millis(doc.page_timeout_ms).saturating_sub(started.elapsed());
         convert(ocr, source, doc, index, budget)
     }));
-    if !matches!(&result, Ok(Ok(r)) if r.page.source == TextSource::TextLayer) {
+    // OCR and failures leave large buffers behind; text-layer and blank pages do not.
+    if !matches!(&result, Ok(Ok(r)) if matches!(r.page.source, TextSource::TextLayer | TextSource::Blank))
+    {
         release_free_memory();
     }
     match result {
@@ -230,6 +232,12 @@ fn convert(
                 OcrMode::Auto => {
                     let raw = pdf.extract_page(index)?;
                     let reason = ocr_reason(&raw.layer);
+                    // A page with nothing on it has nothing to read: OCR would only load
+                    // Tesseract (~40 MB a worker) to find nothing. `--ocr always` still
+                    // OCRs it.
+                    if reason == Some(OcrReason::NoText) && pdf.page_is_blank(&raw)? {
+                        return Ok(blank_page(&raw));
+                    }
                     (Some(raw), reason)
                 }
             };
@@ -253,4 +261,14 @@ fn convert(
     }
 }
 
-
+/// A page with nothing to read: its size, no blocks, source `blank`.
+fn blank_page(raw: &RawPage) -> ReadPage {
+    let mut page = Page::new(raw.index, raw.width, raw.height, Vec::new());
+    page.rotation = raw.rotation;
+    page.source = TextSource::Blank;
+    ReadPage {
+        page,
+        figures: Vec::new(),
+        picture: None,
+    }
+}
