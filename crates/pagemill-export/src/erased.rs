@@ -8,9 +8,8 @@
 //! - `IN.erased.json`: per page, the boxes pixels were changed in, the pixels replaced
 //!   and the words erased by each reading (schema `pagemill.erased/1`).
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::sync::Arc;
 
 use pagemill_core::model::DocInfo;
 use pagemill_core::result::{erased_as_pdf, ErasedOutput, ErasedPage};
@@ -18,6 +17,7 @@ use pagemill_core::PageOutcome;
 use pdf_writer::{Chunk, Content, Name, Ref};
 use serde_json::json;
 
+use crate::output::{OutputFile, OutputLocation};
 use crate::pdf_file::{failure_label, PdfFile};
 
 /// Schema name and version of `IN.erased.json`.
@@ -27,19 +27,19 @@ const FONT: Ref = Ref::new(3);
 /// Objects per page: the page, its content stream, its picture.
 const PER_PAGE: i32 = 3;
 
-type Out = BufWriter<File>;
+type Out = OutputFile;
 
 /// Where the erased pages go.
 enum Pages {
     /// One image file, written when its page arrives.
-    File { written: Option<&'static str> },
+    File,
     /// A PDF, a page at a time.
     Pdf { file: PdfFile<Out>, pages: i32 },
 }
 
 /// Writes the erased document and its report.
 pub struct ErasedWriter {
-    tmp: PathBuf,
+    location: Arc<dyn OutputLocation>,
     stem: String,
     pages: Pages,
     report: Out,
@@ -47,14 +47,15 @@ pub struct ErasedWriter {
 }
 
 impl ErasedWriter {
-    /// Starts the outputs under `tmp` for document `stem` (`source` is named in the report).
-    pub fn new(tmp: &Path, stem: &str, source: &str, info: &DocInfo) -> io::Result<Self> {
-        let create = |ext: &str| -> io::Result<Out> {
-            Ok(BufWriter::with_capacity(
-                64 * 1024,
-                File::create(tmp.join(format!("{stem}.{ext}")))?,
-            ))
-        };
+    /// Starts the outputs in `location` for document `stem` (`source` is named in the
+    /// report).
+    pub fn new(
+        location: Arc<dyn OutputLocation>,
+        stem: &str,
+        source: &str,
+        info: &DocInfo,
+    ) -> io::Result<Self> {
+        let create = |ext: &str| location.create(&format!("{stem}.{ext}"));
         let pages = if erased_as_pdf(info.kind, info.page_count) {
             let mut file = PdfFile::new(create("erased.pdf")?)?;
             let mut font = Chunk::new();
@@ -64,7 +65,7 @@ impl ErasedWriter {
             file.put(FONT, &font)?;
             Pages::Pdf { file, pages: 0 }
         } else {
-            Pages::File { written: None }
+            Pages::File
         };
         let mut report = create("erased.json")?;
         write!(
@@ -74,7 +75,7 @@ impl ErasedWriter {
             serde_json::to_string(source)?
         )?;
         Ok(ErasedWriter {
-            tmp: tmp.to_path_buf(),
+            location,
             stem: stem.to_string(),
             pages,
             report,
@@ -87,15 +88,15 @@ impl ErasedWriter {
     pub fn page(&mut self, outcome: &PageOutcome, erased: Option<&ErasedPage>) -> io::Result<()> {
         self.report_page(outcome, erased)?;
         match &mut self.pages {
-            Pages::File { written } => {
+            Pages::File => {
                 let (ext, data) = match erased.map(|e| &e.output) {
                     Some(ErasedOutput::Png { data }) => ("erased.png", data),
                     Some(ErasedOutput::Jpeg { data }) => ("erased.jpg", data),
                     _ => return Ok(()),
                 };
-                let path = self.tmp.join(format!("{}.{ext}", self.stem));
-                std::fs::write(path, data)?;
-                *written = Some(ext);
+                let mut out = self.location.create(&format!("{}.{ext}", self.stem))?;
+                out.write_all(data)?;
+                out.flush()?;
                 Ok(())
             }
             Pages::Pdf { file, pages } => {
@@ -141,22 +142,15 @@ impl ErasedWriter {
         Ok(())
     }
 
-    /// Completes the files; returns the extensions written (`erased.pdf`, …), each file
-    /// flushed to disk.
-    pub fn finish(mut self) -> io::Result<Vec<&'static str>> {
-        let mut done = Vec::new();
+    /// Completes the files.
+    pub fn finish(mut self) -> io::Result<()> {
         self.report.write_all(b"\n]}\n")?;
-        crate::sinks::sync(self.report)?;
-        match self.pages {
-            Pages::File { written } => done.extend(written),
-            Pages::Pdf { file, pages } => {
-                let out = file.finish((0..pages).map(|i| Ref::new(4 + i * PER_PAGE)))?;
-                crate::sinks::sync(out)?;
-                done.push("erased.pdf");
-            }
+        self.report.flush()?;
+        if let Pages::Pdf { file, pages } = self.pages {
+            let mut out = file.finish((0..pages).map(|i| Ref::new(4 + i * PER_PAGE)))?;
+            out.flush()?;
         }
-        done.push("erased.json");
-        Ok(done)
+        Ok(())
     }
 }
 
@@ -230,6 +224,18 @@ mod tests {
     use pagemill_core::model::{FailureReason, Page, PageFailure};
     use pagemill_core::result::{ImageColour, ImageEncoding, PageImage};
 
+    /// A local output directory `doc/` in a temporary directory (kept alive by the first).
+    fn location() -> (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Arc<crate::output::LocalDir>,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("doc");
+        let loc = Arc::new(crate::output::LocalDir::create(&dir).unwrap());
+        (tmp, dir, loc)
+    }
+
     fn info(kind: DocKind, page_count: u32) -> DocInfo {
         DocInfo {
             page_count,
@@ -241,9 +247,9 @@ mod tests {
 
     #[test]
     fn a_pdf_keeps_every_page_and_the_report_is_json() {
-        let dir = tempfile::tempdir().unwrap();
+        let (_keep, dir, loc) = location();
         let mut w =
-            ErasedWriter::new(dir.path(), "doc", "doc.pdf", &info(DocKind::Pdf, 2)).unwrap();
+            ErasedWriter::new(loc.clone(), "doc", "doc.pdf", &info(DocKind::Pdf, 2)).unwrap();
         let erased = ErasedPage {
             width: 2,
             height: 1,
@@ -276,14 +282,18 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(w.finish().unwrap(), vec!["erased.pdf", "erased.json"]);
-        let pdf = std::fs::read(dir.path().join("doc.erased.pdf")).unwrap();
+        w.finish().unwrap();
+        let names = loc.commit().unwrap();
+        assert_eq!(
+            names,
+            vec![dir.join("doc.erased.pdf"), dir.join("doc.erased.json")]
+        );
+        let pdf = std::fs::read(dir.join("doc.erased.pdf")).unwrap();
         let text = String::from_utf8_lossy(&pdf);
         assert!(text.contains("/Count 2"));
         assert!(text.contains("(page 2 failed: timeout) Tj"));
         let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dir.path().join("doc.erased.json")).unwrap())
-                .unwrap();
+            serde_json::from_slice(&std::fs::read(dir.join("doc.erased.json")).unwrap()).unwrap();
         assert_eq!(report["schema"], ERASED_SCHEMA);
         assert_eq!(report["pages"][0]["regions"][0], json!([1, 0, 2, 1]));
         assert_eq!(report["pages"][1]["reason"], "timeout");
@@ -291,9 +301,9 @@ mod tests {
 
     #[test]
     fn a_one_page_image_becomes_a_file_of_its_kind() {
-        let dir = tempfile::tempdir().unwrap();
+        let (_keep, dir, loc) = location();
         let mut w =
-            ErasedWriter::new(dir.path(), "scan", "scan.png", &info(DocKind::Image, 1)).unwrap();
+            ErasedWriter::new(loc.clone(), "scan", "scan.png", &info(DocKind::Image, 1)).unwrap();
         let erased = ErasedPage {
             width: 1,
             height: 1,
@@ -309,9 +319,14 @@ mod tests {
             Some(&erased),
         )
         .unwrap();
-        assert_eq!(w.finish().unwrap(), vec!["erased.png", "erased.json"]);
+        w.finish().unwrap();
+        let names = loc.commit().unwrap();
         assert_eq!(
-            std::fs::read(dir.path().join("scan.erased.png")).unwrap(),
+            names,
+            vec![dir.join("scan.erased.json"), dir.join("scan.erased.png")]
+        );
+        assert_eq!(
+            std::fs::read(dir.join("scan.erased.png")).unwrap(),
             b"\x89PNG"
         );
     }

@@ -1,24 +1,20 @@
-//! The set of sinks for one document, written under a temporary directory and moved into
-//! place when the document is complete.
+//! The file outputs of one document: the formats chosen ([`Formats`]), each a
+//! [`PageSink`], all writing into one [`LocalDir`] that is committed when every one of
+//! them has finished.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
-use pagemill_core::model::{DocInfo, DocKind};
-use pagemill_core::result::FigureImage;
+use pagemill_core::model::DocInfo;
 use pagemill_core::sink::{DocumentMeta, PageSink, SinkError};
-use pagemill_core::{PageOutcome, PageResult};
+use pagemill_core::PageResult;
 
-use crate::erased::ErasedWriter;
-use crate::searchable_pdf::{SearchableError, SearchablePdfWriter};
-use crate::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, LayoutPdfWriter, MarkdownWriter};
-
-/// Name of the per-document temporary directory (under `OUT/IN/`).
-pub const TMP_DIR: &str = ".pagemill-tmp";
-/// Where figure crops go, under the document's directory.
-pub const IMAGES_DIR: &str = "images";
+use crate::file_sink::{FigureCrops, FileSink, JsonFile};
+use crate::output::{LocalDir, OutputFile, OutputLocation};
+use crate::{
+    DetWriter, ErasedWriter, HocrWriter, LayoutPdfWriter, MarkdownWriter, SearchablePdfWriter,
+};
 
 /// One output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +33,8 @@ pub enum Format {
     Searchable,
     /// `IN.erased.{png,jpg,pdf}` and `IN.erased.json`
     Erased,
+    /// `images/<page>_<n>.jpg`
+    Images,
 }
 
 /// Which formats to write.
@@ -131,43 +129,19 @@ impl FromStr for Formats {
 /// The names `--format` takes.
 const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable, images, erased";
 
-type Out = BufWriter<File>;
-
-/// The sinks of one document.
+/// The file outputs of one document, as one [`PageSink`]: the engine's built-in sink.
 pub struct DocumentSinks {
-    dir: PathBuf,
-    tmp: PathBuf,
-    stem: String,
-    markdown: Option<MarkdownWriter<Out>>,
-    det: Option<DetWriter<Out>>,
-    json: Option<JsonWriter<Out>>,
-    hocr: Option<HocrWriter<Out>>,
-    layouts: Option<LayoutPdfWriter<Out>>,
-    searchable: Option<SearchablePdfWriter<Out>>,
-    erased: Option<ErasedWriter>,
-    /// Figure crops are written (`images/` under the temporary directory).
-    images: bool,
-    /// Crops written so far.
-    figures_written: u32,
-    summary: DocumentSummary,
-    finished: bool,
-}
-
-/// Flushes a finished file to disk before it is renamed into place.
-pub(crate) fn sync(out: Out) -> io::Result<()> {
-    out.into_inner().map_err(|e| e.into_error())?.sync_data()
-}
-
-fn create(path: &Path) -> io::Result<Out> {
-    Ok(BufWriter::with_capacity(64 * 1024, File::create(path)?))
+    location: Arc<LocalDir>,
+    sinks: Vec<Box<dyn PageSink>>,
 }
 
 impl DocumentSinks {
-    /// Prepares `dir` (`OUT/IN/`) and starts every selected file under `dir/.pagemill-tmp/`.
-    /// Leftovers of an earlier run that was killed are removed first.
+    /// Prepares `dir` (`OUT/IN/`) and starts every selected format under
+    /// `dir/.pagemill-tmp/` for the document `input` (named `stem`). Leftovers of an
+    /// earlier run that was killed are removed first.
     ///
-    /// A searchable PDF that cannot be made for this input (an image, an encrypted or
-    /// damaged PDF) is left out with a warning; the other files are still written.
+    /// A searchable PDF that cannot be made for this input (an encrypted or damaged PDF)
+    /// is left out with a warning; the other files are still written.
     pub fn create(
         dir: &Path,
         stem: &str,
@@ -175,247 +149,103 @@ impl DocumentSinks {
         info: &DocInfo,
         formats: Formats,
         pages: u32,
-    ) -> io::Result<Self> {
-        let source = input.display().to_string();
-        let tmp = dir.join(TMP_DIR);
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp)?;
+    ) -> Result<Self, SinkError> {
+        let location = Arc::new(LocalDir::create(dir)?);
+        let shared: Arc<dyn OutputLocation> = location.clone();
+        let mut sinks: Vec<Box<dyn PageSink>> = Vec::new();
+        let on = [
+            (formats.markdown, Format::Markdown),
+            (formats.det, Format::Det),
+            (formats.json, Format::Json),
+            (formats.hocr, Format::Hocr),
+            (formats.layouts, Format::Layouts),
+            (formats.searchable, Format::Searchable),
+            (formats.erased, Format::Erased),
+            (formats.images, Format::Images),
+        ];
+        for (_, format) in on.into_iter().filter(|(on, _)| *on) {
+            sinks.push(format.sink(&shared));
         }
-        fs::create_dir_all(&tmp)?;
-        let mut s = DocumentSinks {
-            dir: dir.to_path_buf(),
-            tmp: tmp.clone(),
+        let meta = DocumentMeta {
+            doc: 0,
+            source: input.display().to_string(),
             stem: stem.to_string(),
-            markdown: None,
-            det: None,
-            json: None,
-            hocr: None,
-            layouts: None,
-            searchable: None,
-            erased: None,
-            images: formats.images,
-            figures_written: 0,
-            summary: DocumentSummary {
-                pages,
-                ..Default::default()
-            },
-            finished: false,
+            info: info.clone(),
+            pages,
         };
-        if formats.markdown {
-            s.markdown = Some(MarkdownWriter::new(create(&s.tmp_path("md"))?));
+        for s in &mut sinks {
+            s.begin(&meta)?;
         }
-        if formats.det {
-            s.det = Some(DetWriter::new(create(&s.tmp_path("det.md"))?));
-        }
-        if formats.json {
-            s.json = Some(JsonWriter::new(
-                create(&s.tmp_path("json"))?,
-                &source,
-                info,
-            )?);
-        }
-        if formats.hocr {
-            s.hocr = Some(HocrWriter::new(create(&s.tmp_path("hocr"))?, &source)?);
-        }
-        if formats.layouts {
-            s.layouts = Some(LayoutPdfWriter::new(create(&s.tmp_path("layouts.pdf"))?)?);
-        }
-        if formats.searchable {
-            s.searchable = s.searchable_writer(input, info)?;
-        }
-        if formats.erased {
-            s.erased = Some(ErasedWriter::new(&s.tmp, stem, &source, info)?);
-        }
-        Ok(s)
+        Ok(DocumentSinks { location, sinks })
     }
 
-    fn searchable_writer(
-        &self,
-        input: &Path,
-        info: &DocInfo,
-    ) -> io::Result<Option<SearchablePdfWriter<Out>>> {
-        if info.kind == DocKind::Image {
-            return SearchablePdfWriter::for_images(create(&self.tmp_path("ocr.pdf"))?).map(Some);
-        }
-        match SearchablePdfWriter::for_pdf(input, create(&self.tmp_path("ocr.pdf"))?) {
-            Ok(w) => Ok(Some(w)),
-            Err(SearchableError::Io(e)) => Err(e),
-            Err(e) => {
-                tracing::warn!("{}: {e}", input.display());
-                Ok(None)
-            }
-        }
-    }
-
-    fn tmp_path(&self, ext: &str) -> PathBuf {
-        self.tmp.join(format!("{}.{ext}", self.stem))
-    }
-
-    /// Writes one page to every sink, with the pictures the PDF outputs need.
-    pub fn page(&mut self, result: &PageResult) -> io::Result<()> {
-        let (outcome, pictures) = (&result.outcome, result);
-        match outcome {
-            PageOutcome::Ok(_) => self.summary.ok += 1,
-            PageOutcome::Failed(_) => self.summary.failed += 1,
-        }
-        if let Some(w) = &mut self.markdown {
-            w.page(outcome)?;
-        }
-        if let Some(w) = &mut self.det {
-            w.page(outcome)?;
-        }
-        if let Some(w) = &mut self.json {
-            w.page(outcome)?;
-        }
-        if let Some(w) = &mut self.hocr {
-            w.page(outcome)?;
-        }
-        if let Some(w) = &mut self.layouts {
-            w.page(outcome, pictures.preview.as_ref())?;
-        }
-        if let Some(w) = &mut self.searchable {
-            w.page(outcome, pictures.image.as_ref())?;
-        }
-        if let Some(w) = &mut self.erased {
-            w.page(outcome, pictures.erased.as_ref())?;
-        }
-        if self.images {
-            for f in &pictures.figures {
-                self.write_figure(f)?;
-            }
+    /// Writes one page to every format.
+    pub fn page(&mut self, result: &PageResult) -> Result<(), SinkError> {
+        for s in &mut self.sinks {
+            s.page(result)?;
         }
         Ok(())
-    }
-
-    /// Writes one crop as `images/<file>`; only the file name the worker gave is used, so
-    /// nothing is written outside the directory.
-    fn write_figure(&mut self, f: &FigureImage) -> io::Result<()> {
-        let Some(name) = Path::new(&f.name).file_name() else {
-            return Ok(());
-        };
-        let dir = self.tmp.join(IMAGES_DIR);
-        if self.figures_written == 0 {
-            fs::create_dir_all(&dir)?;
-        }
-        fs::write(dir.join(name), &f.jpeg)?;
-        self.figures_written += 1;
-        Ok(())
-    }
-
-    /// Counts so far.
-    pub fn summary(&self) -> &DocumentSummary {
-        &self.summary
     }
 
     /// Completes every file, moves them into `OUT/IN/` and removes the temporary directory.
     /// Returns the paths written.
-    pub fn finish(mut self) -> io::Result<Vec<PathBuf>> {
+    pub fn finish(mut self) -> Result<Vec<PathBuf>, SinkError> {
         self.finish_files()
     }
 
-    fn finish_files(&mut self) -> io::Result<Vec<PathBuf>> {
-        let mut done = Vec::new();
-        if let Some(w) = self.markdown.take() {
-            sync(w.finish()?)?;
-            done.push("md");
+    fn finish_files(&mut self) -> Result<Vec<PathBuf>, SinkError> {
+        for s in &mut self.sinks {
+            s.finish()?;
         }
-        if let Some(w) = self.det.take() {
-            sync(w.finish()?)?;
-            done.push("det.md");
-        }
-        if let Some(w) = self.json.take() {
-            sync(w.finish(&self.summary)?)?;
-            done.push("json");
-        }
-        if let Some(w) = self.hocr.take() {
-            sync(w.finish()?)?;
-            done.push("hocr");
-        }
-        if let Some(w) = self.layouts.take() {
-            sync(w.finish()?)?;
-            done.push("layouts.pdf");
-        }
-        if let Some(w) = self.searchable.take() {
-            sync(w.finish()?)?;
-            done.push("ocr.pdf");
-        }
-        if let Some(w) = self.erased.take() {
-            done.extend(w.finish()?);
-        }
-        let mut paths = Vec::new();
-        if self.images {
-            // Crops of an earlier run would be referenced by nothing.
-            let to = self.dir.join(IMAGES_DIR);
-            if to.exists() {
-                fs::remove_dir_all(&to)?;
-            }
-            if self.figures_written > 0 {
-                fs::rename(self.tmp.join(IMAGES_DIR), &to)?;
-                paths.push(to);
-            }
-        }
-        for ext in done {
-            let to = self.dir.join(format!("{}.{ext}", self.stem));
-            fs::rename(self.tmp_path(ext), &to)?;
-            paths.push(to);
-        }
-        self.finished = true;
-        fs::remove_dir_all(&self.tmp)?;
-        Ok(paths)
+        Ok(self.location.commit()?)
     }
 }
 
-/// The file outputs of one document as one [`PageSink`]: the engine's built-in sink.
-/// (Created with [`DocumentSinks::create`], which is where the files are started, so
-/// `begin` has nothing left to do.)
+impl Format {
+    /// This format's sink, writing into `location`.
+    fn sink(self, location: &Arc<dyn OutputLocation>) -> Box<dyn PageSink> {
+        let l = Arc::clone(location);
+        match self {
+            Format::Markdown => Box::new(FileSink::<MarkdownWriter<OutputFile>>::new(l)),
+            Format::Det => Box::new(FileSink::<DetWriter<OutputFile>>::new(l)),
+            Format::Json => Box::new(FileSink::<JsonFile>::new(l)),
+            Format::Hocr => Box::new(FileSink::<HocrWriter<OutputFile>>::new(l)),
+            Format::Layouts => Box::new(FileSink::<LayoutPdfWriter<OutputFile>>::new(l)),
+            Format::Searchable => Box::new(FileSink::<SearchablePdfWriter<OutputFile>>::new(l)),
+            Format::Erased => Box::new(FileSink::<ErasedWriter>::new(l)),
+            Format::Images => Box::new(FigureCrops::new(l)),
+        }
+    }
+}
+
 impl PageSink for DocumentSinks {
+    /// Nothing to do: [`DocumentSinks::create`] began every format.
     fn begin(&mut self, _doc: &DocumentMeta) -> Result<(), SinkError> {
         Ok(())
     }
 
     fn page(&mut self, page: &PageResult) -> Result<(), SinkError> {
-        DocumentSinks::page(self, page).map_err(SinkError::from)
+        DocumentSinks::page(self, page)
     }
 
     fn finish(&mut self) -> Result<Vec<PathBuf>, SinkError> {
-        self.finish_files().map_err(SinkError::from)
+        self.finish_files()
     }
 
     fn abort(&mut self) {
-        self.discard();
-    }
-}
-
-impl DocumentSinks {
-    /// Drops every file of an unfinished document: it leaves no partial files behind.
-    fn discard(&mut self) {
-        if !self.finished {
-            self.finished = true;
-            self.markdown = None;
-            self.det = None;
-            self.json = None;
-            self.hocr = None;
-            self.layouts = None;
-            self.searchable = None;
-            self.erased = None;
-            let _ = fs::remove_dir_all(&self.tmp);
-            // The document's own directory too, when nothing else is in it.
-            let _ = fs::remove_dir(&self.dir);
+        for s in &mut self.sinks {
+            s.abort();
         }
-    }
-}
-
-impl Drop for DocumentSinks {
-    /// A document that did not finish leaves no partial files behind.
-    fn drop(&mut self) {
-        self.discard();
+        self.location.discard();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::TMP_DIR;
     use pagemill_core::model::{FailureReason, PageFailure};
+    use pagemill_core::PageOutcome;
 
     fn info() -> DocInfo {
         DocInfo {
