@@ -90,3 +90,17 @@ fn non_latin_text_is_searchable() {
     assert!(text.contains("मनुष्यों"), "Devanagari comes back out: {text}");
     assert!(layer_f1(out.path(), "tess_devatest") >= 0.95);
 }
+
+#[test]
+fn an_encrypted_pdf_gets_no_searchable_pdf_but_its_other_outputs() {
+    let out = tempfile::tempdir().unwrap();
+    let o = convert(
+        &[data("pdfminer_encrypted_no_id.pdf")],
+        out.path(),
+        &["--format", "md", "--searchable", "--quiet"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let dir = out.path().join("pdfminer_encrypted_no_id");
+    assert!(dir.join("pdfminer_encrypted_no_id.md").exists());
+    assert!(!dir.join("pdfminer_encrypted_no_id.ocr.pdf").exists());
+}

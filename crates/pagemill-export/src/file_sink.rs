@@ -168,7 +168,8 @@ impl FormatWriter for SearchablePdfWriter<OutputFile> {
     /// For an image input, a new PDF; for a PDF, the input plus an update — left out with
     /// a warning when the input cannot take one (encrypted, damaged).
     fn open(location: &Arc<dyn OutputLocation>, doc: &DocumentMeta) -> io::Result<Option<Self>> {
-        let out = location.create(&file(doc, "ocr.pdf"))?;
+        let name = file(doc, "ocr.pdf");
+        let out = location.create(&name)?;
         if doc.info.kind == DocKind::Image {
             return SearchablePdfWriter::for_images(out).map(Some);
         }
@@ -177,6 +178,7 @@ impl FormatWriter for SearchablePdfWriter<OutputFile> {
             Err(SearchableError::Io(e)) => Err(e),
             Err(e) => {
                 tracing::warn!("{}: {e}", doc.source);
+                location.remove(&name);
                 Ok(None)
             }
         }

@@ -18,6 +18,8 @@ pub const TMP_DIR: &str = ".pagemill-tmp";
 pub trait OutputLocation: Send + Sync {
     /// A new file, `name` relative to the document's place (`doc.md`, `images/0_1.jpg`).
     fn create(&self, name: &str) -> io::Result<OutputFile>;
+    /// Drops a file created by mistake (a format that turned out not to apply).
+    fn remove(&self, name: &str);
     /// Says that the directory `name` belongs to this document's outputs: whatever an
     /// earlier run left there is replaced at commit, even if nothing new goes in it.
     fn claim_dir(&self, name: &str);
@@ -107,6 +109,13 @@ impl OutputLocation for LocalDir {
         Ok(BufWriter::with_capacity(64 * 1024, boxed))
     }
 
+    fn remove(&self, name: &str) {
+        if top_level(name).is_some() {
+            let _ = fs::remove_file(self.tmp.join(name));
+            self.state().entries.retain(|e| e != name);
+        }
+    }
+
     fn claim_dir(&self, name: &str) {
         let mut state = self.state();
         if !state.claimed.iter().any(|c| c == name) {
@@ -184,6 +193,8 @@ mod tests {
         loc.create("images/0_0.jpg").unwrap().flush().unwrap();
         loc.claim_dir("images");
         assert!(loc.create("../escape").is_err());
+        loc.create("doc.ocr.pdf").unwrap();
+        loc.remove("doc.ocr.pdf");
         assert!(loc.create("/abs").is_err());
         assert!(
             !dir.join("doc.md").exists(),
