@@ -183,13 +183,7 @@ fn a_run_killed_halfway_resumes_to_the_same_bytes() {
         !doc.join("camlidl-manual.md").exists(),
         "no output looks complete"
     );
-    let kept = std::fs::read_dir(doc.join(pagemill_engine::RESUME_DIR))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
-        })
-        .count();
+    let kept = pagemill_engine::resume_records(&doc).unwrap();
     assert!(kept >= 5, "{kept} pages kept");
 
     let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))

@@ -144,6 +144,21 @@ impl PageRanges {
         })
     }
 
+    /// The `n`-th selected 0-based page index (0-based `n`) of a `page_count`-page
+    /// document, without walking the pages before it.
+    pub fn nth(&self, n: u32, page_count: u32) -> Option<u32> {
+        let mut left = n;
+        for &(s, e) in &self.spans {
+            let end = e.unwrap_or(page_count).min(page_count);
+            let len = end.saturating_sub(s);
+            if left < len {
+                return Some(s + left);
+            }
+            left -= len;
+        }
+        None
+    }
+
     /// How many pages of a `page_count`-page document are selected.
     pub fn count(&self, page_count: u32) -> u32 {
         self.spans
@@ -156,6 +171,18 @@ impl PageRanges {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nth_agrees_with_iter() {
+        for spec in ["1-", "2-4,7,10-12", "5-"] {
+            let r = PageRanges::parse(spec).unwrap();
+            let all: Vec<u32> = r.iter(11).collect();
+            for (n, &p) in all.iter().enumerate() {
+                assert_eq!(r.nth(n as u32, 11), Some(p), "{spec} #{n}");
+            }
+            assert_eq!(r.nth(all.len() as u32, 11), None);
+        }
+    }
 
     #[test]
     fn displays_as_it_parses() {

@@ -33,4 +33,4 @@ pub use engine::{Engine, EngineError, JobHandle};
 pub use events::{FileReport, JobEvent, JobSummary, PageStatus, EVENT_SCHEMA_VERSION};
 pub use inputs::{plan_inputs, Input, InputError};
 pub use run::convert;
-pub use scheduler::{RESUME_DIR, STOP_WAIT};
+pub use scheduler::{resume_records, RESUME_DIR, STOP_WAIT};

@@ -10,6 +10,7 @@ use pagemill_core::sink::{DocumentMeta, PageSink};
 use pagemill_core::{PageOutcome, PageResult};
 use pagemill_export::DocumentSinks;
 
+use super::affinity::PageClaims;
 use super::checkpoint::{self, Checkpoint};
 use super::{Flight, Scheduler};
 use crate::events::{FileReport, JobEvent};
@@ -19,8 +20,10 @@ type Waiting = (PageResult, u32, Permit);
 
 /// A running document.
 pub(crate) struct Running {
-    pub(crate) pages: Box<dyn Iterator<Item = u32> + Send>,
-    pub(crate) next_seq: u64,
+    /// Which pages each worker takes next.
+    pub(crate) claims: PageClaims,
+    /// Pages in the document (the selection is read against it).
+    pub(crate) page_count: u32,
     pub(crate) total: u32,
     pub(crate) written: u32,
     ok: u32,
@@ -53,8 +56,8 @@ pub(crate) struct Doc {
 }
 
 impl Running {
-    /// Writes one page to every sink, then keeps it for `--resume`.
-    fn write(&mut self, result: &PageResult) -> Result<(), String> {
+    /// Writes one page to every sink.
+    fn write_sinks(&mut self, result: &PageResult) -> Result<(), String> {
         for sink in &mut self.sinks {
             sink.page(result).map_err(|e| e.to_string())?;
         }
@@ -62,15 +65,21 @@ impl Running {
             PageOutcome::Ok(_) => self.ok += 1,
             PageOutcome::Failed(_) => self.failed += 1,
         }
-        if let Some(c) = &self.checkpoint {
-            if let Err(e) = c.write(u64::from(self.written), result) {
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Writes one page to every sink, then keeps it for `--resume`.
+    fn write(&mut self, result: &PageResult) -> Result<(), String> {
+        self.write_sinks(result)?;
+        if let Some(c) = &mut self.checkpoint {
+            if let Err(e) = c.write(result) {
                 tracing::warn!(error = %e, "checkpoint not written; this document can no longer be resumed");
                 if let Some(c) = self.checkpoint.take() {
                     c.remove();
                 }
             }
         }
-        self.written += 1;
         Ok(())
     }
 }
@@ -80,6 +89,7 @@ impl Scheduler {
     /// what a killed run left, with `resume`) and let its pages go.
     pub(crate) fn start_doc(&mut self, job: u64, id: u32, info: DocInfo) {
         let window = self.window;
+        let slots = self.slots.len();
         let Some(j) = self.jobs.iter_mut().find(|j| j.id == job) else {
             return;
         };
@@ -155,8 +165,8 @@ impl Scheduler {
             }
         };
         let mut running = Running {
-            pages: Box::new(j.spec.pages.clone().into_pages(info.page_count)),
-            next_seq: 0,
+            claims: PageClaims::new(0, u64::from(total), slots),
+            page_count: info.page_count,
             total,
             written: 0,
             ok: 0,
@@ -168,18 +178,21 @@ impl Scheduler {
             checkpoint: None,
         };
         // A resumed document: the pages written before the kill, replayed from their records.
-        if let Some((c, n)) = checkpoint {
+        if let Some((mut c, n)) = checkpoint {
             let mut replayed = 0u32;
-            while u64::from(replayed) < n.min(u64::from(total)) {
-                let result = match c.read(u64::from(replayed)) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::warn!(page = replayed, error = %e, "checkpoint record unreadable; converting from there");
-                        c.truncate(u64::from(replayed));
-                        break;
-                    }
-                };
-                if let Err(e) = running.write(&result) {
+            let records = match c.replay() {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint unreadable; converting from the start");
+                    None
+                }
+            };
+            for result in records.into_iter().flatten() {
+                if u64::from(replayed) >= n.min(u64::from(total)) {
+                    break;
+                }
+                // Replayed pages are written to the sinks only: the log holds them already.
+                if let Err(e) = running.write_sinks(&result) {
                     abort_all(&mut running.sinks);
                     let msg = format!("cannot write outputs to {}: {e}", input.out_dir.display());
                     c.remove();
@@ -197,17 +210,19 @@ impl Scheduler {
                 ));
                 replayed += 1;
             }
+            if u64::from(replayed) < n {
+                tracing::warn!(
+                    page = replayed,
+                    "checkpoint record unreadable; converting from there"
+                );
+                if let Err(e) = c.truncate(u64::from(replayed)) {
+                    tracing::warn!(error = %e, "checkpoint not cut; this document can no longer be resumed");
+                }
+            }
             if replayed > 0 {
                 tracing::info!(file = %input.path.display(), pages = replayed, "resumed");
             }
-            running.pages = Box::new(
-                j.spec
-                    .pages
-                    .clone()
-                    .into_pages(info.page_count)
-                    .skip(replayed as usize),
-            );
-            running.next_seq = u64::from(replayed);
+            running.claims = PageClaims::new(u64::from(replayed), u64::from(total), slots);
             running.window = ReorderWindow::starting_at(window, u64::from(replayed));
             running.checkpoint = Some(c);
         }

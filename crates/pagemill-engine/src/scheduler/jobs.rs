@@ -9,6 +9,7 @@ use pagemill_core::pipeline::MemoryBudget;
 use pagemill_core::protocol::{DocRef, DocumentSource};
 use pagemill_core::settings::OcrMode;
 use pagemill_core::size::human;
+use pagemill_pdf::VIEW_PAGES;
 
 use super::documents::{Doc, DocState};
 use super::{Flight, Scheduler, TaskKind, ACTIVE_DOCS, STOP_WAIT};
@@ -114,7 +115,7 @@ impl Job {
 
     /// The next task this job can start: a document to open, a page to retry, or the next
     /// page the budget and the document's reorder window allow.
-    pub(crate) fn next_task(&mut self, budget: &mut MemoryBudget) -> Option<Flight> {
+    pub(crate) fn next_task(&mut self, budget: &mut MemoryBudget, slot: usize) -> Option<Flight> {
         if self.stopping.is_some() {
             return None;
         }
@@ -138,22 +139,27 @@ impl Job {
                     if let Some(f) = r.retry.pop_front() {
                         return Some(f);
                     }
-                    if !r.window.has_room_for(r.next_seq) || r.next_seq >= r.total as u64 {
+                    if r.claims.exhausted() {
                         continue;
                     }
-                    let cost = if r.ocr_priced {
-                        self.costs.1
+                    // Cheap pages go in view-long runs (see `affinity`); OCR pages, which
+                    // cost far more than opening a view, one at a time.
+                    let (cost, run) = if r.ocr_priced {
+                        (self.costs.1, 1)
                     } else {
-                        self.costs.0
+                        (self.costs.0, u64::from(VIEW_PAGES))
                     };
                     // No room now: this job waits its turn; the others may still fit.
                     let permit = budget.try_admit(cost)?;
-                    let Some(index) = r.pages.next() else {
+                    let window = &r.window;
+                    let Some(seq) = r.claims.take(slot, run, |s| window.has_room_for(s)) else {
                         budget.release(permit);
                         continue;
                     };
-                    let seq = r.next_seq;
-                    r.next_seq += 1;
+                    let Some(index) = self.spec.pages.nth(seq as u32, r.page_count) else {
+                        budget.release(permit);
+                        continue;
+                    };
                     return Some(Flight {
                         req: 0,
                         job: self.id,

@@ -13,6 +13,7 @@
 //!
 //! Nothing is kept per page once it is written: page count changes time, never peak memory.
 
+mod affinity;
 mod checkpoint;
 mod documents;
 mod faults;
@@ -29,7 +30,7 @@ use pagemill_core::protocol::{Request, Response};
 
 use crate::events::JobEvent;
 use crate::transport::{TransportEvent, WorkerTransport};
-pub use checkpoint::RESUME_DIR;
+pub use checkpoint::{resume_records, RESUME_DIR};
 pub(crate) use jobs::{Job, JobOutcome, NewJob};
 
 /// Documents of one job open at once: the one being finished and the next, so workers
@@ -121,7 +122,9 @@ impl Scheduler {
             jobs: Vec::new(),
             turn: 0,
             next_request: 0,
-            window: (4 * n).max(16),
+            // Room for every worker's run of a view's pages while the earliest is still
+            // being read (results wait here at their real size, ~10 KB a text page).
+            window: (2 * n * pagemill_pdf::VIEW_PAGES as usize).max(16),
             worker_memory,
             shutting_down: false,
         }
@@ -204,31 +207,41 @@ impl Scheduler {
     }
 
     /// Fills idle workers with the next tasks the budget and the reorder windows allow.
+    /// The least busy worker asks first; one that gets nothing (its pages are held by
+    /// others' runs, say) does not stop the others from asking.
     fn dispatch(&mut self) {
         loop {
-            let Some(slot) = (0..self.slots.len())
+            let mut ready: Vec<usize> = (0..self.slots.len())
                 .filter(|&i| !self.slots[i].retiring && self.slots[i].in_flight.len() < PIPELINE)
-                .min_by_key(|&i| self.slots[i].in_flight.len())
-            else {
-                return;
-            };
-            let Some(mut flight) = self.next_task() else {
-                return;
-            };
-            self.next_request += 1;
-            flight.req = self.next_request;
-            let Some(req) = self.request_for(&flight) else {
-                self.release_flight(flight);
-                continue;
-            };
-            let s = &mut self.slots[slot];
-            if s.in_flight.is_empty() {
-                s.head_since = Some(Instant::now());
+                .collect();
+            ready.sort_by_key(|&i| self.slots[i].in_flight.len());
+            let mut sent = false;
+            for slot in ready {
+                let Some(mut flight) = self.next_task(slot) else {
+                    continue;
+                };
+                self.next_request += 1;
+                flight.req = self.next_request;
+                let Some(req) = self.request_for(&flight) else {
+                    self.release_flight(flight);
+                    continue;
+                };
+                tracing::trace!(slot, job = flight.job, doc = flight.doc, kind = ?flight.kind, "dispatch");
+                let s = &mut self.slots[slot];
+                if s.in_flight.is_empty() {
+                    s.head_since = Some(Instant::now());
+                }
+                s.in_flight.push_back(flight);
+                // A failed send means the worker died; the transport reports it and the
+                // flight is handled there like any other casualty.
+                self.transport.send(slot, &req);
+                sent = true;
+                // Ask again from the least busy worker.
+                break;
             }
-            s.in_flight.push_back(flight);
-            // A failed send means the worker died; the transport reports it and the flight
-            // is handled there like any other casualty.
-            self.transport.send(slot, &req);
+            if !sent {
+                return;
+            }
         }
     }
 
@@ -246,12 +259,12 @@ impl Scheduler {
         })
     }
 
-    /// The next task, asking the jobs in turn.
-    fn next_task(&mut self) -> Option<Flight> {
+    /// The next task for `slot`, asking the jobs in turn.
+    fn next_task(&mut self, slot: usize) -> Option<Flight> {
         let n = self.jobs.len();
         for k in 0..n {
             let j = (self.turn + k) % n;
-            if let Some(f) = self.jobs[j].next_task(&mut self.budget) {
+            if let Some(f) = self.jobs[j].next_task(&mut self.budget, slot) {
                 self.turn = (j + 1) % n;
                 return Some(f);
             }

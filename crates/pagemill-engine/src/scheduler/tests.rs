@@ -371,3 +371,33 @@ fn events_carry_job_and_document_ids() {
         .all(|p| p["job"] == job.id() && p["doc"].is_u64()));
     assert_eq!(events.last().unwrap()["event"], "summary");
 }
+
+#[test]
+fn small_documents_on_uneven_workers_all_finish() {
+    // A worker whose pages are all held in another's run must not stop that other one
+    // from being asked (a hang found while making page runs).
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let record = Arc::new(Record::default());
+        let transport = FakeTransport {
+            skew: true,
+            ..FakeTransport::new(2, Duration::from_millis(1 + round), Arc::clone(&record))
+        };
+        let engine = Engine::with_transport(
+            EngineConfig {
+                workers: 2,
+                ..Default::default()
+            },
+            Box::new(transport),
+        )
+        .unwrap();
+        let names = ["a-5.pdf", "b-3.pdf", "c-1.pdf", "d-7.pdf", "e-2.pdf"];
+        let job = engine.submit(spec(dir.path(), &names)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !job.is_finished() {
+            assert!(std::time::Instant::now() < deadline, "round {round} hangs");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(job.wait().pages_ok(), 18);
+    }
+}
