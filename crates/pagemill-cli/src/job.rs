@@ -192,8 +192,6 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
                 .unwrap_or(1)
         })
         .max(1);
-    // Fail early, in the parent, if PDFium is missing: one clear line beats N worker errors.
-    pagemill_engine::worker::locate_pdfium()?;
     let password = match &args.password_file {
         Some(path) => Some(read_password(path)?),
         None => args.password.clone(),
@@ -221,19 +219,16 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         max_pages: Some(args.max_pages),
         sinks: Vec::new(),
     };
-    if spec.may_ocr() {
-        // Reads the data directory only; Tesseract itself starts in the workers.
-        pagemill_ocr::tesseract::check_languages(&args.lang).context("--lang")?;
-    }
     // More workers than inputs' pages can use only cost memory; a few inputs are enough
     // to keep every core busy, as pages of one document run in parallel.
     let config = EngineConfig {
         workers,
         memory_budget: args.memory_budget,
         worker_memory: args.worker_memory,
-        // The NDJSON stream is read by programs that want every event: room for a long
-        // document's pages before a slow reader starts missing any.
-        event_capacity: 64 * 1024,
+        // The NDJSON stream is read by programs that want every event: room for a few
+        // thousand before a slow reader starts missing any. (The channel's slots are
+        // allocated up front: 65,536 of them cost 8 MB of the parent's memory.)
+        event_capacity: 4096,
         ..Default::default()
     };
 

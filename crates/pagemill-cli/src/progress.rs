@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pagemill_core::model::FileErrorKind;
 use pagemill_core::size::human;
 use pagemill_engine::{JobEvent, JobSummary, PageStatus};
 
@@ -17,6 +18,17 @@ pub struct Reporter {
     file: Option<ProgressBar>,
     files_total: usize,
     files_done: usize,
+}
+
+/// What to pass to get past a file's failure, in this command's flags.
+fn flag_hint(kind: FileErrorKind) -> &'static str {
+    match kind {
+        FileErrorKind::TooLarge => " (--max-file-size)",
+        FileErrorKind::TooManyPages => " (--max-pages; pick pages with --pages after raising it)",
+        FileErrorKind::PasswordRequired => "; pass it with --password-file (or --password)",
+        FileErrorKind::WrongPassword => "; check --password or --password-file",
+        _ => "",
+    }
 }
 
 impl Reporter {
@@ -96,7 +108,9 @@ impl Reporter {
                     });
                 }
             }
-            JobEvent::FileFinished { error, .. } => {
+            JobEvent::FileFinished {
+                error, error_kind, ..
+            } => {
                 self.files_done += 1;
                 self.overall
                     .set_prefix(format!("{}/{} files", self.files_done, self.files_total));
@@ -105,7 +119,8 @@ impl Reporter {
                 }
                 if let Some(e) = error {
                     // Errors are printed even in quiet mode: they are the one line that says why.
-                    self.multi.suspend(|| eprintln!("pagemill: {e}"));
+                    let hint = error_kind.map_or("", flag_hint);
+                    self.multi.suspend(|| eprintln!("pagemill: {e}{hint}"));
                 }
             }
             JobEvent::Memory {

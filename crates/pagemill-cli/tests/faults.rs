@@ -103,10 +103,11 @@ fn a_page_over_the_worker_memory_limit_fails_with_memory_and_the_rest_converts()
     let page = &failed["pages"][0];
     assert_eq!(page["status"], "failed", "{page}");
     assert_eq!(page["reason"], "memory", "{page}");
+    // The library says what to raise in its own words; the CLI names the flag on stderr.
     assert!(page["message"]
         .as_str()
         .unwrap()
-        .contains("--worker-memory"));
+        .contains("worker memory limit"));
     let small = read_json(out.path().join("out/tess_phototest/tess_phototest.json"));
     assert_eq!(small["summary"]["ok"], 1);
 }

@@ -317,6 +317,22 @@ pub enum FailureReason {
     Memory,
 }
 
+impl FileErrorKind {
+    /// The `snake_case` name used in JSON and events.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FileErrorKind::NotFound => "not_found",
+            FileErrorKind::TooLarge => "too_large",
+            FileErrorKind::TooManyPages => "too_many_pages",
+            FileErrorKind::PasswordRequired => "password_required",
+            FileErrorKind::WrongPassword => "wrong_password",
+            FileErrorKind::Unreadable => "unreadable",
+            FileErrorKind::Output => "output",
+            FileErrorKind::Interrupted => "interrupted",
+        }
+    }
+}
+
 impl FailureReason {
     /// The `snake_case` name used in JSON and summaries.
     pub fn as_str(&self) -> &'static str {
@@ -327,6 +343,30 @@ impl FailureReason {
             FailureReason::Memory => "memory",
         }
     }
+}
+
+/// Why a whole file failed, as a kind a front end can explain in its own terms (a flag,
+/// a form field) beside the message for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileErrorKind {
+    /// The input does not exist or is not readable.
+    NotFound,
+    /// The file is over the file size limit.
+    TooLarge,
+    /// The document has more pages than the page limit.
+    TooManyPages,
+    /// The PDF needs a user password and none was given.
+    PasswordRequired,
+    /// The password given does not open the PDF.
+    WrongPassword,
+    /// The file is not a PDF or an image that can be read (or is too damaged).
+    #[default]
+    Unreadable,
+    /// The outputs could not be written.
+    Output,
+    /// The job was stopped before the document was complete.
+    Interrupted,
 }
 
 /// A page that could not be converted.

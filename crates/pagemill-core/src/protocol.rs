@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::model::DocInfo;
+use crate::model::{DocInfo, FileErrorKind};
 use crate::result::PageResult;
 use crate::settings::{EraseSettings, OcrSettings};
 
@@ -144,6 +144,9 @@ pub enum Response {
     OpenFailed {
         /// The request's id.
         id: u64,
+        /// Why, as a kind.
+        #[serde(default)]
+        kind: FileErrorKind,
         /// One line, for a person.
         message: String,
     },

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use pagemill_core::model::FileErrorKind;
+
 use crate::config::{EngineConfig, JobSpec};
 use crate::events::{EventSender, FileReport, JobEvent, JobSummary};
 use crate::inputs::{plan_inputs, InputError};
@@ -21,6 +23,12 @@ pub enum EngineError {
     /// Workers could not be started.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// PDFium is not installed where workers look for it.
+    #[error(transparent)]
+    Pdfium(#[from] pagemill_pdf::PdfError),
+    /// A job asks for OCR languages that are not installed.
+    #[error(transparent)]
+    Languages(pagemill_ocr::OcrError),
     /// This process's executable (the default worker) could not be found.
     #[error("cannot find the pagemill executable to start workers: {0}")]
     Executable(std::io::Error),
@@ -59,8 +67,10 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the engine with local worker processes.
+    /// Starts the engine with local worker processes. Checks first, in this process, that
+    /// workers will find PDFium: one clear error beats one per worker.
     pub fn start(config: EngineConfig) -> Result<Engine, EngineError> {
+        crate::worker::locate_pdfium()?;
         let exe = match &config.worker_exe {
             Some(p) => p.clone(),
             None => std::env::current_exe().map_err(EngineError::Executable)?,
@@ -111,6 +121,11 @@ impl Engine {
     /// that do not exist are reported in the job's summary as failed files; a job with no
     /// input left at all is refused.
     pub fn submit(&self, spec: JobSpec) -> Result<JobHandle, EngineError> {
+        if spec.may_ocr() {
+            // Reads the data directory only; Tesseract itself starts in the workers.
+            pagemill_ocr::tesseract::check_languages(&spec.ocr.languages)
+                .map_err(EngineError::Languages)?;
+        }
         std::fs::create_dir_all(&spec.output).map_err(|source| EngineError::Output {
             path: spec.output.clone(),
             source,
@@ -124,6 +139,7 @@ impl Engine {
             .map(|e| FileReport {
                 path: e.path.clone(),
                 error: Some(e.message.clone()),
+                error_kind: Some(FileErrorKind::NotFound),
                 ..Default::default()
             })
             .collect();

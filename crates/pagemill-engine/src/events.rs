@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
-use pagemill_core::model::{OcrReason, TextSource};
+use pagemill_core::model::{FileErrorKind, OcrReason, TextSource};
 use pagemill_core::PageOutcome;
 use serde::{Deserialize, Serialize};
 
@@ -32,12 +32,24 @@ pub struct FileReport {
     pub ok: u32,
     /// Pages failed.
     pub failed: u32,
-    /// Why the whole file failed (cannot open, cannot write), if it did.
+    /// Why the whole file failed (cannot open, cannot write), if it did: one line for a
+    /// person, naming the file.
     pub error: Option<String>,
+    /// The kind of that failure, for a front end to say what to do in its own terms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<FileErrorKind>,
     /// Files written.
     pub outputs: Vec<PathBuf>,
     /// Wall-clock seconds.
     pub seconds: f64,
+}
+
+impl FileReport {
+    /// Records why the file failed.
+    pub fn fail(&mut self, kind: FileErrorKind, message: String) {
+        self.error = Some(message);
+        self.error_kind = Some(kind);
+    }
 }
 
 /// How a whole job went.
@@ -159,6 +171,9 @@ pub enum JobEvent {
         failed: u32,
         /// Why the whole file failed.
         error: Option<String>,
+        /// The kind of that failure.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_kind: Option<FileErrorKind>,
         /// Files written.
         outputs: Vec<PathBuf>,
         /// Wall-clock seconds.
@@ -218,33 +233,38 @@ impl JobEvent {
         outcome: &PageOutcome,
         worker_ms: u32,
     ) -> Self {
-        match outcome {
-            PageOutcome::Ok(p) => JobEvent::Page {
-                job,
-                doc,
-                file,
-                page: p.index + 1,
-                status: PageStatus::Ok,
-                source: Some(p.source),
-                ocr_reason: p.ocr_reason,
-                blocks: Some(p.blocks.len()),
-                reason: None,
-                message: None,
-                worker_ms,
-            },
-            PageOutcome::Failed(f) => JobEvent::Page {
-                job,
-                doc,
-                file,
-                page: f.index + 1,
-                status: PageStatus::Failed,
-                source: None,
-                ocr_reason: None,
-                blocks: None,
-                reason: Some(f.reason.as_str().to_string()),
-                message: Some(f.message.clone()),
-                worker_ms,
-            },
+        let (page, status, source, ocr_reason, blocks, reason, message) = match outcome {
+            PageOutcome::Ok(p) => (
+                p.index + 1,
+                PageStatus::Ok,
+                Some(p.source),
+                p.ocr_reason,
+                Some(p.blocks.len()),
+                None,
+                None,
+            ),
+            PageOutcome::Failed(f) => (
+                f.index + 1,
+                PageStatus::Failed,
+                None,
+                None,
+                None,
+                Some(f.reason.as_str().to_string()),
+                Some(f.message.clone()),
+            ),
+        };
+        JobEvent::Page {
+            job,
+            doc,
+            file,
+            page,
+            status,
+            source,
+            ocr_reason,
+            blocks,
+            reason,
+            message,
+            worker_ms,
         }
     }
 
@@ -258,6 +278,7 @@ impl JobEvent {
             ok: report.ok,
             failed: report.failed,
             error: report.error.clone(),
+            error_kind: report.error_kind,
             outputs: report.outputs.clone(),
             seconds: report.seconds,
         }
@@ -294,6 +315,11 @@ impl EventSender {
     pub(crate) fn channel(job: u64, capacity: usize) -> (Self, Receiver<JobEvent>) {
         let (tx, rx) = std::sync::mpsc::sync_channel(capacity.max(2));
         (EventSender { job, tx, missed: 0 }, rx)
+    }
+
+    /// The job whose events these are.
+    pub(crate) fn job(&self) -> u64 {
+        self.job
     }
 
     /// Delivers `event` if the channel has room (after a `Lagged` for what was missed);

@@ -83,31 +83,56 @@ fn done(mut out: OutputFile) -> io::Result<()> {
     out.flush()
 }
 
-impl FormatWriter for MarkdownWriter<OutputFile> {
-    fn open(location: &Arc<dyn OutputLocation>, doc: &DocumentMeta) -> io::Result<Option<Self>> {
-        Ok(Some(MarkdownWriter::new(
-            location.create(&file(doc, "md"))?,
-        )))
-    }
-    fn write_page(&mut self, page: &PageResult) -> io::Result<()> {
-        self.page(&page.outcome)
-    }
-    fn close(self) -> io::Result<()> {
-        done(self.finish()?)
-    }
+/// A format whose writer takes its one file, writes a page from the result, and hands the
+/// file back when finished: the file is `<stem>.<ext>`, `$new` makes the writer from the
+/// file (`$out`) and the document (`$doc`), `$write` writes a page (`$page`) with the
+/// writer (`$w`).
+macro_rules! one_file_format {
+    ($writer:ty, $ext:literal, |$out:ident, $doc:ident| $new:expr, |$w:ident, $page:ident| $write:expr) => {
+        impl FormatWriter for $writer {
+            fn open(
+                location: &Arc<dyn OutputLocation>,
+                doc: &DocumentMeta,
+            ) -> io::Result<Option<Self>> {
+                let $out = location.create(&file(doc, $ext))?;
+                let $doc = doc;
+                Ok(Some($new))
+            }
+            fn write_page(&mut self, $page: &PageResult) -> io::Result<()> {
+                let $w = self;
+                $write
+            }
+            fn close(self) -> io::Result<()> {
+                done(self.finish()?)
+            }
+        }
+    };
 }
 
-impl FormatWriter for DetWriter<OutputFile> {
-    fn open(location: &Arc<dyn OutputLocation>, doc: &DocumentMeta) -> io::Result<Option<Self>> {
-        Ok(Some(DetWriter::new(location.create(&file(doc, "det.md"))?)))
-    }
-    fn write_page(&mut self, page: &PageResult) -> io::Result<()> {
-        self.page(&page.outcome)
-    }
-    fn close(self) -> io::Result<()> {
-        done(self.finish()?)
-    }
-}
+one_file_format!(
+    MarkdownWriter<OutputFile>,
+    "md",
+    |out, _doc| MarkdownWriter::new(out),
+    |w, page| w.page(&page.outcome)
+);
+one_file_format!(
+    DetWriter<OutputFile>,
+    "det.md",
+    |out, _doc| DetWriter::new(out),
+    |w, page| w.page(&page.outcome)
+);
+one_file_format!(
+    HocrWriter<OutputFile>,
+    "hocr",
+    |out, doc| HocrWriter::new(out, &doc.source)?,
+    |w, page| w.page(&page.outcome)
+);
+one_file_format!(
+    LayoutPdfWriter<OutputFile>,
+    "layouts.pdf",
+    |out, _doc| LayoutPdfWriter::new(out)?,
+    |w, page| w.page(&page.outcome, page.preview.as_ref())
+);
 
 /// `IN.json` with the counts its summary needs.
 pub struct JsonFile {
@@ -135,32 +160,6 @@ impl FormatWriter for JsonFile {
     }
     fn close(self) -> io::Result<()> {
         done(self.writer.finish(&self.summary)?)
-    }
-}
-
-impl FormatWriter for HocrWriter<OutputFile> {
-    fn open(location: &Arc<dyn OutputLocation>, doc: &DocumentMeta) -> io::Result<Option<Self>> {
-        let out = location.create(&file(doc, "hocr"))?;
-        Ok(Some(HocrWriter::new(out, &doc.source)?))
-    }
-    fn write_page(&mut self, page: &PageResult) -> io::Result<()> {
-        self.page(&page.outcome)
-    }
-    fn close(self) -> io::Result<()> {
-        done(self.finish()?)
-    }
-}
-
-impl FormatWriter for LayoutPdfWriter<OutputFile> {
-    fn open(location: &Arc<dyn OutputLocation>, doc: &DocumentMeta) -> io::Result<Option<Self>> {
-        let out = location.create(&file(doc, "layouts.pdf"))?;
-        Ok(Some(LayoutPdfWriter::new(out)?))
-    }
-    fn write_page(&mut self, page: &PageResult) -> io::Result<()> {
-        self.page(&page.outcome, page.preview.as_ref())
-    }
-    fn close(self) -> io::Result<()> {
-        done(self.finish()?)
     }
 }
 

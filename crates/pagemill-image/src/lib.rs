@@ -45,8 +45,8 @@ pub enum ImageError {
     /// The image is larger than the decoding limit (a decompression bomb, or a scan at an
     /// absurd resolution).
     #[error(
-        "the image is {width}×{height} pixels, over the limit of {limit} pixels; \
-         raise --max-image-pixels if the file is trusted"
+        "the image is {width}×{height} pixels, over the image pixel limit of {limit}; \
+         raise the limit if the file is trusted"
     )]
     TooLarge {
         /// Width in pixels.

@@ -75,14 +75,16 @@ impl Engine {
             let message = match code {
                 2 => format!("{shown}: cannot open the file (not found or not readable)"),
                 3 => format!("{shown}: not a PDF, or too damaged to open"),
-                4 if password.is_some() => format!(
-                    "{shown}: the password given does not open this PDF; check --password or \
-                     --password-file"
-                ),
-                4 => format!(
-                    "{shown}: the PDF is encrypted with a user password; pass it with --password-file \
-                     (or --password)"
-                ),
+                4 if password.is_some() => {
+                    return Err(PdfError::WrongPassword {
+                        file: shown.to_string(),
+                    })
+                }
+                4 => {
+                    return Err(PdfError::PasswordRequired {
+                        file: shown.to_string(),
+                    })
+                }
                 5 => format!("{shown}: unsupported encryption (security handler)"),
                 _ => format!("{shown}: PDFium could not open the file (error {code})"),
             };

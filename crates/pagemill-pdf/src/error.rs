@@ -29,6 +29,18 @@ pub enum PdfError {
         /// A one-line reason that says what to do.
         message: String,
     },
+    /// The PDF needs a user password and none was given.
+    #[error("{file}: the PDF is encrypted with a user password; give that password to open it")]
+    PasswordRequired {
+        /// The file, as shown to the user.
+        file: String,
+    },
+    /// The password given does not open the PDF.
+    #[error("{file}: the password given does not open this PDF")]
+    WrongPassword {
+        /// The file, as shown to the user.
+        file: String,
+    },
     /// A page could not be loaded.
     #[error("page {index}: {message}")]
     Page {

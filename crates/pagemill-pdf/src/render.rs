@@ -130,8 +130,9 @@ impl Document<'_> {
         {
             if w * h > options.max_image_pixels {
                 return Err(fail(format!(
-                    "page holds a {w}×{h} image ({} MP), over the {} MP limit for decoding \
-                     (--max-image-pixels); refused rather than decoded",
+                    "page holds a {w}×{h} image ({} MP), over the {} MP image pixel limit for \
+                     decoding; refused rather than decoded (raise the limit if the file is \
+                     trusted)",
                     w * h / 1_000_000,
                     options.max_image_pixels / 1_000_000
                 )));

@@ -2,9 +2,10 @@
 //! their sinks, finished (or dropped) — and every memory permit given back on the way.
 
 use std::collections::VecDeque;
+use std::path::Path;
 use std::time::Instant;
 
-use pagemill_core::model::{DocInfo, DocKind, TextSource};
+use pagemill_core::model::{DocInfo, DocKind, FileErrorKind, TextSource};
 use pagemill_core::pipeline::{Permit, ReorderWindow};
 use pagemill_core::sink::{DocumentMeta, PageSink};
 use pagemill_core::{PageOutcome, PageResult};
@@ -12,8 +13,8 @@ use pagemill_export::DocumentSinks;
 
 use super::affinity::PageClaims;
 use super::checkpoint::{self, Checkpoint};
-use super::{Flight, Scheduler};
-use crate::events::{FileReport, JobEvent};
+use super::{Flight, Job, Scheduler};
+use crate::events::{EventSender, FileReport, JobEvent};
 
 /// A result waiting for its turn: the page, the worker's time on it, its memory.
 type Waiting = (PageResult, u32, Permit);
@@ -88,10 +89,14 @@ impl Scheduler {
     /// A document opened: refuse it past the page limit, or start its sinks (replaying
     /// what a killed run left, with `resume`) and let its pages go.
     pub(crate) fn start_doc(&mut self, job: u64, id: u32, info: DocInfo) {
-        let window = self.window;
         let slots = self.slots.len();
         let Some(j) = self.jobs.iter_mut().find(|j| j.id == job) else {
             return;
+        };
+        let window = if j.pages_in_runs() {
+            self.window.0
+        } else {
+            self.window.1
         };
         let Some(doc) = j.active.iter().find(|d| d.id == id) else {
             return;
@@ -99,12 +104,12 @@ impl Scheduler {
         let input = j.inputs[doc.input].clone();
         if let Some(max) = j.spec.max_pages.filter(|&m| info.page_count > m) {
             let msg = format!(
-                "{}: the document has {} pages, over the --max-pages limit of {max}; \
-                 raise the limit, or pick pages with --pages after raising it",
+                "{}: the document has {} pages, over the page limit of {max}; raise the \
+                 limit (pages are picked within it)",
                 input.path.display(),
                 info.page_count
             );
-            return self.finish_doc(job, id, Some(msg));
+            return self.finish_doc(job, id, Some((FileErrorKind::TooManyPages, msg)));
         }
         let total = j.spec.pages.count(info.page_count);
         let meta = DocumentMeta {
@@ -126,7 +131,7 @@ impl Scheduler {
             Ok(s) => vec![Box::new(s)],
             Err(e) => {
                 let msg = format!("cannot write to {}: {e}", input.out_dir.display());
-                return self.finish_doc(job, id, Some(msg));
+                return self.finish_doc(job, id, Some((FileErrorKind::Output, msg)));
             }
         };
         for factory in &j.spec.sinks {
@@ -135,14 +140,16 @@ impl Scheduler {
                 Ok(None) => {}
                 Err(e) => {
                     abort_all(&mut sinks);
-                    return self.finish_doc(job, id, Some(format!("{}: {e}", meta.source)));
+                    let msg = format!("{}: {e}", meta.source);
+                    return self.finish_doc(job, id, Some((FileErrorKind::Output, msg)));
                 }
             }
         }
         for s in &mut sinks {
             if let Err(e) = s.begin(&meta) {
                 abort_all(&mut sinks);
-                return self.finish_doc(job, id, Some(format!("{}: {e}", meta.source)));
+                let msg = format!("{}: {e}", meta.source);
+                return self.finish_doc(job, id, Some((FileErrorKind::Output, msg)));
             }
         }
         j.events.send(JobEvent::FileStarted {
@@ -196,18 +203,17 @@ impl Scheduler {
                     abort_all(&mut running.sinks);
                     let msg = format!("cannot write outputs to {}: {e}", input.out_dir.display());
                     c.remove();
-                    return self.finish_doc(job, id, Some(msg));
+                    return self.finish_doc(job, id, Some((FileErrorKind::Output, msg)));
                 }
-                running.ocr_priced |=
-                    matches!(&result.outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr);
-                j.pages_done += 1;
-                j.events.send(JobEvent::page(
-                    job,
+                running.ocr_priced |= is_ocr(&result);
+                page_written(
+                    &mut j.events,
+                    &mut j.pages_done,
                     id,
-                    input.path.clone(),
+                    &input.path,
                     &result.outcome,
                     0,
-                ));
+                );
                 replayed += 1;
             }
             if u64::from(replayed) < n {
@@ -256,7 +262,14 @@ impl Scheduler {
             self.budget.release(permit);
             return;
         };
-        let Some(doc) = j.active.iter_mut().find(|d| d.id == id) else {
+        let Job {
+            active,
+            inputs,
+            events,
+            pages_done,
+            ..
+        } = j;
+        let Some(doc) = active.iter_mut().find(|d| d.id == id) else {
             self.budget.release(permit);
             return;
         };
@@ -264,33 +277,31 @@ impl Scheduler {
             self.budget.release(permit);
             return;
         };
-        if matches!(&result.outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr) {
-            r.ocr_priced = true;
-        }
+        r.ocr_priced |= is_ocr(&result);
         if let Err((_, _, p)) = r.window.insert(seq, (result, worker_ms, permit)) {
             self.budget.release(p);
             return;
         }
-        let input = &j.inputs[doc.input];
+        let input = &inputs[doc.input];
         let mut write_error = None;
         while let Some((result, worker_ms, permit)) = r.window.pop_ready() {
             let res = r.write(&result);
             self.budget.release(permit);
             if let Err(e) = res {
-                write_error = Some(format!(
-                    "cannot write outputs to {}: {e}",
-                    input.out_dir.display()
+                write_error = Some((
+                    FileErrorKind::Output,
+                    format!("cannot write outputs to {}: {e}", input.out_dir.display()),
                 ));
                 break;
             }
-            j.pages_done += 1;
-            j.events.send(JobEvent::page(
-                job,
+            page_written(
+                events,
+                pages_done,
                 id,
-                input.path.clone(),
+                &input.path,
                 &result.outcome,
                 worker_ms,
-            ));
+            );
         }
         let complete = r.written >= r.total;
         if write_error.is_some() || complete {
@@ -301,7 +312,7 @@ impl Scheduler {
     /// Ends a document: finishes its sinks (or aborts them on error), gives back every
     /// permit it still holds — results waiting behind a gap and retries included — tells
     /// the workers to close it, reports it, and takes up the job's next input.
-    pub(crate) fn finish_doc(&mut self, job: u64, id: u32, error: Option<String>) {
+    pub(crate) fn finish_doc(&mut self, job: u64, id: u32, error: Option<(FileErrorKind, String)>) {
         let Some(j) = self.jobs.iter_mut().find(|j| j.id == job) else {
             return;
         };
@@ -315,9 +326,11 @@ impl Scheduler {
         let mut report = FileReport {
             path: input.path.clone(),
             seconds: doc.started.elapsed().as_secs_f64(),
-            error,
             ..Default::default()
         };
+        if let Some((kind, message)) = error {
+            report.fail(kind, message);
+        }
         if let DocState::Running(r) = doc.state {
             let mut r = *r;
             if let Some(c) = r.checkpoint.take() {
@@ -339,10 +352,11 @@ impl Scheduler {
                     match sink.finish() {
                         Ok(paths) => report.outputs.extend(paths),
                         Err(e) => {
-                            report.error = Some(format!(
+                            let msg = format!(
                                 "cannot finish outputs in {}: {e}",
                                 input.out_dir.display()
-                            ));
+                            );
+                            report.fail(FileErrorKind::Output, msg);
                             break;
                         }
                     }
@@ -361,6 +375,25 @@ impl Scheduler {
         }
         self.take_up_inputs(job);
     }
+}
+
+/// Whether a page was OCRed (its document is then priced as a scan).
+fn is_ocr(result: &PageResult) -> bool {
+    matches!(&result.outcome, PageOutcome::Ok(p) if p.source == TextSource::Ocr)
+}
+
+/// Counts a page written and reports it.
+fn page_written(
+    events: &mut EventSender,
+    pages_done: &mut u64,
+    doc: u32,
+    file: &Path,
+    outcome: &PageOutcome,
+    worker_ms: u32,
+) {
+    *pages_done += 1;
+    let ev = JobEvent::page(events.job(), doc, file.to_path_buf(), outcome, worker_ms);
+    events.send(ev);
 }
 
 /// Aborts every sink (a document that will not complete).

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use pagemill_core::model::FileErrorKind;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome, PageResult};
 
 use super::documents::DocState;
@@ -107,8 +108,8 @@ impl Scheduler {
             f,
             FailureReason::Memory,
             format!(
-                "the page needs more memory than {limit} limit of a worker (--worker-memory), \
-                 even at half the resolution"
+                "the page needs more memory than {limit} a worker may use, even at half the \
+                 resolution; raise the worker memory limit"
             ),
         );
     }
@@ -137,7 +138,8 @@ impl Scheduler {
     pub(super) fn fail(&mut self, f: Flight, reason: FailureReason, message: String) {
         match f.kind {
             TaskKind::Open => {
-                self.finish_doc(f.job, f.doc, Some(format!("cannot open: {message}")))
+                let message = format!("cannot open: {message}");
+                self.finish_doc(f.job, f.doc, Some((FileErrorKind::Unreadable, message)))
             }
             TaskKind::Page { seq, index } => {
                 let outcome = PageOutcome::Failed(PageFailure {

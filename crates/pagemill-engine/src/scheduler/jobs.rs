@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
+use pagemill_core::model::FileErrorKind;
 use pagemill_core::pipeline::MemoryBudget;
 use pagemill_core::protocol::{DocRef, DocumentSource};
 use pagemill_core::settings::OcrMode;
@@ -108,6 +109,16 @@ impl Job {
         })
     }
 
+    /// Whether this job's cheap pages go to workers in view-long runs (see `affinity`).
+    /// Only when pages are cheap — text outputs, no page pictures: a page of the layout
+    /// PDF or of OCR costs 15 ms or more, against ~0.2 ms a page to open a view, while a
+    /// run's results wait in the reorder window with their pictures (R-intro with the
+    /// layout PDF: 42 MB against 32 MB).
+    pub(crate) fn pages_in_runs(&self) -> bool {
+        let f = &self.spec.formats;
+        !(f.layouts || f.erased || self.ocr_forced())
+    }
+
     /// Whether any of this job's pages may be OCRed from the start.
     pub(crate) fn ocr_forced(&self) -> bool {
         self.spec.ocr.mode == OcrMode::Always
@@ -119,6 +130,7 @@ impl Job {
         if self.stopping.is_some() {
             return None;
         }
+        let runs = self.pages_in_runs();
         for doc in self.active.iter_mut() {
             match &mut doc.state {
                 DocState::Queued { attempts } => {
@@ -142,12 +154,15 @@ impl Job {
                     if r.claims.exhausted() {
                         continue;
                     }
-                    // Cheap pages go in view-long runs (see `affinity`); OCR pages, which
-                    // cost far more than opening a view, one at a time.
-                    let (cost, run) = if r.ocr_priced {
-                        (self.costs.1, 1)
+                    let cost = if r.ocr_priced {
+                        self.costs.1
                     } else {
-                        (self.costs.0, u64::from(VIEW_PAGES))
+                        self.costs.0
+                    };
+                    let run = if r.ocr_priced || !runs {
+                        1
+                    } else {
+                        u64::from(VIEW_PAGES)
                     };
                     // No room now: this job waits its turn; the others may still fit.
                     let permit = budget.try_admit(cost)?;
@@ -257,7 +272,7 @@ impl Scheduler {
                 state: DocState::Queued { attempts: 0 },
             });
             if let Some(why) = too_large(&j.spec, &j.inputs[input]) {
-                self.finish_doc(job, id, Some(why));
+                self.finish_doc(job, id, Some((FileErrorKind::TooLarge, why)));
             }
         }
         self.end_job_if_done(job);
@@ -335,9 +350,10 @@ impl Scheduler {
         for (id, complete, path) in docs {
             let why = match (complete, error) {
                 (true, None) => None,
-                (_, Some(e)) => Some(format!("{path}: {e}")),
-                (false, None) => Some(format!(
-                    "{path}: interrupted before the end; no output written for this file"
+                (_, Some(e)) => Some((FileErrorKind::Interrupted, format!("{path}: {e}"))),
+                (false, None) => Some((
+                    FileErrorKind::Interrupted,
+                    format!("{path}: interrupted before the end; no output written for this file"),
                 )),
             };
             self.finish_doc(job, id, why);
@@ -352,8 +368,8 @@ fn too_large(spec: &JobSpec, input: &Input) -> Option<String> {
     let size = std::fs::metadata(&input.path).ok()?.len();
     (size > limit).then(|| {
         format!(
-            "{}: the file is {}, over the --max-file-size limit of {}; raise the limit if \
-             the file is trusted",
+            "{}: the file is {}, over the file size limit of {}; raise the limit if the \
+             file is trusted",
             input.path.display(),
             human(size),
             human(limit)

@@ -98,8 +98,9 @@ pub(crate) struct Scheduler {
     /// The job dispatch asks first next time (round robin).
     turn: usize,
     next_request: u64,
-    /// Reorder window of each document, in pages.
-    window: usize,
+    /// Reorder window of a document whose pages go in runs, and of one whose pages go one
+    /// at a time, in pages.
+    window: (usize, usize),
     /// Each worker's memory limit, for messages.
     worker_memory: Option<u64>,
     shutting_down: bool,
@@ -122,9 +123,12 @@ impl Scheduler {
             jobs: Vec::new(),
             turn: 0,
             next_request: 0,
-            // Room for every worker's run of a view's pages while the earliest is still
-            // being read (results wait here at their real size, ~10 KB a text page).
-            window: (2 * n * pagemill_pdf::VIEW_PAGES as usize).max(16),
+            // With runs: room for every worker's run of a view's pages while the earliest
+            // is still being read (results wait here: ~5 MB on R-refman's text pages).
+            window: (
+                (2 * n * pagemill_pdf::VIEW_PAGES as usize).max(16),
+                (4 * n).max(16),
+            ),
             worker_memory,
             shutting_down: false,
         }
@@ -325,8 +329,8 @@ impl Scheduler {
     fn on_response(&mut self, f: Flight, response: Response, bytes: usize) {
         match (response, f.kind) {
             (Response::Opened { info, .. }, TaskKind::Open) => self.start_doc(f.job, f.doc, info),
-            (Response::OpenFailed { message, .. }, TaskKind::Open) => {
-                self.finish_doc(f.job, f.doc, Some(message))
+            (Response::OpenFailed { kind, message, .. }, TaskKind::Open) => {
+                self.finish_doc(f.job, f.doc, Some((kind, message)))
             }
             (
                 Response::Page {

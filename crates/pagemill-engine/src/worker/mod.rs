@@ -23,6 +23,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufReader, BufWriter};
 use std::time::Instant;
 
+use pagemill_core::model::FileErrorKind;
 use pagemill_core::protocol::{read_frame, write_frame, FrameError, Request, Response};
 use pagemill_pdf::{Engine, PdfError};
 
@@ -68,10 +69,11 @@ impl<'e> PagePipeline<'e> {
                     },
                     None => Response::OpenFailed {
                         id,
+                        kind: FileErrorKind::Unreadable,
                         message: "document not open".into(),
                     },
                 },
-                Err(message) => Response::OpenFailed { id, message },
+                Err((kind, message)) => Response::OpenFailed { id, kind, message },
             }),
             Request::Page { id, doc, index } => {
                 let started = Instant::now();
@@ -83,7 +85,7 @@ impl<'e> PagePipeline<'e> {
                         }
                         None => page::failed(index, "document not open".into()),
                     },
-                    Err(message) => page::failed(index, message),
+                    Err((_, message)) => page::failed(index, message),
                 };
                 let worker_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
                 Some(Response::Page {
@@ -100,7 +102,11 @@ impl<'e> PagePipeline<'e> {
     }
 
     /// Makes sure document `id` is open (reopening it if it was let go).
-    fn open_doc(&mut self, id: u32, doc: &pagemill_core::protocol::DocRef) -> Result<(), String> {
+    fn open_doc(
+        &mut self,
+        id: u32,
+        doc: &pagemill_core::protocol::DocRef,
+    ) -> Result<(), (FileErrorKind, String)> {
         if self.open.iter().any(|d| d.id == id) {
             return Ok(());
         }

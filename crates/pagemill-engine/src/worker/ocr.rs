@@ -140,7 +140,7 @@ pub(crate) fn ocr_pdf_page(
         tracing::info!(
             page = index + 1,
             dpi = img.dpi,
-            "page rendered below --ocr-dpi to stay under --max-page-pixels"
+            "page rendered below the OCR resolution to stay under the page pixel limit"
         );
     }
     let raster = Raster {

@@ -3,10 +3,10 @@
 
 use std::io::Read;
 
-use pagemill_core::model::{DocInfo, DocKind};
+use pagemill_core::model::{DocInfo, DocKind, FileErrorKind};
 use pagemill_core::protocol::DocumentSource;
 use pagemill_image::ImageDocument;
-use pagemill_pdf::{Engine, PagedDocument};
+use pagemill_pdf::{Engine, PagedDocument, PdfError};
 
 /// An open input document.
 pub(crate) enum Source<'e> {
@@ -23,22 +23,42 @@ impl<'e> Source<'e> {
         engine: &'e Engine,
         source: &DocumentSource,
         password: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, (FileErrorKind, String)> {
+        let unreadable = |message: String| (FileErrorKind::Unreadable, message);
         let Some(path) = source.local_path() else {
-            return Err(format!("{source}: this worker can read only local files"));
+            return Err(unreadable(format!(
+                "{source}: this worker can read only local files"
+            )));
         };
         let mut head = [0u8; 16];
         let n = std::fs::File::open(path)
             .and_then(|mut f| f.read(&mut head))
-            .map_err(|e| format!("{}: cannot read the file: {e}", path.display()))?;
+            .map_err(|e| {
+                let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                    FileErrorKind::NotFound
+                } else {
+                    FileErrorKind::Unreadable
+                };
+                (
+                    kind,
+                    format!("{}: cannot read the file: {e}", path.display()),
+                )
+            })?;
         if pagemill_image::sniff(&head[..n]).is_some() {
             return ImageDocument::open(path)
                 .map(Source::Image)
-                .map_err(|e| format!("{}: {e}", path.display()));
+                .map_err(|e| unreadable(format!("{}: {e}", path.display())));
         }
         PagedDocument::open(engine, path, password)
             .map(Source::Pdf)
-            .map_err(|e| e.to_string())
+            .map_err(|e| {
+                let kind = match e {
+                    PdfError::PasswordRequired { .. } => FileErrorKind::PasswordRequired,
+                    PdfError::WrongPassword { .. } => FileErrorKind::WrongPassword,
+                    _ => FileErrorKind::Unreadable,
+                };
+                (kind, e.to_string())
+            })
     }
 
     /// Facts for the parent.
