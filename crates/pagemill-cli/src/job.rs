@@ -219,8 +219,6 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         max_pages: Some(args.max_pages),
         sinks: Vec::new(),
     };
-    // More workers than inputs' pages can use only cost memory; a few inputs are enough
-    // to keep every core busy, as pages of one document run in parallel.
     let config = EngineConfig {
         workers,
         memory_budget: args.memory_budget,
@@ -246,7 +244,7 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
             .context("cannot install the signal handler")?;
     }
     let mut reporter = Reporter::new(args.progress, args.quiet);
-    let (job, summary) = match convert(config, spec, &stop, |ev| reporter.event(ev)) {
+    let summary = match convert(config, spec, &stop, |ev| reporter.event(ev)) {
         Ok(r) => r,
         Err(EngineError::NothingToConvert { errors }) => {
             for e in &errors {
@@ -263,7 +261,6 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         Err(e) => return Err(e.into()),
     };
     reporter.finish(&summary);
-    let _ = job;
     if summary.interrupted {
         eprintln!(
             "pagemill: interrupted: {} file(s) complete were written; unfinished files left no output",

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::config::{EngineConfig, JobSpec};
-use crate::engine::{Engine, EngineError, JobHandle};
+use crate::engine::{Engine, EngineError};
 use crate::events::{JobEvent, JobSummary};
 
 /// Runs one job on an engine of its own, calling `observe` with each event as it comes.
@@ -16,10 +16,8 @@ pub fn convert(
     spec: JobSpec,
     stop: &AtomicBool,
     mut observe: impl FnMut(&JobEvent),
-) -> Result<(JobHandle, JobSummary), EngineError> {
-    // More workers than documents can keep busy only costs memory.
-    let workers = config.workers.max(1);
-    let engine = Engine::start(EngineConfig { workers, ..config })?;
+) -> Result<JobSummary, EngineError> {
+    let engine = Engine::start(config)?;
     let job = engine.submit(spec)?;
     let mut cancelled = false;
     loop {
@@ -47,5 +45,5 @@ pub fn convert(
     }
     let summary = job.wait();
     engine.shutdown();
-    Ok((job, summary))
+    Ok(summary)
 }

@@ -42,20 +42,21 @@ pub(crate) struct Checkpoint {
     log: File,
 }
 
-/// Counts the whole records at the start of `log` and the bytes they take.
-fn scan(log: &mut File) -> io::Result<(u64, u64)> {
+/// Counts the whole records at the start of `log`, up to `limit`, and the bytes they take.
+fn scan(log: &mut File, limit: u64) -> io::Result<(u64, u64)> {
     log.seek(SeekFrom::Start(0))?;
     let mut r = BufReader::new(&mut *log);
     let (mut records, mut end) = (0u64, 0u64);
-    loop {
+    while records < limit {
         match read_record(&mut r) {
             Ok(Some((_, len))) => {
                 records += 1;
                 end += len;
             }
-            Ok(None) | Err(_) => return Ok((records, end)),
+            Ok(None) | Err(_) => break,
         }
     }
+    Ok((records, end))
 }
 
 /// Reads one record; `None` at a clean end. A record cut short or not parsing is an error.
@@ -93,7 +94,7 @@ impl Checkpoint {
                     .read(true)
                     .write(true)
                     .open(dir.join(LOG))?;
-                let (records, end) = scan(&mut log)?;
+                let (records, end) = scan(&mut log, u64::MAX)?;
                 log.set_len(end)?;
                 log.seek(SeekFrom::End(0))?;
                 return Ok((Checkpoint { dir, log }, records));
@@ -137,15 +138,7 @@ impl Checkpoint {
     /// Forgets the records after the first `keep` (one that could not be replayed, and
     /// what follows).
     pub(crate) fn truncate(&mut self, keep: u64) -> io::Result<()> {
-        self.log.seek(SeekFrom::Start(0))?;
-        let mut r = BufReader::new(&mut self.log);
-        let mut end = 0;
-        for _ in 0..keep {
-            match read_record(&mut r)? {
-                Some((_, len)) => end += len,
-                None => break,
-            }
-        }
+        let (_, end) = scan(&mut self.log, keep)?;
         self.log.set_len(end)?;
         self.log.seek(SeekFrom::End(0))?;
         Ok(())
@@ -165,7 +158,7 @@ impl Checkpoint {
 /// directory) holds: what `--resume` would replay.
 pub fn resume_records(out_dir: &Path) -> io::Result<u64> {
     let mut log = File::open(out_dir.join(RESUME_DIR).join(LOG))?;
-    Ok(scan(&mut log)?.0)
+    Ok(scan(&mut log, u64::MAX)?.0)
 }
 
 /// What a checkpoint must match to be resumed: the file (path, size, modification

@@ -24,7 +24,7 @@ use std::io::{self, BufReader, BufWriter};
 use std::time::Instant;
 
 use pagemill_core::model::FileErrorKind;
-use pagemill_core::protocol::{read_frame, write_frame, FrameError, Request, Response};
+use pagemill_core::protocol::{read_frame, write_frame, DocRef, FrameError, Request, Response};
 use pagemill_pdf::{Engine, PdfError};
 
 pub use error::{PageError, WorkerError};
@@ -61,30 +61,18 @@ impl<'e> PagePipeline<'e> {
     /// Answers one request (`None` for those that are not answered: `Close`).
     pub fn handle(&mut self, req: Request) -> Option<Response> {
         match req {
-            Request::Open { id, doc } => Some(match self.open_doc(doc.id, &doc) {
-                Ok(()) => match self.open.iter().find(|d| d.id == doc.id) {
-                    Some(d) => Response::Opened {
-                        id,
-                        info: d.doc.info(),
-                    },
-                    None => Response::OpenFailed {
-                        id,
-                        kind: FileErrorKind::Unreadable,
-                        message: "document not open".into(),
-                    },
+            Request::Open { id, doc } => Some(match open_doc(&mut self.open, self.engine, &doc) {
+                Ok(source) => Response::Opened {
+                    id,
+                    info: source.info(),
                 },
                 Err((kind, message)) => Response::OpenFailed { id, kind, message },
             }),
             Request::Page { id, doc, index } => {
                 let started = Instant::now();
                 limit_cpu(doc.page_timeout_ms);
-                let result = match self.open_doc(doc.id, &doc) {
-                    Ok(()) => match self.open.iter_mut().find(|d| d.id == doc.id) {
-                        Some(d) => {
-                            page::read_page(self.engine, &mut self.ocr, &mut d.doc, &doc, index)
-                        }
-                        None => page::failed(index, "document not open".into()),
-                    },
+                let result = match open_doc(&mut self.open, self.engine, &doc) {
+                    Ok(source) => page::read_page(&mut self.ocr, source, &doc, index),
                     Err((_, message)) => page::failed(index, message),
                 };
                 let worker_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
@@ -100,24 +88,27 @@ impl<'e> PagePipeline<'e> {
             }
         }
     }
+}
 
-    /// Makes sure document `id` is open (reopening it if it was let go).
-    fn open_doc(
-        &mut self,
-        id: u32,
-        doc: &pagemill_core::protocol::DocRef,
-    ) -> Result<(), (FileErrorKind, String)> {
-        if self.open.iter().any(|d| d.id == id) {
-            return Ok(());
-        }
-        let opened = Source::open(self.engine, &doc.source, doc.password.as_deref())?;
-        self.open.retain(|o| o.id != id);
-        while self.open.len() >= OPEN_DOCS {
-            self.open.pop_front();
-        }
-        self.open.push_back(OpenDoc { id, doc: opened });
-        Ok(())
+/// The open document `doc`, opened (or reopened, if it was let go) when it is not.
+fn open_doc<'a, 'e>(
+    open: &'a mut VecDeque<OpenDoc<'e>>,
+    engine: &'e Engine,
+    doc: &DocRef,
+) -> Result<&'a mut Source<'e>, (FileErrorKind, String)> {
+    if let Some(pos) = open.iter().position(|d| d.id == doc.id) {
+        return Ok(&mut open[pos].doc);
     }
+    let opened = Source::open(engine, &doc.source, doc.password.as_deref())?;
+    while open.len() >= OPEN_DOCS {
+        open.pop_front();
+    }
+    open.push_back(OpenDoc {
+        id: doc.id,
+        doc: opened,
+    });
+    let last = open.len() - 1;
+    Ok(&mut open[last].doc)
 }
 
 /// Runs the worker loop of the local process transport until stdin closes. Errors only

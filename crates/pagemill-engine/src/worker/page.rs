@@ -14,7 +14,7 @@ use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings};
 use pagemill_core::{FailureReason, Page, PageFailure, PageOutcome, PageResult};
 use pagemill_image::ImageError;
 use pagemill_ocr::OcrError;
-use pagemill_pdf::{Engine, PdfError};
+use pagemill_pdf::PdfError;
 
 use super::erase::erase_page;
 use super::error::PageError;
@@ -36,7 +36,6 @@ pub(super) fn failed(index: u32, message: String) -> PageResult {
 
 /// Page `index` of an open document, with the pictures `doc` asks for.
 pub(super) fn read_page(
-    _engine: &Engine,
     ocr: &mut OcrState,
     source: &mut Source<'_>,
     doc: &DocRef,
