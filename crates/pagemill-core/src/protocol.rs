@@ -130,8 +130,13 @@ impl Request {
 }
 
 /// Worker → parent.
+///
+/// Externally tagged (`{"page": {...}}`), unlike [`Request`]: serde reads an internally
+/// tagged enum twice (into a buffer of generic values, then into the variant), and page
+/// answers are the bulk of what the parent reads — the buffering was half of its reader
+/// threads' time on R-refman.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Response {
     /// Reply to [`Request::Open`].
     Opened {
