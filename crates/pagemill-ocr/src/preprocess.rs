@@ -224,7 +224,7 @@ pub struct Prepared {
 pub fn make_upright(image: &GrayImage<'_>, quads: u8, deskew: bool) -> Result<Prepared, OcrError> {
     let mut upright = Upright::identity(image.width, image.height);
     let pix = Pix::from_gray(image)?;
-    let pix = if quads % 4 == 0 {
+    let pix = if quads.is_multiple_of(4) {
         pix
     } else {
         upright.quads = quads % 4;

@@ -300,7 +300,7 @@ impl Scheduler {
                 }
                 if matches!(flight.kind, TaskKind::Page { .. }) {
                     s.pages_done += 1;
-                    if s.pages_done % faults::RSS_CHECK_EVERY == 0 {
+                    if s.pages_done.is_multiple_of(faults::RSS_CHECK_EVERY) {
                         self.check_worker_memory(slot);
                     }
                 }
