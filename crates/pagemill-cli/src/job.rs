@@ -217,6 +217,7 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         resume: args.resume,
         max_file_size: Some(args.max_file_size),
         max_pages: Some(args.max_pages),
+        source_label: pagemill_engine::SourceLabel::AsGiven,
         sinks: Vec::new(),
     };
     let config = EngineConfig {

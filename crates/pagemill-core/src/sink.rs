@@ -24,8 +24,11 @@ use crate::result::PageResult;
 pub struct DocumentMeta {
     /// The engine's id of the document (unique for the engine's life).
     pub doc: u32,
-    /// The input as the user named it (a path, or an upload's name).
+    /// The input as the user named it (a path, or an upload's name), as outputs show it.
     pub source: String,
+    /// Where the input can be read, for sinks that copy from it (the searchable PDF,
+    /// text removal).
+    pub path: std::path::PathBuf,
     /// Name outputs are called after (`<stem>.md` …).
     pub stem: String,
     /// What the worker found when it opened the document.
@@ -101,6 +104,7 @@ mod tests {
         let meta = DocumentMeta {
             doc: 1,
             source: "a.pdf".into(),
+            path: "a.pdf".into(),
             stem: "a".into(),
             info: DocInfo {
                 page_count: 2,

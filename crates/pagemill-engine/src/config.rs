@@ -97,6 +97,10 @@ pub struct JobSpec {
     pub max_file_size: Option<u64>,
     /// Documents with more pages than this are refused when opened.
     pub max_pages: Option<u32>,
+    /// How outputs name each input (the JSON's `source`): as given (the CLI's paths), or
+    /// by file name only (a service's uploads, whose paths on the server mean nothing to
+    /// the client).
+    pub source_label: SourceLabel,
     /// More consumers of every document's pages (an indexer, an extractor), after the
     /// file outputs. Not serialised: they are code, not settings.
     #[serde(skip)]
@@ -119,6 +123,7 @@ impl Default for JobSpec {
             resume: false,
             max_file_size: Some(4 << 30),
             max_pages: Some(100_000),
+            source_label: SourceLabel::AsGiven,
             sinks: Vec::new(),
         }
     }
@@ -141,8 +146,33 @@ impl fmt::Debug for JobSpec {
             .field("resume", &self.resume)
             .field("max_file_size", &self.max_file_size)
             .field("max_pages", &self.max_pages)
+            .field("source_label", &self.source_label)
             .field("sinks", &self.sinks.len())
             .finish()
+    }
+}
+
+/// How outputs name an input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceLabel {
+    /// The path as given.
+    #[default]
+    AsGiven,
+    /// The file name only.
+    FileName,
+}
+
+impl SourceLabel {
+    /// The label of `path`.
+    pub fn label(self, path: &std::path::Path) -> String {
+        match self {
+            SourceLabel::AsGiven => path.display().to_string(),
+            SourceLabel::FileName => path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        }
     }
 }
 

@@ -28,7 +28,7 @@ mod scheduler;
 pub mod transport;
 pub mod worker;
 
-pub use config::{EngineConfig, JobSpec};
+pub use config::{EngineConfig, JobSpec, SourceLabel};
 pub use engine::{Engine, EngineError, JobHandle};
 pub use events::{FileReport, JobEvent, JobSummary, PageStatus, EVENT_SCHEMA_VERSION};
 pub use inputs::{plan_inputs, Input, InputError};

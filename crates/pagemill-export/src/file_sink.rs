@@ -172,7 +172,7 @@ impl FormatWriter for SearchablePdfWriter<OutputFile> {
         if doc.info.kind == DocKind::Image {
             return SearchablePdfWriter::for_images(out).map(Some);
         }
-        match SearchablePdfWriter::for_pdf(Path::new(&doc.source), out) {
+        match SearchablePdfWriter::for_pdf(&doc.path, out) {
             Ok(w) => Ok(Some(w)),
             Err(SearchableError::Io(e)) => Err(e),
             Err(e) => {

@@ -137,7 +137,7 @@ pub struct DocumentSinks {
 
 impl DocumentSinks {
     /// Prepares `dir` (`OUT/IN/`) and starts every selected format under
-    /// `dir/.pagemill-tmp/` for the document `input` (named `stem`). Leftovers of an
+    /// `dir/.pagemill-tmp/` for the document `input` (named `stem`, shown as `source`). Leftovers of an
     /// earlier run that was killed are removed first.
     ///
     /// A searchable PDF that cannot be made for this input (an encrypted or damaged PDF)
@@ -145,6 +145,7 @@ impl DocumentSinks {
     pub fn create(
         dir: &Path,
         stem: &str,
+        source: &str,
         input: &Path,
         info: &DocInfo,
         formats: Formats,
@@ -168,7 +169,8 @@ impl DocumentSinks {
         }
         let meta = DocumentMeta {
             doc: 0,
-            source: input.display().to_string(),
+            source: source.to_string(),
+            path: input.to_path_buf(),
             stem: stem.to_string(),
             info: info.clone(),
             pages,
@@ -259,7 +261,7 @@ mod tests {
     /// The default sinks of a one-page `doc.pdf` under `dir`.
     fn sinks(dir: &Path) -> DocumentSinks {
         let input = Path::new("doc.pdf");
-        DocumentSinks::create(dir, "doc", input, &info(), Formats::default(), 1).unwrap()
+        DocumentSinks::create(dir, "doc", "doc.pdf", input, &info(), Formats::default(), 1).unwrap()
     }
 
     #[test]

@@ -114,7 +114,8 @@ impl Scheduler {
         let total = j.spec.pages.count(info.page_count);
         let meta = DocumentMeta {
             doc: id,
-            source: input.path.display().to_string(),
+            source: j.spec.source_label.label(&input.path),
+            path: input.path.clone(),
             stem: input.stem.clone(),
             info: info.clone(),
             pages: total,
@@ -122,6 +123,7 @@ impl Scheduler {
         let files = DocumentSinks::create(
             &input.out_dir,
             &input.stem,
+            &meta.source,
             &input.path,
             &info,
             j.spec.formats,
