@@ -6,6 +6,7 @@ mod convert;
 mod erase;
 mod job;
 mod progress;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,9 @@ enum Command {
     /// report of the erased boxes (IN.erased.json).
     #[command(name = "erase-text")]
     EraseText(erase::EraseArgs),
+    /// Run the HTTP job service: upload documents, watch their pages convert (SSE), fetch
+    /// the results. Settings also come from PAGEMILL_* environment variables (a flag wins).
+    Serve(serve::ServeArgs),
     /// Internal: run as a worker process (started by `convert`).
     #[command(name = "internal-worker", hide = true)]
     InternalWorker,
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Convert(args) => exit_code(convert::run(args)),
         Command::EraseText(args) => exit_code(erase::run(args)),
+        Command::Serve(args) => exit_code(serve::run(args)),
         Command::InternalWorker => match pagemill_engine::worker::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,0 +1,432 @@
+//! `pagemill serve` end to end: the real binary on a loopback port, a real HTTP client.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{convert, data, read};
+use reqwest::blocking::{multipart, Client};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--jobs",
+                "2",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start pagemill serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+/// Uploads `file` with `fields`; returns the 202 answer.
+fn upload(s: &Server, file: &Path, fields: &[(&str, &str)]) -> Value {
+    let mut form = multipart::Form::new().file("file", file).unwrap();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    let res = client()
+        .post(s.url("/v1/jobs"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    res.json().unwrap()
+}
+
+/// The job's SSE events from `after`, until the stream ends (the job's end), as
+/// `(id, event)`.
+fn events(s: &Server, id: &str, after: Option<u64>) -> Vec<(u64, Value)> {
+    let mut req = client().get(s.url(&format!("/v1/jobs/{id}/events")));
+    if let Some(a) = after {
+        req = req.header("Last-Event-ID", a.to_string());
+    }
+    let res = req.send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut out = Vec::new();
+    let mut seq = 0;
+    for line in BufReader::new(res).lines() {
+        let line = line.unwrap();
+        if let Some(v) = line.strip_prefix("id: ") {
+            seq = v.parse().unwrap();
+        } else if let Some(v) = line.strip_prefix("data: ") {
+            out.push((seq, serde_json::from_str(v).unwrap()));
+        }
+    }
+    out
+}
+
+fn get_json(s: &Server, path: &str) -> Value {
+    let res = client().get(s.url(path)).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.json().unwrap()
+}
+
+#[test]
+fn an_upload_converts_and_its_events_stream_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let job = upload(
+        &s,
+        &data("camlidl-manual.pdf"),
+        &[("pages", "1-4"), ("format", "md,json")],
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(job["state"], "queued");
+
+    let evs = events(&s, &id, None);
+    let ids: Vec<u64> = evs.iter().map(|e| e.0).collect();
+    assert_eq!(
+        ids,
+        (1..=evs.len() as u64).collect::<Vec<_>>(),
+        "ids count up from 1"
+    );
+    let kinds: Vec<&str> = evs.iter().map(|e| e.1["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"state"));
+    assert_eq!(evs.last().unwrap().1["state"], "succeeded");
+    let pages: Vec<u64> = evs
+        .iter()
+        .filter(|e| e.1["event"] == "page")
+        .map(|e| e.1["page"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pages, vec![1, 2, 3, 4]);
+    assert!(
+        evs.iter().all(|e| e.1["job"] == id.as_str()),
+        "events carry the service's job id"
+    );
+    let text = evs.iter().map(|e| e.1.to_string()).collect::<String>();
+    assert!(
+        !text.contains(&dir.path().display().to_string()),
+        "no server path leaks: {text}"
+    );
+
+    // A reconnecting client gets what follows its last event only.
+    let rest = events(&s, &id, Some(3));
+    assert_eq!(rest.first().map(|e| e.0), Some(4));
+    assert_eq!(rest.len(), evs.len() - 3);
+
+    let status = get_json(&s, &format!("/v1/jobs/{id}"));
+    assert_eq!(status["state"], "succeeded");
+    assert_eq!(status["pages"]["done"], 4);
+    assert_eq!(status["pages"]["total"], 4);
+
+    let files = get_json(&s, &format!("/v1/jobs/{id}/files"));
+    let names: Vec<&str> = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["camlidl-manual.json", "camlidl-manual.md"]);
+
+    // The service writes what the CLI writes.
+    let cli = tempfile::tempdir().unwrap();
+    let o = convert(
+        &[data("camlidl-manual.pdf")],
+        cli.path(),
+        &["--pages", "1-4", "--format", "md,json"],
+    );
+    assert!(o.status.success());
+    let res = client()
+        .get(s.url(&format!("/v1/jobs/{id}/files/camlidl-manual.md")))
+        .send()
+        .unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    assert_eq!(
+        res.text().unwrap(),
+        read(cli.path().join("camlidl-manual/camlidl-manual.md"))
+    );
+
+    // A range of it.
+    let res = client()
+        .get(s.url(&format!("/v1/jobs/{id}/files/camlidl-manual.md")))
+        .header("Range", "bytes=0-9")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(res.bytes().unwrap().len(), 10);
+
+    let listed = get_json(&s, "/v1/jobs");
+    assert_eq!(listed["jobs"][0]["id"], id.as_str());
+
+    // Deleted: gone from the API and the disk.
+    let res = client()
+        .delete(s.url(&format!("/v1/jobs/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = client()
+        .get(s.url(&format!("/v1/jobs/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(!dir.path().join("jobs").join(&id).exists());
+}
+
+/// Sends `head` (request line and headers) and reads the answer's status line without
+/// sending any body.
+fn status_before_body(s: &Server, head: &str) -> String {
+    let mut tcp = TcpStream::connect(s.addr()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    tcp.write_all(head.as_bytes()).unwrap();
+    let mut buf = [0u8; 256];
+    let n = tcp.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn limits_and_bad_requests_get_their_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--max-upload-size", "1MB"]);
+
+    // 413 from the Content-Length alone: the body is never sent.
+    let line = status_before_body(
+        &s,
+        "POST /v1/jobs?filename=a.pdf HTTP/1.1\r\nHost: x\r\nContent-Type: application/pdf\r\nContent-Length: 60000000\r\n\r\n",
+    );
+    assert!(line.contains(" 413 "), "{line}");
+
+    // 413 for a chunked body as soon as it passes the limit: the client keeps sending
+    // (from another thread) while the answer comes back.
+    let mut tcp = TcpStream::connect(s.addr()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    tcp.write_all(
+        b"POST /v1/jobs?filename=a.pdf HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .unwrap();
+    let mut writer = tcp.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = [b'x'; 65536];
+        let mut sent = 0u64;
+        while sent < (16 << 20) {
+            let ok = writer.write_all(b"10000\r\n").is_ok()
+                && writer.write_all(&chunk).is_ok()
+                && writer.write_all(b"\r\n").is_ok();
+            if !ok {
+                break;
+            }
+            sent += chunk.len() as u64;
+        }
+        sent
+    });
+    let mut buf = [0u8; 256];
+    let n = tcp.read(&mut buf).unwrap();
+    let line = String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(line.contains(" 413 "), "{line}");
+    drop(tcp);
+    let sent = sender.join().unwrap();
+    assert!(
+        sent < 16 << 20,
+        "the server stopped reading: {sent} bytes went out"
+    );
+
+    // Unknown options are named.
+    let form = multipart::Form::new()
+        .file("file", data("camlidl-manual.pdf"))
+        .unwrap()
+        .text("colour", "red");
+    let res = client()
+        .post(s.url("/v1/jobs"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().unwrap().contains("colour"));
+
+    // No file.
+    let form = multipart::Form::new().text("pages", "1");
+    let res = client()
+        .post(s.url("/v1/jobs"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // Nothing half-received is left behind.
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("uploads"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("jobs")).unwrap().count(),
+        0
+    );
+
+    // A raw body with a hostile name: kept under a safe one.
+    let res = client()
+        .post(s.url("/v1/jobs?filename=..%2F..%2Fevil.pdf&pages=1&format=md"))
+        .header("Content-Type", "application/pdf")
+        .body(std::fs::read(data("camlidl-manual.pdf")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let job: Value = res.json().unwrap();
+    assert_eq!(job["files"][0], "evil.pdf");
+    let id = job["id"].as_str().unwrap();
+    let evs = events(&s, id, None);
+    assert_eq!(evs.last().unwrap().1["state"], "succeeded");
+
+    // Paths out of the job's outputs are refused.
+    for bad in [
+        "..%2F..%2Fpagemill.db",
+        "..%2Finput%2Fevil.pdf",
+        "%2Fetc%2Fpasswd",
+        ".pagemill-resume",
+    ] {
+        let res = client()
+            .get(s.url(&format!("/v1/jobs/{id}/files/{bad}")))
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{bad}");
+    }
+    let res = client().get(s.url("/v1/jobs/nope")).send().unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        client().get(s.url("/healthz")).send().unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        client().get(s.url("/readyz")).send().unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn a_killed_server_resumes_its_job_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--max-running-jobs", "1"];
+    let mut s = Server::start(dir.path(), &args);
+    // OCR of every page (about a second each): the job is mid-way when the server dies.
+    let fields = [("pages", "1-6"), ("format", "md,json"), ("ocr", "always")];
+    let job = upload(&s, &data("camlidl-manual.pdf"), &fields);
+    let id = job["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    loop {
+        let st = get_json(&s, &format!("/v1/jobs/{id}"));
+        if st["pages"]["done"].as_u64().unwrap_or(0) >= 2 {
+            break;
+        }
+        assert!(
+            st["state"] != "succeeded",
+            "finished before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no progress: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = s.child.kill(); // SIGKILL: no graceful stop
+    let _ = s.child.wait();
+    drop(s);
+
+    let s = Server::start(dir.path(), &args);
+    let evs = events(&s, &id, None);
+    assert_eq!(evs.last().unwrap().1["state"], "succeeded", "{evs:?}");
+    let st = get_json(&s, &format!("/v1/jobs/{id}"));
+    assert_eq!(st["pages"]["done"], 6, "{st}");
+
+    // The same run by the CLI, naming the input as the service does (by its file name).
+    let cli = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .current_dir(data("."))
+        .args([
+            "convert",
+            "camlidl-manual.pdf",
+            "--pages",
+            "1-6",
+            "--format",
+            "md,json",
+        ])
+        .args(["--ocr", "always", "--jobs", "2", "-o"])
+        .arg(cli.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for name in ["camlidl-manual.md", "camlidl-manual.json"] {
+        let got = client()
+            .get(s.url(&format!("/v1/jobs/{id}/files/{name}")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert_eq!(
+            got,
+            read(cli.path().join("camlidl-manual").join(name)),
+            "{name}"
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! The service's settings: where it listens, where it keeps its data, and the limits that
+//! protect the machine from its clients.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pagemill_engine::EngineConfig;
+
+/// Everything `pagemill serve` is started with.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where jobs, uploads, results and the job database live.
+    pub data_dir: PathBuf,
+    /// Largest upload (all files of one request together), in bytes.
+    pub max_upload_size: u64,
+    /// Jobs waiting to start before new ones are refused with 429.
+    pub max_queued_jobs: usize,
+    /// Jobs handed to the engine at once; their pages interleave there. The others wait
+    /// in the queue, in order.
+    pub max_running_jobs: usize,
+    /// Free space the data directory keeps: below it, uploads get 507 and `/readyz` 503.
+    pub min_free_disk: u64,
+    /// How long finished jobs (and their results) are kept.
+    pub retention: Duration,
+    /// The engine's machine settings (workers, memory budget).
+    pub engine: EngineConfig,
+}
+
+impl ServerConfig {
+    /// The defaults, with data under `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir,
+            max_upload_size: 200 * 1000 * 1000,
+            max_queued_jobs: 1000,
+            max_running_jobs: 4,
+            min_free_disk: 1 << 30,
+            retention: Duration::from_secs(24 * 3600),
+            engine: EngineConfig::default(),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! `/v1/jobs`: create (upload), list, show and delete jobs.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::options::JobOptions;
+use crate::runner::now_ms;
+use crate::store::{JobRecord, JobState};
+use crate::upload::{self, Received};
+use crate::{db, App, OWNER};
+
+/// What a multipart body may carry beyond its files' bytes (boundaries, part headers,
+/// option fields) before its `Content-Length` alone gets a 413.
+const MULTIPART_SLACK: u64 = 64 << 10;
+
+/// How long a `DELETE` waits for a running job to stop before giving up with 503.
+const CANCEL_WAIT: Duration = Duration::from_secs(30);
+
+/// The links of job `id`.
+fn urls(id: &str) -> Value {
+    json!({
+        "self": format!("/v1/jobs/{id}"),
+        "events": format!("/v1/jobs/{id}/events"),
+        "files": format!("/v1/jobs/{id}/files"),
+    })
+}
+
+/// A job as the API shows it.
+pub(crate) fn job_json(job: &JobRecord, errors: Option<Value>) -> Value {
+    let written = job.pages_done + job.pages_failed;
+    let end = job.finished_ms.unwrap_or_else(now_ms);
+    let rate = match job.started_ms {
+        Some(s) if end > s => written as f64 * 1000.0 / (end - s) as f64,
+        _ => 0.0,
+    };
+    let mut v = json!({
+        "id": job.id,
+        "state": job.state,
+        "files": job.inputs,
+        "created_ms": job.created_ms,
+        "started_ms": job.started_ms,
+        "finished_ms": job.finished_ms,
+        "pages": {"total": job.pages_total, "done": job.pages_done, "failed": job.pages_failed},
+        "pages_per_second": (rate * 100.0).round() / 100.0,
+        "error": job.error,
+        "urls": urls(&job.id),
+    });
+    if let (Some(errors), Value::Object(map)) = (errors, &mut v) {
+        map.insert("errors".into(), errors);
+    }
+    v
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// `POST /v1/jobs`: multipart (`file` fields and option fields) or a raw body named by
+/// `?filename=`; options may also be query parameters. 202 with the job's id and links.
+pub async fn create(
+    State(app): State<App>,
+    Query(query): Query<HashMap<String, String>>,
+    req: Request,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let limit = app.config.max_upload_size;
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    // Refused before a byte of the body is read.
+    if let Some(len) = content_length(req.headers()) {
+        let allowed = if multipart {
+            limit + MULTIPART_SLACK
+        } else {
+            limit
+        };
+        if len > allowed {
+            return Err(ApiError::too_large(limit));
+        }
+    }
+    let queued = db(&app, |s| s.queued()).await?;
+    if queued >= app.config.max_queued_jobs {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue_full",
+            format!("{queued} jobs are waiting; try again later"),
+        );
+        e.retry_after = Some(10);
+        return Err(e);
+    }
+    let data = app.data.clone();
+    let free = tokio::task::spawn_blocking(move || data.free_bytes())
+        .await
+        .ok()
+        .flatten();
+    if free.is_some_and(|f| {
+        f < app
+            .config
+            .min_free_disk
+            .saturating_add(limit.min(content_length(req.headers()).unwrap_or(limit)))
+    }) {
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "disk_full",
+            "the server is short of disk space; try again later",
+        ));
+    }
+    let mut options = JobOptions::default();
+    let mut filename = None;
+    for (k, v) in &query {
+        match k.as_str() {
+            "filename" => filename = Some(v.clone()),
+            _ => options
+                .set(k, v)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        }
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let staging = app.data.staging(&id);
+    let received = if multipart {
+        let mp = axum::extract::Multipart::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        upload::multipart(mp, &staging, limit, options).await
+    } else {
+        let name = filename.as_deref().unwrap_or("upload");
+        upload::raw(req.into_body(), name, &staging, limit, options).await
+    };
+    let received = match received {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&staging).await;
+            return Err(e);
+        }
+    };
+    let job = accept(&app, &id, received).await;
+    if job.is_err() {
+        let _ = tokio::fs::remove_dir_all(&staging).await;
+        let _ = app.data.remove_job(&id);
+    }
+    let job = job?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"id": job.id, "state": job.state, "files": job.inputs, "urls": urls(&job.id)})),
+    ))
+}
+
+/// Moves a whole upload into its job folder and queues the job.
+async fn accept(app: &App, id: &str, received: Received) -> Result<JobRecord, ApiError> {
+    tokio::fs::create_dir_all(app.data.job(id)).await?;
+    tokio::fs::rename(app.data.staging(id), app.data.inputs(id)).await?;
+    let job = JobRecord {
+        id: id.to_string(),
+        owner: OWNER.to_string(),
+        state: JobState::Queued,
+        created_ms: now_ms(),
+        started_ms: None,
+        finished_ms: None,
+        options: serde_json::to_string(&received.options).map_err(ApiError::internal)?,
+        inputs: received.files,
+        pages_total: 0,
+        pages_done: 0,
+        pages_failed: 0,
+        error: None,
+        resume: false,
+    };
+    let stored = job.clone();
+    db(app, move |s| s.insert(&stored)).await?;
+    app.live.open(id, 0);
+    app.runner.poke();
+    tracing::info!(job = %job.id_short(), files = job.inputs.len(), bytes = received.bytes, "job queued");
+    Ok(job)
+}
+
+/// The caller's job `id`, or 404.
+pub(crate) async fn find(app: &App, id: &str) -> Result<JobRecord, ApiError> {
+    let id = id.to_string();
+    db(app, move |s| s.get(&id, OWNER))
+        .await?
+        .ok_or_else(|| ApiError::not_found("job"))
+}
+
+/// `GET /v1/jobs/{id}`: state, page counts, pages/s, page errors.
+pub async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let job = find(&app, &id).await?;
+    let errors = db(&app, move |s| s.page_errors(&id)).await?;
+    let errors = serde_json::to_value(errors).map_err(ApiError::internal)?;
+    Ok(Json(job_json(&job, Some(errors))))
+}
+
+/// `GET /v1/jobs?limit=&offset=`: the caller's jobs, newest first.
+pub async fn list(
+    State(app): State<App>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let number = |k: &str, default: usize| -> Result<usize, ApiError> {
+        match query.get(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("`{k}` must be a number"))),
+        }
+    };
+    let limit = number("limit", 50)?.clamp(1, 500);
+    let offset = number("offset", 0)?;
+    let jobs = db(&app, move |s| s.list(OWNER, limit, offset)).await?;
+    let next = (jobs.len() == limit).then_some(offset + limit);
+    let jobs: Vec<Value> = jobs.iter().map(|j| job_json(j, None)).collect();
+    Ok(Json(json!({"jobs": jobs, "next_offset": next})))
+}
+
+/// `DELETE /v1/jobs/{id}`: cancels the job if it runs, then removes it and its files.
+pub async fn delete(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
+    loop {
+        let job = find(&app, &id).await?;
+        match job.state {
+            JobState::Queued => {
+                let i = id.clone();
+                if db(&app, move |s| s.delete_if_queued(&i)).await? {
+                    break;
+                }
+                // Taken by the runner meanwhile: cancel it as a running job.
+            }
+            JobState::Running => {
+                app.runner.cancel(&id);
+            }
+            _ => {
+                let i = id.clone();
+                db(&app, move |s| s.delete(&i)).await?;
+                break;
+            }
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the job is still stopping; try again",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.live.close(&id);
+    let data = app.data.clone();
+    tokio::task::spawn_blocking(move || data.remove_job(&id))
+        .await
+        .map_err(ApiError::internal)??;
+    Ok(StatusCode::NO_CONTENT)
+}
