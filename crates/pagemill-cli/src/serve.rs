@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
-use clap::Args;
+use anyhow::bail;
+use clap::{Args, Subcommand};
 use pagemill_core::size::parse_size;
 use pagemill_engine::EngineConfig;
 use pagemill_server::ServerConfig;
@@ -41,7 +41,21 @@ fn default_data_dir() -> Option<PathBuf> {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ServeArgs {
+    #[command(subcommand)]
+    command: Option<ServeCommand>,
+
+    /// API key file (`NAME:SHA256` lines, made with `pagemill serve keys add`): requests
+    /// then need `Authorization: Bearer KEY`, and each key sees only its own jobs.
+    #[arg(long, value_name = "FILE", env = "PAGEMILL_API_KEYS")]
+    api_keys: Option<PathBuf>,
+
+    /// Listen on a non-loopback address without API keys (anyone who reaches it can use
+    /// the service).
+    #[arg(long, env = "PAGEMILL_INSECURE_NO_AUTH")]
+    insecure_no_auth: bool,
+
     /// Address to listen on.
     #[arg(
         long,
@@ -95,7 +109,35 @@ pub struct ServeArgs {
     memory_budget: u64,
 }
 
+#[derive(Debug, Subcommand)]
+enum ServeCommand {
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a key named NAME: prints it once (only its SHA-256 is kept in the file).
+    Add {
+        /// The key's name (letters, digits, `-`, `_`); jobs belong to it.
+        name: String,
+        /// The API key file to add it to.
+        #[arg(long, value_name = "FILE", env = "PAGEMILL_API_KEYS")]
+        api_keys: PathBuf,
+    },
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    if let Some(ServeCommand::Keys(KeysCommand::Add { name, api_keys })) = &args.command {
+        let key = pagemill_server::ApiKeys::add(api_keys, name)?;
+        eprintln!(
+            "pagemill: key `{name}` added to {} (shown once; only its hash is kept):",
+            api_keys.display()
+        );
+        println!("{key}");
+        return Ok(crate::exit::OK);
+    }
     let Some(data_dir) = args.data_dir.or_else(default_data_dir) else {
         bail!("no home directory to put the data in: give --data-dir DIR");
     };
@@ -106,6 +148,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     config.max_running_jobs = args.max_running_jobs.max(1);
     config.retention = args.retention;
     config.min_free_disk = args.min_free_disk;
+    config.api_keys = args.api_keys;
+    config.insecure_no_auth = args.insecure_no_auth;
     let defaults = EngineConfig::default();
     config.engine = EngineConfig {
         workers: args.jobs.unwrap_or(defaults.workers).max(1),
@@ -120,7 +164,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
             data_dir.display()
         );
     })
-    .context("pagemill serve")?;
+    .map_err(|e| match e {
+        pagemill_server::ServeError::NoAuth(addr) => anyhow::anyhow!(
+            "refusing to listen on {addr} without API keys: give --api-keys FILE (make keys \
+             with `pagemill serve keys add NAME --api-keys FILE`), listen on 127.0.0.1, or \
+             pass --insecure-no-auth"
+        ),
+        other => anyhow::Error::new(other).context("pagemill serve"),
+    })?;
     Ok(crate::exit::OK)
 }
 

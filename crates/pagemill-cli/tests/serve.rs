@@ -430,3 +430,166 @@ fn a_killed_server_resumes_its_job_after_a_restart() {
         );
     }
 }
+
+#[test]
+fn each_api_key_sees_only_its_own_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let add = |name: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+            .args(["serve", "keys", "add", name, "--api-keys"])
+            .arg(&keys)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    let (alice, bob) = (add("alice"), add("bob"));
+    assert!(
+        !std::fs::read_to_string(&keys).unwrap().contains(&alice),
+        "only hashes are kept"
+    );
+    let data_dir = dir.path().join("data");
+    let s = Server::start(&data_dir, &["--api-keys", keys.to_str().unwrap()]);
+
+    // Without a key, or with a wrong one: 401.
+    let form = || {
+        multipart::Form::new()
+            .file("file", data("camlidl-manual.pdf"))
+            .unwrap()
+            .text("pages", "1")
+            .text("format", "md")
+    };
+    let res = client()
+        .post(s.url("/v1/jobs"))
+        .multipart(form())
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = client()
+        .get(s.url("/v1/jobs"))
+        .bearer_auth("pm_wrong")
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let res = client()
+        .post(s.url("/v1/jobs"))
+        .bearer_auth(&alice)
+        .multipart(form())
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let id = res.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |key: &str, path: &str| client().get(s.url(path)).bearer_auth(key).send().unwrap();
+    assert_eq!(
+        get(&alice, &format!("/v1/jobs/{id}")).status(),
+        StatusCode::OK
+    );
+    for path in [
+        "",
+        "/events",
+        "/files",
+        "/files/camlidl-manual.md",
+        "/archive",
+    ] {
+        let res = get(&bob, &format!("/v1/jobs/{id}{path}"));
+        assert_eq!(
+            res.status(),
+            StatusCode::NOT_FOUND,
+            "bob reads alice's job{path}"
+        );
+    }
+    let res = client()
+        .delete(s.url(&format!("/v1/jobs/{id}")))
+        .bearer_auth(&bob)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let bobs: Value = get(&bob, "/v1/jobs").json().unwrap();
+    assert_eq!(bobs["jobs"].as_array().unwrap().len(), 0);
+    let alices: Value = get(&alice, "/v1/jobs").json().unwrap();
+    assert_eq!(alices["jobs"][0]["id"], id.as_str());
+    // Health and metrics need no key.
+    assert_eq!(
+        client().get(s.url("/healthz")).send().unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        client().get(s.url("/metrics")).send().unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn a_non_loopback_address_needs_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--api-keys") && err.contains("--insecure-no-auth"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_archive_and_metrics_report_what_was_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let job = upload(
+        &s,
+        &data("camlidl-manual.pdf"),
+        &[("pages", "1-2"), ("format", "md,json")],
+    );
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(events(&s, id, None).last().unwrap().1["state"], "succeeded");
+
+    let res = client()
+        .get(s.url(&format!("/v1/jobs/{id}/archive")))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/zip");
+    let zip_path = dir.path().join("a.zip");
+    std::fs::write(&zip_path, res.bytes().unwrap()).unwrap();
+    let listing = Command::new("python3")
+        .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print('\\n'.join(sorted(z.namelist())))"])
+        .arg(&zip_path)
+        .output()
+        .unwrap();
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout).trim(),
+        "camlidl-manual.json\ncamlidl-manual.md"
+    );
+
+    let metrics = client()
+        .get(s.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for name in [
+        "pagemill_pages_total{outcome=\"ok\"} 2",
+        "pagemill_jobs{state=\"succeeded\"} 1",
+        "pagemill_queue_depth 0",
+        "pagemill_rss_bytes",
+        "pagemill_peak_rss_bytes",
+        "pagemill_upload_bytes_total",
+        "pagemill_http_request_duration_seconds_bucket",
+    ] {
+        assert!(metrics.contains(name), "{name} in\n{metrics}");
+    }
+}

@@ -25,6 +25,10 @@ pub struct ServerConfig {
     pub min_free_disk: u64,
     /// How long finished jobs (and their results) are kept.
     pub retention: Duration,
+    /// The API key file (`NAME:SHA256` lines); without it, no authentication.
+    pub api_keys: Option<PathBuf>,
+    /// Listen beyond loopback without API keys.
+    pub insecure_no_auth: bool,
     /// The engine's machine settings (workers, memory budget).
     pub engine: EngineConfig,
 }
@@ -40,6 +44,8 @@ impl ServerConfig {
             max_running_jobs: 4,
             min_free_disk: 1 << 30,
             retention: Duration::from_secs(24 * 3600),
+            api_keys: None,
+            insecure_no_auth: false,
             engine: EngineConfig::default(),
         }
     }

@@ -7,10 +7,12 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod live;
+pub mod metrics;
 pub mod options;
 pub mod routes;
 pub mod runner;
@@ -24,15 +26,13 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+pub use auth::{ApiKeys, Owner};
 pub use config::ServerConfig;
 use data::DataDir;
 use error::ApiError;
 use live::Live;
 use runner::{now_ms, Runner};
 use store::{Store, StoreError};
-
-/// The owner of every job while the service runs without API keys.
-pub(crate) const OWNER: &str = "";
 
 /// Why the service could not start or stopped.
 #[derive(Debug, Error)]
@@ -59,6 +59,12 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The API key file is unreadable or malformed.
+    #[error(transparent)]
+    Keys(#[from] auth::KeyError),
+    /// Listening beyond this machine without API keys.
+    #[error("refusing to listen on {0} without API keys: anyone who can reach it could use the service; give API keys, or say that you mean it")]
+    NoAuth(SocketAddr),
     /// A thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
@@ -76,6 +82,10 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// The jobs' runner (and the engine).
     pub runner: Runner,
+    /// The API keys accepted (none: no authentication).
+    pub keys: ApiKeys,
+    /// The metrics recorder, when this process installed one.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// The shared state, as handlers take it.
@@ -104,6 +114,13 @@ impl Server {
     /// Prepares the data directory (removing a crash's half-received uploads, requeueing
     /// the jobs it interrupted), starts the engine and binds the address.
     pub async fn bind(config: ServerConfig) -> Result<Server, ServeError> {
+        let keys = match &config.api_keys {
+            Some(path) => ApiKeys::load(path)?,
+            None => ApiKeys::default(),
+        };
+        if keys.is_empty() && !config.listen.ip().is_loopback() && !config.insecure_no_auth {
+            return Err(ServeError::NoAuth(config.listen));
+        }
         let data = DataDir::new(config.data_dir.clone());
         data.prepare().map_err(|source| ServeError::DataDir {
             path: config.data_dir.clone(),
@@ -140,6 +157,8 @@ impl Server {
             data,
             live,
             runner,
+            keys,
+            metrics: metrics::install(),
         });
         Ok(Server { app, listener })
     }
@@ -157,10 +176,12 @@ impl Server {
     ) -> Result<(), ServeError> {
         let addr = self.local_addr().unwrap_or_else(|| self.app.config.listen);
         let sweeper = tokio::spawn(sweep(Arc::clone(&self.app)));
+        let sampler = tokio::spawn(metrics::sample(Duration::from_secs(1)));
         let served = axum::serve(self.listener, routes::router(Arc::clone(&self.app)))
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
+        sampler.abort();
         let runner = self.app.runner.clone();
         let _ = tokio::task::spawn_blocking(move || runner.shutdown()).await;
         served.map_err(|source| ServeError::Listen { addr, source })

@@ -257,6 +257,7 @@ impl Runner {
                     None
                 };
             }
+            crate::metrics::pages(batch.add_done, batch.add_failed);
             self.record(job, events, batch);
         }
         let summary = handle.wait();

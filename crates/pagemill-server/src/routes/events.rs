@@ -12,7 +12,8 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::routes::jobs::find;
-use crate::{db, App};
+use crate::{db, App, Owner};
+use axum::Extension;
 
 /// Events read from the store at a time.
 const PAGE: usize = 256;
@@ -66,10 +67,11 @@ impl Cursor {
 /// the job ends.
 pub async fn stream_events(
     State(app): State<App>,
+    Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    find(&app, &id).await?;
+    find(&app, &owner, &id).await?;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

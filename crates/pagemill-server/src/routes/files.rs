@@ -15,11 +15,12 @@ use tokio_util::io::ReaderStream;
 
 use crate::error::ApiError;
 use crate::routes::jobs::find;
-use crate::App;
+use crate::{App, Owner};
+use axum::Extension;
 
 /// The folder file names are relative to: a job's one document folder when it has just
 /// one (so `report.pdf` gives `report.md`), else its output folder (`report/report.md`).
-fn base(outputs: &FsPath) -> PathBuf {
+pub(crate) fn base(outputs: &FsPath) -> PathBuf {
     let mut dirs = Vec::new();
     let mut files = 0;
     if let Ok(entries) = std::fs::read_dir(outputs) {
@@ -46,7 +47,7 @@ fn listed(name: &str) -> bool {
 }
 
 /// Files under `dir`, as `(relative name, size)`, sorted.
-fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<(String, u64)>) {
+pub(crate) fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<(String, u64)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -69,8 +70,12 @@ fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<(String, u64)>) {
 }
 
 /// `GET /v1/jobs/{id}/files`: `{"files": [{"name", "size", "url"}]}`.
-pub async fn list(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    find(&app, &id).await?;
+pub async fn list(
+    State(app): State<App>,
+    Extension(owner): Extension<Owner>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    find(&app, &owner, &id).await?;
     let outputs = app.data.outputs(&id);
     let files = tokio::task::spawn_blocking(move || {
         let root = base(&outputs);
@@ -163,10 +168,11 @@ fn byte_range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
 /// `GET /v1/jobs/{id}/files/{path}`: one output, streamed.
 pub async fn get(
     State(app): State<App>,
+    Extension(owner): Extension<Owner>,
     Path((id, rel)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    find(&app, &id).await?;
+    find(&app, &owner, &id).await?;
     let outputs = app.data.outputs(&id);
     let rel2 = rel.clone();
     let path = tokio::task::spawn_blocking(move || resolve(&base(&outputs), &rel2))

@@ -13,7 +13,8 @@ use crate::options::JobOptions;
 use crate::runner::now_ms;
 use crate::store::{JobRecord, JobState};
 use crate::upload::{self, Received};
-use crate::{db, App, OWNER};
+use crate::{db, App, Owner};
+use axum::Extension;
 
 /// What a multipart body may carry beyond its files' bytes (boundaries, part headers,
 /// option fields) before its `Content-Length` alone gets a 413.
@@ -28,6 +29,7 @@ fn urls(id: &str) -> Value {
         "self": format!("/v1/jobs/{id}"),
         "events": format!("/v1/jobs/{id}/events"),
         "files": format!("/v1/jobs/{id}/files"),
+        "archive": format!("/v1/jobs/{id}/archive"),
     })
 }
 
@@ -71,6 +73,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 /// `?filename=`; options may also be query parameters. 202 with the job's id and links.
 pub async fn create(
     State(app): State<App>,
+    Extension(owner): Extension<Owner>,
     Query(query): Query<HashMap<String, String>>,
     req: Request,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -146,7 +149,7 @@ pub async fn create(
             return Err(e);
         }
     };
-    let job = accept(&app, &id, received).await;
+    let job = accept(&app, &owner, &id, received).await;
     if job.is_err() {
         let _ = tokio::fs::remove_dir_all(&staging).await;
         let _ = app.data.remove_job(&id);
@@ -159,12 +162,17 @@ pub async fn create(
 }
 
 /// Moves a whole upload into its job folder and queues the job.
-async fn accept(app: &App, id: &str, received: Received) -> Result<JobRecord, ApiError> {
+async fn accept(
+    app: &App,
+    owner: &Owner,
+    id: &str,
+    received: Received,
+) -> Result<JobRecord, ApiError> {
     tokio::fs::create_dir_all(app.data.job(id)).await?;
     tokio::fs::rename(app.data.staging(id), app.data.inputs(id)).await?;
     let job = JobRecord {
         id: id.to_string(),
-        owner: OWNER.to_string(),
+        owner: owner.0.clone(),
         state: JobState::Queued,
         created_ms: now_ms(),
         started_ms: None,
@@ -180,22 +188,27 @@ async fn accept(app: &App, id: &str, received: Received) -> Result<JobRecord, Ap
     let stored = job.clone();
     db(app, move |s| s.insert(&stored)).await?;
     app.live.open(id, 0);
+    crate::metrics::uploaded(received.bytes);
     app.runner.poke();
     tracing::info!(job = %job.id_short(), files = job.inputs.len(), bytes = received.bytes, "job queued");
     Ok(job)
 }
 
-/// The caller's job `id`, or 404.
-pub(crate) async fn find(app: &App, id: &str) -> Result<JobRecord, ApiError> {
-    let id = id.to_string();
-    db(app, move |s| s.get(&id, OWNER))
+/// The caller's job `id`, or 404 (also for another key's job: its existence is not told).
+pub(crate) async fn find(app: &App, owner: &Owner, id: &str) -> Result<JobRecord, ApiError> {
+    let (id, owner) = (id.to_string(), owner.0.clone());
+    db(app, move |s| s.get(&id, &owner))
         .await?
         .ok_or_else(|| ApiError::not_found("job"))
 }
 
 /// `GET /v1/jobs/{id}`: state, page counts, pages/s, page errors.
-pub async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let job = find(&app, &id).await?;
+pub async fn show(
+    State(app): State<App>,
+    Extension(owner): Extension<Owner>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let job = find(&app, &owner, &id).await?;
     let errors = db(&app, move |s| s.page_errors(&id)).await?;
     let errors = serde_json::to_value(errors).map_err(ApiError::internal)?;
     Ok(Json(job_json(&job, Some(errors))))
@@ -204,6 +217,7 @@ pub async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Json
 /// `GET /v1/jobs?limit=&offset=`: the caller's jobs, newest first.
 pub async fn list(
     State(app): State<App>,
+    Extension(owner): Extension<Owner>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let number = |k: &str, default: usize| -> Result<usize, ApiError> {
@@ -216,7 +230,7 @@ pub async fn list(
     };
     let limit = number("limit", 50)?.clamp(1, 500);
     let offset = number("offset", 0)?;
-    let jobs = db(&app, move |s| s.list(OWNER, limit, offset)).await?;
+    let jobs = db(&app, move |s| s.list(&owner.0, limit, offset)).await?;
     let next = (jobs.len() == limit).then_some(offset + limit);
     let jobs: Vec<Value> = jobs.iter().map(|j| job_json(j, None)).collect();
     Ok(Json(json!({"jobs": jobs, "next_offset": next})))
@@ -225,11 +239,12 @@ pub async fn list(
 /// `DELETE /v1/jobs/{id}`: cancels the job if it runs, then removes it and its files.
 pub async fn delete(
     State(app): State<App>,
+    Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
     loop {
-        let job = find(&app, &id).await?;
+        let job = find(&app, &owner, &id).await?;
         match job.state {
             JobState::Queued => {
                 let i = id.clone();

@@ -1,21 +1,26 @@
 //! The HTTP routes, one module per resource.
 
+pub mod archive;
 pub mod events;
 pub mod files;
 pub mod health;
 pub mod jobs;
 
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::get;
 use axum::Router;
 
 use crate::App;
 
-/// Every route of the service.
+/// Every route of the service: `/v1/…` behind the API keys (when there are any), health
+/// and metrics open.
 pub fn router(app: App) -> Router {
-    Router::new()
+    let open = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::render));
+    Router::new()
         .route(
             "/v1/jobs",
             get(jobs::list)
@@ -27,5 +32,12 @@ pub fn router(app: App) -> Router {
         .route("/v1/jobs/{id}/events", get(events::stream_events))
         .route("/v1/jobs/{id}/files", get(files::list))
         .route("/v1/jobs/{id}/files/{*path}", get(files::get))
+        .route("/v1/jobs/{id}/archive", get(archive::archive))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::auth::require_key,
+        ))
+        .merge(open)
+        .route_layer(middleware::from_fn(crate::metrics::track))
         .with_state(app)
 }
