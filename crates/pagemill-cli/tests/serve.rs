@@ -5,68 +5,14 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::server::Server;
 use common::{convert, data, read};
 use reqwest::blocking::{multipart, Client};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-/// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pagemill"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--jobs",
-                "2",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start pagemill serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_string();
-        Server {
-            child,
-            base: format!("http://{addr}"),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn addr(&self) -> &str {
-        self.base.trim_start_matches("http://")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client() -> Client {
     Client::builder()
@@ -460,11 +406,9 @@ fn each_api_key_sees_only_its_own_jobs() {
             .text("pages", "1")
             .text("format", "md")
     };
-    let res = client()
-        .post(s.url("/v1/jobs"))
-        .multipart(form())
-        .send()
-        .unwrap();
+    // (No body: the 401 is sent before any is read, and a client still sending a body
+    // may see the connection close before it reads the answer.)
+    let res = client().post(s.url("/v1/jobs?filename=a.pdf")).send().unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = client()
         .get(s.url("/v1/jobs"))

@@ -5,6 +5,7 @@ pub mod events;
 pub mod files;
 pub mod health;
 pub mod jobs;
+pub mod page;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -19,7 +20,10 @@ pub fn router(app: App) -> Router {
     let open = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::render));
+        .route("/metrics", get(crate::metrics::render))
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/app.css", get(page::style));
     Router::new()
         .route(
             "/v1/jobs",

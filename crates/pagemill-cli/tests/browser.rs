@@ -1,0 +1,232 @@
+//! The service's web page in a real browser: Debian's headless Chromium driven through
+//! ChromeDriver (installed by `scripts/setup`). Upload a PDF, watch its pages come in,
+//! read the rendered Markdown, download the zip.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::data;
+use common::server::Server;
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// ChromeDriver on a free port; killed when dropped.
+struct Driver(Child, u16);
+
+impl Driver {
+    fn start() -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup installs chromium-driver)");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver(child, port)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn capabilities(profile: &Path, downloads: &Path) -> serde_json::Map<String, Value> {
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads.display().to_string(),
+                "download.prompt_for_download": false,
+            },
+        }
+    });
+    match caps {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+/// Waits for `cond` to hold, up to `secs`.
+async fn wait_until<F, Fut>(secs: u64, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !cond().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_page_converts_a_pdf_and_downloads_the_zip() {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        panic!("Chromium and ChromeDriver are needed: run scripts/setup");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let driver = Driver::start();
+    let downloads = dir.path().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+    builder.capabilities(capabilities(&dir.path().join("profile"), &downloads));
+    let c = builder
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("a Chromium session");
+
+    c.goto(&server.url("/")).await.unwrap();
+    assert_eq!(c.title().await.unwrap(), "pagemill");
+    // Every control has a label (keyboard and screen-reader users find them).
+    let unlabelled = c
+        .execute(
+            "return [...document.querySelectorAll('input, select')]\
+             .filter(e => !(e.labels && e.labels.length)).map(e => e.id || e.name);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "controls without a label");
+
+    let pdf = data("camlidl-manual.pdf").canonicalize().unwrap();
+    c.find(Locator::Id("files"))
+        .await
+        .unwrap()
+        .send_keys(&pdf.display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Id("pages"))
+        .await
+        .unwrap()
+        .send_keys("1-4")
+        .await
+        .unwrap();
+    // Record every progress text the page shows, so each page's update is seen.
+    c.execute(
+        "window.seen = []; const el = document.getElementById('progress-text');\
+         new MutationObserver(() => window.seen.push(el.textContent))\
+         .observe(el, {childList: true, characterData: true, subtree: true});",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Id("convert"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    wait_until(120, "the Markdown preview", || async {
+        let t = c
+            .find(Locator::Id("preview"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap_or_default();
+        t.contains("Camlidl")
+    })
+    .await;
+    let state = c
+        .find(Locator::Id("job-state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "succeeded");
+    let seen = c.execute("return window.seen;", vec![]).await.unwrap();
+    let seen: Vec<String> = serde_json::from_value(seen).unwrap();
+    for n in 1..=4 {
+        let prefix = format!("{n} of 4 pages");
+        assert!(
+            seen.iter().any(|s| s.starts_with(&prefix)),
+            "{prefix} in {seen:?}"
+        );
+    }
+    let heading = c
+        .find(Locator::Css("#preview h2, #preview h3"))
+        .await
+        .unwrap();
+    assert!(
+        !heading.text().await.unwrap().is_empty(),
+        "headings are rendered"
+    );
+
+    // The job is listed; the zip downloads.
+    let jobs = c
+        .find(Locator::Css("#jobs tbody"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        jobs.contains("camlidl-manual.pdf") && jobs.contains("succeeded"),
+        "{jobs}"
+    );
+    c.find(Locator::Id("archive"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut zip = None;
+    wait_until(30, "the zip download", || {
+        zip = std::fs::read_dir(&downloads)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "zip"));
+        let done = zip.is_some();
+        async move { done }
+    })
+    .await;
+    let zip = zip.unwrap();
+    let listing = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))",
+        ])
+        .arg(&zip)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        names.contains("camlidl-manual.md") && names.contains("camlidl-manual.layouts.pdf"),
+        "{names}"
+    );
+    c.close().await.unwrap();
+}
