@@ -408,7 +408,10 @@ fn each_api_key_sees_only_its_own_jobs() {
     };
     // (No body: the 401 is sent before any is read, and a client still sending a body
     // may see the connection close before it reads the answer.)
-    let res = client().post(s.url("/v1/jobs?filename=a.pdf")).send().unwrap();
+    let res = client()
+        .post(s.url("/v1/jobs?filename=a.pdf"))
+        .send()
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let res = client()
         .get(s.url("/v1/jobs"))
@@ -536,4 +539,79 @@ fn the_archive_and_metrics_report_what_was_done() {
     ] {
         assert!(metrics.contains(name), "{name} in\n{metrics}");
     }
+}
+
+#[test]
+fn the_openapi_document_matches_the_router() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let job = upload(
+        &s,
+        &data("camlidl-manual.pdf"),
+        &[("pages", "1"), ("format", "md")],
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        events(&s, &id, None).last().unwrap().1["state"],
+        "succeeded"
+    );
+
+    let doc = get_json(&s, "/openapi.json");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented = Vec::new();
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "delete", "put", "patch"].contains(&method.as_str()) {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    // The contract other tools rely on is documented.
+    for (m, p) in [
+        ("POST", "/v1/jobs"),
+        ("GET", "/v1/jobs"),
+        ("GET", "/v1/jobs/{id}"),
+        ("DELETE", "/v1/jobs/{id}"),
+        ("GET", "/v1/jobs/{id}/events"),
+        ("GET", "/v1/jobs/{id}/files"),
+        ("GET", "/v1/jobs/{id}/files/{path}"),
+        ("GET", "/v1/jobs/{id}/archive"),
+        ("GET", "/metrics"),
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+    ] {
+        assert!(
+            documented.contains(&(m.to_string(), p.to_string())),
+            "{m} {p} not documented"
+        );
+    }
+    // Every documented route is served: never 405, and a 404 is the API's own (a JSON
+    // error), not the router's "no such route". Deletion goes last.
+    documented.sort_by_key(|(m, _)| m == "DELETE");
+    for (method, path) in &documented {
+        let url = s.url(
+            &path
+                .replace("{id}", &id)
+                .replace("{path}", "camlidl-manual.md"),
+        );
+        let req = match method.as_str() {
+            "GET" => client().get(&url),
+            "POST" => client().post(&url),
+            "DELETE" => client().delete(&url),
+            other => panic!("undocumented method {other}"),
+        };
+        let res = req.send().unwrap();
+        let status = res.status();
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        if status == StatusCode::NOT_FOUND {
+            let body: Value = res.json().unwrap_or(Value::Null);
+            assert_eq!(body["error"], "not_found", "{method} {path} is not routed");
+        } else {
+            assert!(status.as_u16() < 500, "{method} {path}: {status}");
+        }
+    }
+    // And a route that is not documented is not served.
+    let res = client().get(s.url("/v1/undocumented")).send().unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

@@ -78,7 +78,10 @@ impl From<std::io::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": self.kind, "message": self.message});
+        let body = crate::api::ErrorBody {
+            error: self.kind.into(),
+            message: self.message,
+        };
         let mut res = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&s.to_string()) {

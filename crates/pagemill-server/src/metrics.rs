@@ -99,6 +99,12 @@ pub async fn track(req: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
 pub async fn render(State(app): State<App>) -> Response {
     let counts = db(&app, |s| s.counts()).await.unwrap_or_default();
     for state in [

@@ -80,6 +80,16 @@ fn write_zip(root: &std::path::Path, files: &[(String, u64)], out: BodyWriter) -
 }
 
 /// `GET /v1/jobs/{id}/archive`: `ID.zip` with the files `/files` lists.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/archive",
+    tag = "files",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The outputs as one zip, streamed", content_type = "application/zip"),
+        (status = 404, description = "No such job", body = crate::api::ErrorBody),
+    )
+)]
 pub async fn archive(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,

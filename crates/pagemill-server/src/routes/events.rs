@@ -65,6 +65,19 @@ impl Cursor {
 
 /// The events after `Last-Event-ID` (all of them without it), then the live ones until
 /// the job ends.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/events",
+    tag = "jobs",
+    params(
+        ("id" = String, Path, description = "The job's id"),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event"),
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events: each `data` is one JSON event (docs/events.md), each `id` its number", content_type = "text/event-stream"),
+        (status = 404, description = "No such job", body = crate::api::ErrorBody),
+    )
+)]
 pub async fn stream_events(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,

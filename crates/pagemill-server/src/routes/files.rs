@@ -9,7 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+
+use crate::api::{ErrorBody, FileEntry, FileList};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -70,11 +71,21 @@ pub(crate) fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<(String, u64)>) {
 }
 
 /// `GET /v1/jobs/{id}/files`: `{"files": [{"name", "size", "url"}]}`.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/files",
+    tag = "files",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job's outputs", body = FileList),
+        (status = 404, description = "No such job", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FileList>, ApiError> {
     find(&app, &owner, &id).await?;
     let outputs = app.data.outputs(&id);
     let files = tokio::task::spawn_blocking(move || {
@@ -86,14 +97,15 @@ pub async fn list(
     })
     .await
     .map_err(ApiError::internal)?;
-    let files: Vec<Value> = files
+    let files = files
         .into_iter()
-        .map(|(name, size)| {
-            let url = format!("/v1/jobs/{id}/files/{name}");
-            json!({"name": name, "size": size, "url": url})
+        .map(|(name, size)| FileEntry {
+            url: format!("/v1/jobs/{id}/files/{name}"),
+            name,
+            size,
         })
         .collect();
-    Ok(Json(json!({ "files": files })))
+    Ok(Json(FileList { files }))
 }
 
 /// `rel` under `root`, if it names a listed file inside it: no `..`, no hidden or
@@ -166,6 +178,21 @@ fn byte_range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
 }
 
 /// `GET /v1/jobs/{id}/files/{path}`: one output, streamed.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}/files/{path}",
+    tag = "files",
+    params(
+        ("id" = String, Path, description = "The job's id"),
+        ("path" = String, Path, description = "A name from the job's file list"),
+    ),
+    responses(
+        (status = 200, description = "The file, with its content type"),
+        (status = 206, description = "The range asked with `Range: bytes=…`"),
+        (status = 404, description = "No such job or file", body = ErrorBody),
+        (status = 416, description = "The range is outside the file"),
+    )
+)]
 pub async fn get(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,

@@ -3,18 +3,28 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
 
+use crate::api::Readiness;
 use crate::App;
 
 /// `GET /healthz`: 200 while the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Serving", body = String)))]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// `GET /readyz`: 200 when the engine's workers are up and the data directory has room;
 /// 503 with the reasons otherwise.
-pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready", body = Readiness),
+    )
+)]
+pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Readiness>) {
     let engine = app.runner.engine_up();
     let data = app.data.clone();
     let free = tokio::task::spawn_blocking(move || data.free_bytes())
@@ -29,6 +39,10 @@ pub async fn readyz(State(app): State<App>) -> (StatusCode, Json<Value>) {
     };
     (
         status,
-        Json(json!({"engine": engine, "free_disk_bytes": free, "disk_ok": disk})),
+        Json(Readiness {
+            engine,
+            free_disk_bytes: free,
+            disk_ok: disk,
+        }),
     )
 }

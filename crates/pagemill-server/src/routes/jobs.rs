@@ -6,8 +6,8 @@ use std::time::Duration;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
-use serde_json::{json, Value};
 
+use crate::api::{Accepted, ErrorBody, JobList, JobUrls, JobView};
 use crate::error::ApiError;
 use crate::options::JobOptions;
 use crate::runner::now_ms;
@@ -23,42 +23,6 @@ const MULTIPART_SLACK: u64 = 64 << 10;
 /// How long a `DELETE` waits for a running job to stop before giving up with 503.
 const CANCEL_WAIT: Duration = Duration::from_secs(30);
 
-/// The links of job `id`.
-fn urls(id: &str) -> Value {
-    json!({
-        "self": format!("/v1/jobs/{id}"),
-        "events": format!("/v1/jobs/{id}/events"),
-        "files": format!("/v1/jobs/{id}/files"),
-        "archive": format!("/v1/jobs/{id}/archive"),
-    })
-}
-
-/// A job as the API shows it.
-pub(crate) fn job_json(job: &JobRecord, errors: Option<Value>) -> Value {
-    let written = job.pages_done + job.pages_failed;
-    let end = job.finished_ms.unwrap_or_else(now_ms);
-    let rate = match job.started_ms {
-        Some(s) if end > s => written as f64 * 1000.0 / (end - s) as f64,
-        _ => 0.0,
-    };
-    let mut v = json!({
-        "id": job.id,
-        "state": job.state,
-        "files": job.inputs,
-        "created_ms": job.created_ms,
-        "started_ms": job.started_ms,
-        "finished_ms": job.finished_ms,
-        "pages": {"total": job.pages_total, "done": job.pages_done, "failed": job.pages_failed},
-        "pages_per_second": (rate * 100.0).round() / 100.0,
-        "error": job.error,
-        "urls": urls(&job.id),
-    });
-    if let (Some(errors), Value::Object(map)) = (errors, &mut v) {
-        map.insert("errors".into(), errors);
-    }
-    v
-}
-
 fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
@@ -71,12 +35,36 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// `POST /v1/jobs`: multipart (`file` fields and option fields) or a raw body named by
 /// `?filename=`; options may also be query parameters. 202 with the job's id and links.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(
+        ("filename" = Option<String>, Query, description = "The document's name, for a raw body"),
+        ("pages" = Option<String>, Query, description = "Pages, 1-based ranges: `1-10,20`"),
+        ("ocr" = Option<String>, Query, description = "`auto`, `always` or `never`"),
+        ("lang" = Option<String>, Query, description = "Tesseract languages: `eng+deu`"),
+        ("formats" = Option<String>, Query, description = "Outputs: `md,json,det,layouts,images,hocr,searchable`"),
+    ),
+    request_body(
+        description = "multipart/form-data with `file` fields (one or more) and option fields named like the query parameters (also `searchable`, `hocr`, `layout_pdf`, `ocr_dpi`, `layout_dpi`, `figure_dpi`, `page_timeout`); or the document itself as the body",
+        content_type = "multipart/form-data",
+    ),
+    responses(
+        (status = 202, description = "Queued", body = Accepted),
+        (status = 400, description = "Unknown option, bad value or no file", body = ErrorBody),
+        (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 413, description = "Larger than the upload limit", body = ErrorBody),
+        (status = 429, description = "The queue is full (see Retry-After)", body = ErrorBody),
+        (status = 507, description = "The server is short of disk", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,
     Query(query): Query<HashMap<String, String>>,
     req: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let limit = app.config.max_upload_size;
     let multipart = req
         .headers()
@@ -157,7 +145,12 @@ pub async fn create(
     let job = job?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"id": job.id, "state": job.state, "files": job.inputs, "urls": urls(&job.id)})),
+        Json(Accepted {
+            urls: JobUrls::of(&job.id),
+            id: job.id,
+            state: job.state,
+            files: job.inputs,
+        }),
     ))
 }
 
@@ -203,23 +196,42 @@ pub(crate) async fn find(app: &App, owner: &Owner, id: &str) -> Result<JobRecord
 }
 
 /// `GET /v1/jobs/{id}`: state, page counts, pages/s, page errors.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "No such job (or another key's)", body = ErrorBody),
+    )
+)]
 pub async fn show(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobView>, ApiError> {
     let job = find(&app, &owner, &id).await?;
     let errors = db(&app, move |s| s.page_errors(&id)).await?;
-    let errors = serde_json::to_value(errors).map_err(ApiError::internal)?;
-    Ok(Json(job_json(&job, Some(errors))))
+    Ok(Json(JobView::of(&job, Some(errors))))
 }
 
 /// `GET /v1/jobs?limit=&offset=`: the caller's jobs, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(
+        ("limit" = Option<usize>, Query, description = "Jobs per page (1–500, default 50)"),
+        ("offset" = Option<usize>, Query, description = "Jobs to skip"),
+    ),
+    responses((status = 200, description = "The caller's jobs", body = JobList))
+)]
 pub async fn list(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<JobList>, ApiError> {
     let number = |k: &str, default: usize| -> Result<usize, ApiError> {
         match query.get(k) {
             None => Ok(default),
@@ -232,11 +244,25 @@ pub async fn list(
     let offset = number("offset", 0)?;
     let jobs = db(&app, move |s| s.list(&owner.0, limit, offset)).await?;
     let next = (jobs.len() == limit).then_some(offset + limit);
-    let jobs: Vec<Value> = jobs.iter().map(|j| job_json(j, None)).collect();
-    Ok(Json(json!({"jobs": jobs, "next_offset": next})))
+    let jobs = jobs.iter().map(|j| JobView::of(j, None)).collect();
+    Ok(Json(JobList {
+        jobs,
+        next_offset: next,
+    }))
 }
 
 /// `DELETE /v1/jobs/{id}`: cancels the job if it runs, then removes it and its files.
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id")),
+    responses(
+        (status = 204, description = "Cancelled (if it ran) and removed"),
+        (status = 404, description = "No such job", body = ErrorBody),
+        (status = 503, description = "Still stopping; try again", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(app): State<App>,
     Extension(owner): Extension<Owner>,

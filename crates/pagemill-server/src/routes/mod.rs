@@ -1,4 +1,5 @@
-//! The HTTP routes, one module per resource.
+//! The HTTP routes, one module per resource. The router and the OpenAPI document are built
+//! from the same annotated handlers (`utoipa-axum`), so the document cannot miss a route.
 
 pub mod archive;
 pub mod events;
@@ -7,41 +8,95 @@ pub mod health;
 pub mod jobs;
 pub mod page;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::App;
 
-/// Every route of the service: `/v1/…` behind the API keys (when there are any), health
-/// and metrics open.
+/// The document's frame: title, version, tags, the bearer scheme.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pagemill", description = "Documents in; Markdown, JSON and PDFs out. Jobs, live events, results."),
+    tags(
+        (name = "jobs", description = "Upload, follow, list and delete jobs"),
+        (name = "files", description = "A job's outputs"),
+        (name = "operations", description = "Health, readiness, metrics"),
+    ),
+    modifiers(&BearerKeys)
+)]
+struct ApiDoc;
+
+struct BearerKeys;
+
+impl Modify for BearerKeys {
+    fn modify(&self, doc: &mut Document) {
+        let scheme = SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An API key, when the server has them (`--api-keys`)"))
+                .build(),
+        );
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", scheme);
+    }
+}
+
+/// The `/v1` routes and the open ones, with the OpenAPI document describing them.
+fn parts() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
+    let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(jobs::list, jobs::create))
+        .routes(routes!(jobs::show, jobs::delete))
+        .routes(routes!(events::stream_events))
+        .routes(routes!(files::list))
+        .routes(routes!(files::get))
+        .routes(routes!(archive::archive));
+    let open = OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(crate::metrics::render));
+    (v1, open)
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> Document {
+    let (v1, open) = parts();
+    let mut doc = v1.merge(open).into_openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+/// Every route of the service: `/v1/…` behind the API keys (when there are any); health,
+/// metrics, the OpenAPI document and the web page open.
 pub fn router(app: App) -> Router {
-    let open = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::render))
-        .route("/", get(page::index))
-        .route("/app.js", get(page::script))
-        .route("/app.css", get(page::style));
-    Router::new()
-        .route(
-            "/v1/jobs",
-            get(jobs::list)
-                .post(jobs::create)
-                // The upload handler enforces its own limit, streaming.
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .route("/v1/jobs/{id}", get(jobs::show).delete(jobs::delete))
-        .route("/v1/jobs/{id}/events", get(events::stream_events))
-        .route("/v1/jobs/{id}/files", get(files::list))
-        .route("/v1/jobs/{id}/files/{*path}", get(files::get))
-        .route("/v1/jobs/{id}/archive", get(archive::archive))
+    let doc = Arc::new(openapi());
+    let (v1, open) = parts();
+    let (v1, _) = v1
+        // The upload handler enforces its own limit, streaming.
+        .layer(DefaultBodyLimit::disable())
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             crate::auth::require_key,
         ))
-        .merge(open)
+        .split_for_parts();
+    let (open, _) = open.split_for_parts();
+    v1.merge(open)
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/app.css", get(page::style))
         .route_layer(middleware::from_fn(crate::metrics::track))
         .with_state(app)
 }
