@@ -76,13 +76,23 @@ fn main() -> ExitCode {
             });
         }
     };
+    // The service logs what it does (jobs, requests refused) by default; the commands
+    // only warnings.
+    let (level, json) = match &cli.command {
+        Command::Serve(a) => ("info", a.log_format() == serve::LogFormat::Json),
+        _ => ("warn", false),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     match cli.command {
         Command::Convert(args) => exit_code(convert::run(args)),
         Command::EraseText(args) => exit_code(erase::run(args)),

@@ -1,14 +1,16 @@
-//! `pagemill serve`.
+//! `pagemill serve`: settings from flags, `PAGEMILL_*` variables and an optional TOML file
+//! (in that order of precedence, then the defaults), then the service.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::bail;
-use clap::{Args, Subcommand};
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
 use pagemill_core::size::parse_size;
 use pagemill_engine::EngineConfig;
 use pagemill_server::ServerConfig;
+use serde::Deserialize;
 
 /// `24h`, `30m`, `90s`, `7d` or a number of seconds.
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -40,11 +42,68 @@ fn default_data_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/pagemill/serve"))
 }
 
+/// How logs are written (on stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Lines for a person.
+    Text,
+    /// One JSON object a line, for a log collector.
+    Json,
+}
+
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct ServeArgs {
     #[command(subcommand)]
     command: Option<ServeCommand>,
+
+    /// A TOML file with any of these settings, named as the flags with `_` for `-`
+    /// (`listen = "0.0.0.0:8080"`, `max_upload_size = "1GB"`, `cors_origins = [...]`).
+    /// A flag or a PAGEMILL_* variable wins over the file.
+    #[arg(long, value_name = "FILE", env = "PAGEMILL_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR", env = "PAGEMILL_LISTEN")]
+    listen: Option<SocketAddr>,
+
+    /// Where jobs, uploads, results and the job database live
+    /// [default: ~/.local/share/pagemill/serve].
+    #[arg(long, value_name = "DIR", env = "PAGEMILL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Largest upload (all files of a request), e.g. 200MB; larger ones get 413
+    /// [default: 200MB].
+    #[arg(long, value_name = "SIZE", env = "PAGEMILL_MAX_UPLOAD_SIZE", value_parser = parse_size)]
+    max_upload_size: Option<u64>,
+
+    /// Jobs waiting to start before new ones get 429 [default: 1000].
+    #[arg(long, value_name = "N", env = "PAGEMILL_MAX_QUEUED_JOBS")]
+    max_queued_jobs: Option<usize>,
+
+    /// Jobs converting at once (their pages share the workers fairly); the rest wait
+    /// [default: 4].
+    #[arg(long, value_name = "N", env = "PAGEMILL_MAX_RUNNING_JOBS")]
+    max_running_jobs: Option<usize>,
+
+    /// How long finished jobs and their results are kept, e.g. 24h, 30m [default: 24h].
+    #[arg(long, value_name = "DURATION", env = "PAGEMILL_RETENTION", value_parser = parse_duration)]
+    retention: Option<Duration>,
+
+    /// Free disk space the data directory keeps: below it, uploads get 507
+    /// [default: 1GiB].
+    #[arg(long, value_name = "SIZE", env = "PAGEMILL_MIN_FREE_DISK", value_parser = parse_size)]
+    min_free_disk: Option<u64>,
+
+    /// Worker processes [default: number of cores].
+    #[arg(short, long, value_name = "N", env = "PAGEMILL_JOBS")]
+    jobs: Option<usize>,
+
+    /// Memory that pages in flight may hold, across all jobs (e.g. 512MiB, 2G)
+    /// [default: 512MiB].
+    #[arg(long, value_name = "SIZE", env = "PAGEMILL_MEMORY_BUDGET", value_parser = parse_size)]
+    memory_budget: Option<u64>,
 
     /// API key file (`NAME:SHA256` lines, made with `pagemill serve keys add`): requests
     /// then need `Authorization: Bearer KEY`, and each key sees only its own jobs.
@@ -56,57 +115,56 @@ pub struct ServeArgs {
     #[arg(long, env = "PAGEMILL_INSECURE_NO_AUTH")]
     insecure_no_auth: bool,
 
-    /// Address to listen on.
+    /// An origin whose web pages may call the API (CORS), e.g. https://app.example.org;
+    /// repeat for more. None by default: browsers allow only pages of this server.
     #[arg(
-        long,
-        value_name = "ADDR",
-        env = "PAGEMILL_LISTEN",
-        default_value = "127.0.0.1:8080"
+        long = "cors-origin",
+        value_name = "ORIGIN",
+        env = "PAGEMILL_CORS_ORIGINS",
+        value_delimiter = ','
     )]
-    listen: SocketAddr,
+    cors_origins: Vec<String>,
 
-    /// Where jobs, uploads, results and the job database live
-    /// [default: ~/.local/share/pagemill/serve].
-    #[arg(long, value_name = "DIR", env = "PAGEMILL_DATA_DIR")]
+    /// Log format on stderr [default: text]. RUST_LOG sets the level (default info).
+    #[arg(long, value_enum, env = "PAGEMILL_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+}
+
+/// The settings a `--config` file may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
-
-    /// Largest upload (all files of a request), e.g. 200MB; larger ones get 413.
-    #[arg(long, value_name = "SIZE", env = "PAGEMILL_MAX_UPLOAD_SIZE", default_value = "200MB", value_parser = parse_size)]
-    max_upload_size: u64,
-
-    /// Jobs waiting to start before new ones get 429.
-    #[arg(
-        long,
-        value_name = "N",
-        env = "PAGEMILL_MAX_QUEUED_JOBS",
-        default_value_t = 1000
-    )]
-    max_queued_jobs: usize,
-
-    /// Jobs converting at once (their pages share the workers fairly); the rest wait.
-    #[arg(
-        long,
-        value_name = "N",
-        env = "PAGEMILL_MAX_RUNNING_JOBS",
-        default_value_t = 4
-    )]
-    max_running_jobs: usize,
-
-    /// How long finished jobs and their results are kept, e.g. 24h, 30m.
-    #[arg(long, value_name = "DURATION", env = "PAGEMILL_RETENTION", default_value = "24h", value_parser = parse_duration)]
-    retention: Duration,
-
-    /// Free disk space the data directory keeps: below it, uploads get 507.
-    #[arg(long, value_name = "SIZE", env = "PAGEMILL_MIN_FREE_DISK", default_value = "1GiB", value_parser = parse_size)]
-    min_free_disk: u64,
-
-    /// Worker processes [default: number of cores].
-    #[arg(short, long, value_name = "N", env = "PAGEMILL_JOBS")]
+    max_upload_size: Option<String>,
+    max_queued_jobs: Option<usize>,
+    max_running_jobs: Option<usize>,
+    retention: Option<String>,
+    min_free_disk: Option<String>,
     jobs: Option<usize>,
+    memory_budget: Option<String>,
+    api_keys: Option<PathBuf>,
+    insecure_no_auth: Option<bool>,
+    cors_origins: Option<Vec<String>>,
+    log_format: Option<LogFormat>,
+}
 
-    /// Memory that pages in flight may hold, across all jobs (e.g. 512MiB, 2G).
-    #[arg(long, value_name = "SIZE", env = "PAGEMILL_MEMORY_BUDGET", default_value = "512MiB", value_parser = parse_size)]
-    memory_budget: u64,
+fn read_file_settings(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--config: cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("--config: {}", path.display()))
+}
+
+impl ServeArgs {
+    /// The log format asked for (the file is read again later for the rest).
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+            .or_else(|| {
+                let path = self.config.as_ref()?;
+                read_file_settings(path).ok()?.log_format
+            })
+            .unwrap_or(LogFormat::Text)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +186,67 @@ enum KeysCommand {
     },
 }
 
+/// A size from the file, checked like the flag.
+fn file_size(key: &str, v: Option<String>) -> anyhow::Result<Option<u64>> {
+    v.map(|s| parse_size(&s).map_err(|e| anyhow::anyhow!("--config: {key}: {e}")))
+        .transpose()
+}
+
+/// The service's settings: each from its flag or variable, else the file, else the default.
+fn settings(args: ServeArgs) -> anyhow::Result<ServerConfig> {
+    let file = match &args.config {
+        Some(path) => read_file_settings(path)?,
+        None => FileSettings::default(),
+    };
+    let Some(data_dir) = args.data_dir.or(file.data_dir).or_else(default_data_dir) else {
+        bail!("no home directory to put the data in: give --data-dir DIR");
+    };
+    let mut config = ServerConfig::new(data_dir);
+    let retention = match file.retention {
+        Some(r) => {
+            Some(parse_duration(&r).map_err(|e| anyhow::anyhow!("--config: retention: {e}"))?)
+        }
+        None => None,
+    };
+    config.listen = args.listen.or(file.listen).unwrap_or(config.listen);
+    config.max_upload_size = args
+        .max_upload_size
+        .or(file_size("max_upload_size", file.max_upload_size)?)
+        .unwrap_or(config.max_upload_size);
+    config.max_queued_jobs = args
+        .max_queued_jobs
+        .or(file.max_queued_jobs)
+        .unwrap_or(config.max_queued_jobs)
+        .max(1);
+    config.max_running_jobs = args
+        .max_running_jobs
+        .or(file.max_running_jobs)
+        .unwrap_or(config.max_running_jobs)
+        .max(1);
+    config.retention = args.retention.or(retention).unwrap_or(config.retention);
+    config.min_free_disk = args
+        .min_free_disk
+        .or(file_size("min_free_disk", file.min_free_disk)?)
+        .unwrap_or(config.min_free_disk);
+    config.api_keys = args.api_keys.or(file.api_keys);
+    config.insecure_no_auth = args.insecure_no_auth || file.insecure_no_auth.unwrap_or(false);
+    config.cors_origins = if args.cors_origins.is_empty() {
+        file.cors_origins.unwrap_or_default()
+    } else {
+        args.cors_origins
+    };
+    let defaults = EngineConfig::default();
+    config.engine = EngineConfig {
+        workers: args.jobs.or(file.jobs).unwrap_or(defaults.workers).max(1),
+        memory_budget: args
+            .memory_budget
+            .or(file_size("memory_budget", file.memory_budget)?)
+            .unwrap_or(defaults.memory_budget),
+        ..defaults
+    };
+    Ok(config)
+}
+
 pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     if let Some(ServeCommand::Keys(KeysCommand::Add { name, api_keys })) = &args.command {
         let key = pagemill_server::ApiKeys::add(api_keys, name)?;
@@ -138,24 +257,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
         println!("{key}");
         return Ok(crate::exit::OK);
     }
-    let Some(data_dir) = args.data_dir.or_else(default_data_dir) else {
-        bail!("no home directory to put the data in: give --data-dir DIR");
-    };
-    let mut config = ServerConfig::new(data_dir);
-    config.listen = args.listen;
-    config.max_upload_size = args.max_upload_size;
-    config.max_queued_jobs = args.max_queued_jobs.max(1);
-    config.max_running_jobs = args.max_running_jobs.max(1);
-    config.retention = args.retention;
-    config.min_free_disk = args.min_free_disk;
-    config.api_keys = args.api_keys;
-    config.insecure_no_auth = args.insecure_no_auth;
-    let defaults = EngineConfig::default();
-    config.engine = EngineConfig {
-        workers: args.jobs.unwrap_or(defaults.workers).max(1),
-        memory_budget: args.memory_budget,
-        ..defaults
-    };
+    let config = settings(args)?;
     let data_dir = config.data_dir.clone();
     pagemill_server::run_blocking(config, |addr| {
         // On stdout, one line, so scripts and tests can wait for it.
@@ -178,6 +280,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
 
     #[test]
     fn durations() {
@@ -186,5 +295,43 @@ mod tests {
         assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("3w").is_err());
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_file_and_the_file_over_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("serve.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nmax_upload_size = \"10MB\"\nretention = \"2h\"\n\
+             cors_origins = [\"https://a.example\"]\n",
+        )
+        .unwrap();
+        let args = Cli::parse_from([
+            "x",
+            "--config",
+            file.to_str().unwrap(),
+            "--data-dir",
+            "/tmp/d",
+            "--retention",
+            "30m",
+        ])
+        .serve;
+        let c = settings(args).unwrap();
+        assert_eq!(c.listen.port(), 9000, "from the file");
+        assert_eq!(c.max_upload_size, parse_size("10MB").unwrap());
+        assert_eq!(c.retention, Duration::from_secs(1800), "the flag wins");
+        assert_eq!(c.max_queued_jobs, 1000, "the default");
+        assert_eq!(c.cors_origins, vec!["https://a.example".to_string()]);
+    }
+
+    #[test]
+    fn unknown_settings_in_the_file_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("serve.toml");
+        std::fs::write(&file, "listne = \"127.0.0.1:9000\"\n").unwrap();
+        let args = Cli::parse_from(["x", "--config", file.to_str().unwrap()]).serve;
+        let e = settings(args).unwrap_err();
+        assert!(format!("{e:#}").contains("listne"), "{e:#}");
     }
 }

@@ -615,3 +615,157 @@ fn the_openapi_document_matches_the_router() {
     let res = client().get(s.url("/v1/undocumented")).send().unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[test]
+fn convert_answers_with_the_markdown_or_the_job_to_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let form = |pages: &str| {
+        multipart::Form::new()
+            .file("file", data("camlidl-manual.pdf"))
+            .unwrap()
+            .text("pages", pages.to_string())
+            .text("format", "json")
+    };
+    // Waited for: the Markdown (asked or not) comes back.
+    let res = client()
+        .post(s.url("/v1/convert?wait=60s"))
+        .multipart(form("1-2"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/markdown; charset=utf-8"
+    );
+    let id = res.headers()["x-pagemill-job"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let md = res.text().unwrap();
+    assert!(md.contains("Camlidl"), "{md}");
+    let file = client()
+        .get(s.url(&format!("/v1/jobs/{id}/files/camlidl-manual.md")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(md, file);
+
+    // Not waited for: 202 with the job to follow, which goes on.
+    let res = client()
+        .post(s.url("/v1/convert?wait=0s"))
+        .multipart(form("1-8"))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    let job: Value = res.json().unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/jobs/{}", job["id"].as_str().unwrap())
+    );
+    let evs = events(&s, job["id"].as_str().unwrap(), None);
+    assert_eq!(evs.last().unwrap().1["state"], "succeeded");
+}
+
+#[test]
+fn a_full_queue_gets_429_and_short_disk_507() {
+    let dir = tempfile::tempdir().unwrap();
+    // One job runs (OCR of every page: seconds), one waits; the next is refused.
+    let s = Server::start(
+        dir.path(),
+        &["--max-running-jobs", "1", "--max-queued-jobs", "1"],
+    );
+    let slow = [("pages", "1-3"), ("format", "md"), ("ocr", "always")];
+    let first = upload(&s, &data("camlidl-manual.pdf"), &slow);
+    let id = first["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    while get_json(&s, &format!("/v1/jobs/{id}"))["state"] == "queued" {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    upload(&s, &data("camlidl-manual.pdf"), &slow);
+    let form = multipart::Form::new()
+        .file("file", data("camlidl-manual.pdf"))
+        .unwrap();
+    let res = client()
+        .post(s.url("/v1/jobs"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    drop(s);
+
+    // A floor above any real disk: every upload is refused, and /readyz says why.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--min-free-disk", "1000000GB"]);
+    let res = client()
+        .post(s.url("/v1/jobs?filename=a.pdf"))
+        .body(std::fs::read(data("camlidl-manual.pdf")).unwrap())
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INSUFFICIENT_STORAGE);
+    let res = client().get(s.url("/readyz")).send().unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.json::<Value>().unwrap()["disk_ok"], false);
+}
+
+#[test]
+fn finished_jobs_are_removed_after_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--retention", "1s"]);
+    let job = upload(
+        &s,
+        &data("camlidl-manual.pdf"),
+        &[("pages", "1"), ("format", "md")],
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        events(&s, &id, None).last().unwrap().1["state"],
+        "succeeded"
+    );
+    let started = Instant::now();
+    loop {
+        let res = client()
+            .get(s.url(&format!("/v1/jobs/{id}")))
+            .send()
+            .unwrap();
+        if res.status() == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "not swept");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !dir.path().join("jobs").join(&id).exists(),
+        "its files are gone too"
+    );
+}
+
+#[test]
+fn cors_is_off_unless_origins_are_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let res = client()
+        .get(s.url("/v1/jobs"))
+        .header("Origin", "https://elsewhere.example")
+        .send()
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    drop(s);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &["--cors-origin", "https://app.example"]);
+    let res = client()
+        .request(reqwest::Method::OPTIONS, s.url("/v1/jobs"))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization")
+        .send()
+        .unwrap();
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+}

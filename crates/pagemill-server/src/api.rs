@@ -45,6 +45,18 @@ pub struct Accepted {
     pub urls: JobUrls,
 }
 
+impl Accepted {
+    /// The answer for a job just queued.
+    pub fn of(job: JobRecord) -> Self {
+        Accepted {
+            urls: JobUrls::of(&job.id),
+            id: job.id,
+            state: job.state,
+            files: job.inputs,
+        }
+    }
+}
+
 /// Page counts of a job.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PageCounts {

@@ -29,6 +29,8 @@ pub struct ServerConfig {
     pub api_keys: Option<PathBuf>,
     /// Listen beyond loopback without API keys.
     pub insecure_no_auth: bool,
+    /// Origins whose pages may call the API (CORS); none by default.
+    pub cors_origins: Vec<String>,
     /// The engine's machine settings (workers, memory budget).
     pub engine: EngineConfig,
 }
@@ -39,13 +41,14 @@ impl ServerConfig {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir,
-            max_upload_size: 200 * 1000 * 1000,
+            max_upload_size: 200 << 20,
             max_queued_jobs: 1000,
             max_running_jobs: 4,
             min_free_disk: 1 << 30,
             retention: Duration::from_secs(24 * 3600),
             api_keys: None,
             insecure_no_auth: false,
+            cors_origins: Vec::new(),
             engine: EngineConfig::default(),
         }
     }

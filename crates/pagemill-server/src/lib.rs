@@ -220,6 +220,9 @@ async fn sweep(app: App) {
                     tracing::warn!(job = %id, error = %e, "cannot remove an expired job's files");
                 }
             }
+            if !ids.is_empty() {
+                a.store.compact()?;
+            }
             Ok(ids.len())
         })
         .await;

@@ -191,6 +191,10 @@ impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open(path)?;
+        // Takes effect on a new database only (before WAL mode or a table writes its
+        // header): deleted jobs' pages can then be given back to the file system (see
+        // `compact`).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         // WAL: readers (status, SSE) never wait for the writer recording pages; NORMAL
         // sync is durable across a crash of the process (only an OS crash can lose the
         // last transactions, and a resumed job redoes those pages).
@@ -462,6 +466,20 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Gives the pages of deleted rows back to the file system and empties the WAL, so
+    /// the database shrinks as jobs expire (a service is flat in the number of requests).
+    pub fn compact(&self) -> Result<(), StoreError> {
+        let conn = self.conn();
+        // The pragma frees one page per step: step it to the end.
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = vacuum.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        drop(vacuum);
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Every job id, for reconciling the data directory with the database.
     pub fn ids(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
@@ -556,6 +574,41 @@ mod tests {
         s.delete("j").unwrap();
         assert!(s.get("j", "").unwrap().is_none());
         assert!(s.events_after("j", 0, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_database_shrinks_when_jobs_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let s = Store::open(&path).unwrap();
+        let size = || {
+            let wal = dir.path().join("db-wal");
+            std::fs::metadata(&path).unwrap().len() + std::fs::metadata(wal).map_or(0, |m| m.len())
+        };
+        s.compact().unwrap();
+        let empty = size();
+        for j in 0..50 {
+            let id = format!("j{j}");
+            s.insert(&job(&id, "", j)).unwrap();
+            let events = (0..100)
+                .map(|i| format!("{{\"page\":{i},\"pad\":\"{}\"}}", "x".repeat(200)))
+                .collect();
+            s.append(
+                &id,
+                &EventBatch {
+                    events,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
+        let full = size();
+        assert!(full > empty + 500_000, "{empty} → {full}");
+        for j in 0..50 {
+            s.delete(&format!("j{j}")).unwrap();
+        }
+        s.compact().unwrap();
+        assert!(size() < empty + 100_000, "{empty} → {full} → {}", size());
     }
 
     #[test]

@@ -23,6 +23,8 @@ impl Server {
             ])
             .arg(data_dir)
             .args(extra)
+            // Warnings only: the service's info lines would drown the test output.
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 
-use crate::api::{Accepted, ErrorBody, JobList, JobUrls, JobView};
+use crate::api::{Accepted, ErrorBody, JobList, JobView};
 use crate::error::ApiError;
 use crate::options::JobOptions;
 use crate::runner::now_ms;
@@ -65,6 +65,20 @@ pub async fn create(
     Query(query): Query<HashMap<String, String>>,
     req: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let job = receive(&app, &owner, query, req, false).await?;
+    Ok((StatusCode::ACCEPTED, Json(Accepted::of(job))))
+}
+
+/// Receives an upload and queues its job: the limits first (size from `Content-Length`,
+/// queue, disk), then options, then the body, streamed. `markdown` adds Markdown to the
+/// formats asked for.
+pub(crate) async fn receive(
+    app: &App,
+    owner: &Owner,
+    query: HashMap<String, String>,
+    req: Request,
+    markdown: bool,
+) -> Result<JobRecord, ApiError> {
     let limit = app.config.max_upload_size;
     let multipart = req
         .headers()
@@ -82,7 +96,7 @@ pub async fn create(
             return Err(ApiError::too_large(limit));
         }
     }
-    let queued = db(&app, |s| s.queued()).await?;
+    let queued = db(app, |s| s.queued()).await?;
     if queued >= app.config.max_queued_jobs {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -119,6 +133,10 @@ pub async fn create(
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
         }
     }
+    let force_markdown = |mut o: JobOptions| {
+        o.formats.markdown |= markdown;
+        o
+    };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let staging = app.data.staging(&id);
     let received = if multipart {
@@ -130,28 +148,20 @@ pub async fn create(
         let name = filename.as_deref().unwrap_or("upload");
         upload::raw(req.into_body(), name, &staging, limit, options).await
     };
-    let received = match received {
+    let mut received = match received {
         Ok(r) => r,
         Err(e) => {
             let _ = tokio::fs::remove_dir_all(&staging).await;
             return Err(e);
         }
     };
-    let job = accept(&app, &owner, &id, received).await;
+    received.options = force_markdown(received.options);
+    let job = accept(app, owner, &id, received).await;
     if job.is_err() {
         let _ = tokio::fs::remove_dir_all(&staging).await;
         let _ = app.data.remove_job(&id);
     }
-    let job = job?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
-            urls: JobUrls::of(&job.id),
-            id: job.id,
-            state: job.state,
-            files: job.inputs,
-        }),
-    ))
+    job
 }
 
 /// Moves a whole upload into its job folder and queues the job.

@@ -2,6 +2,7 @@
 //! from the same annotated handlers (`utoipa-axum`), so the document cannot miss a route.
 
 pub mod archive;
+pub mod convert;
 pub mod events;
 pub mod files;
 pub mod health;
@@ -55,6 +56,7 @@ impl Modify for BearerKeys {
 fn parts() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
     let v1 = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(jobs::list, jobs::create))
+        .routes(routes!(convert::convert))
         .routes(routes!(jobs::show, jobs::delete))
         .routes(routes!(events::stream_events))
         .routes(routes!(files::list))
@@ -89,7 +91,9 @@ pub fn router(app: App) -> Router {
         ))
         .split_for_parts();
     let (open, _) = open.split_for_parts();
-    v1.merge(open)
+    let cors = cors(&app.config.cors_origins);
+    let router = v1
+        .merge(open)
         .route(
             "/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),
@@ -98,5 +102,37 @@ pub fn router(app: App) -> Router {
         .route("/app.js", get(page::script))
         .route("/app.css", get(page::style))
         .route_layer(middleware::from_fn(crate::metrics::track))
-        .with_state(app)
+        .with_state(app);
+    match cors {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
+}
+
+/// CORS for `origins` (none: no CORS headers, so browsers allow only this server's page).
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| match HeaderValue::from_str(o.trim()) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                tracing::warn!(origin = %o, "not a valid CORS origin; ignored");
+                None
+            }
+        })
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("last-event-id"),
+            ]),
+    )
 }
