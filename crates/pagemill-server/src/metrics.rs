@@ -74,6 +74,11 @@ pub fn pages(ok: u64, failed: u64) {
     }
 }
 
+/// Bytes of upload bodies read (refused ones included): what a 413 cost the server.
+pub fn body_read(bytes: usize) {
+    metrics::counter!("pagemill_upload_read_bytes_total").increment(bytes as u64);
+}
+
 /// Bytes of uploads received whole.
 pub fn uploaded(bytes: u64) {
     metrics::counter!("pagemill_upload_bytes_total").increment(bytes);

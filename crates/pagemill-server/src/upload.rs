@@ -93,6 +93,7 @@ async fn save_field(
 ) -> Result<(), ApiError> {
     let mut file = tokio::fs::File::create(path).await?;
     while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        crate::metrics::body_read(chunk.len());
         *received += chunk.len() as u64;
         if *received > limit {
             return Err(ApiError::too_large(limit));
@@ -169,6 +170,7 @@ pub async fn raw(
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("upload interrupted: {e}")))?;
+        crate::metrics::body_read(chunk.len());
         received += chunk.len() as u64;
         if received > limit {
             return Err(ApiError::too_large(limit));

@@ -12,7 +12,7 @@ use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
 use crate::error::ApiError;
-use crate::routes::files::{base, walk};
+use crate::routes::files::listing;
 use crate::routes::jobs::find;
 use crate::{App, Owner};
 use axum::Extension;
@@ -99,11 +99,8 @@ pub async fn archive(
     let outputs = app.data.outputs(&id);
     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let err_tx = tx.clone();
+    let (root, files) = listing(outputs).await?;
     tokio::task::spawn_blocking(move || {
-        let root = base(&outputs);
-        let mut files = Vec::new();
-        walk(&root, &root, &mut files);
-        files.sort();
         let out = BodyWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),

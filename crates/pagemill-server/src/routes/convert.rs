@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 
 use crate::api::{Accepted, ErrorBody, JobView};
 use crate::error::ApiError;
-use crate::routes::files::{base, walk};
+use crate::routes::files::listing;
 use crate::routes::jobs::{find, receive};
 use crate::store::JobState;
 use crate::{App, Owner};
@@ -107,19 +107,15 @@ pub async fn convert(
         )
             .into_response());
     }
-    let outputs = app.data.outputs(&job.id);
+    let (root, files) = listing(app.data.outputs(&job.id)).await?;
     let markdown = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-        let root = base(&outputs);
-        let mut files = Vec::new();
-        walk(&root, &root, &mut files);
-        files.sort();
-        let mut out = String::new();
         let docs: Vec<_> = files
             .iter()
             .filter(|(n, _)| n.ends_with(".md") && !n.ends_with(".det.md"))
             .collect();
-        for (i, (name, _)) in docs.iter().enumerate() {
-            if i > 0 || docs.len() > 1 {
+        let mut out = String::new();
+        for (name, _) in &docs {
+            if docs.len() > 1 {
                 out.push_str(&format!("<!-- file: {name} -->\n\n"));
             }
             out.push_str(&std::fs::read_to_string(root.join(name))?);

@@ -21,7 +21,7 @@ use axum::Extension;
 
 /// The folder file names are relative to: a job's one document folder when it has just
 /// one (so `report.pdf` gives `report.md`), else its output folder (`report/report.md`).
-pub(crate) fn base(outputs: &FsPath) -> PathBuf {
+fn base(outputs: &FsPath) -> PathBuf {
     let mut dirs = Vec::new();
     let mut files = 0;
     if let Ok(entries) = std::fs::read_dir(outputs) {
@@ -48,7 +48,7 @@ fn listed(name: &str) -> bool {
 }
 
 /// Files under `dir`, as `(relative name, size)`, sorted.
-pub(crate) fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<(String, u64)>) {
+fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<(String, u64)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -70,6 +70,19 @@ pub(crate) fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<(String, u64)>) {
     }
 }
 
+/// The folder a job's file names are relative to, and its files (name, size), sorted.
+pub(crate) async fn listing(outputs: PathBuf) -> Result<(PathBuf, Vec<(String, u64)>), ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let root = base(&outputs);
+        let mut files = Vec::new();
+        walk(&root, &root, &mut files);
+        files.sort();
+        (root, files)
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
 /// `GET /v1/jobs/{id}/files`: `{"files": [{"name", "size", "url"}]}`.
 #[utoipa::path(
     get,
@@ -88,15 +101,7 @@ pub async fn list(
 ) -> Result<Json<FileList>, ApiError> {
     find(&app, &owner, &id).await?;
     let outputs = app.data.outputs(&id);
-    let files = tokio::task::spawn_blocking(move || {
-        let root = base(&outputs);
-        let mut files = Vec::new();
-        walk(&root, &root, &mut files);
-        files.sort();
-        files
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let (_, files) = listing(outputs).await?;
     let files = files
         .into_iter()
         .map(|(name, size)| FileEntry {
