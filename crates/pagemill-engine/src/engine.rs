@@ -14,6 +14,7 @@ use crate::config::{EngineConfig, JobSpec};
 use crate::events::{EventSender, FileReport, JobEvent, JobSummary};
 use crate::inputs::{plan_inputs, InputError};
 use crate::scheduler::{Inbox, JobOutcome, NewJob, Scheduler};
+use crate::stats::EngineStats;
 use crate::transport::process::ProcessPool;
 use crate::transport::{EventTx, TransportError, WorkerTransport};
 
@@ -62,6 +63,7 @@ pub struct Engine {
     inbox: Sender<Inbox>,
     thread: Option<JoinHandle<()>>,
     config: EngineConfig,
+    stats: Arc<EngineStats>,
     next_job: AtomicU64,
     next_doc: AtomicU32,
 }
@@ -94,6 +96,7 @@ impl Engine {
         transport.start(events)?;
         let worker_memory = Some(config.worker_memory_limit());
         let scheduler = Scheduler::new(transport, rx, config.memory_budget, worker_memory);
+        let stats = scheduler.stats();
         let thread = std::thread::Builder::new()
             .name("pagemill-scheduler".into())
             .spawn(move || scheduler.run())
@@ -107,9 +110,15 @@ impl Engine {
             inbox: tx,
             thread: Some(thread),
             config,
+            stats,
             next_job: AtomicU64::new(1),
             next_doc: AtomicU32::new(1),
         })
+    }
+
+    /// What the engine has done so far (worker restarts…), for metrics.
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
     }
 
     /// The machine settings the engine runs with.

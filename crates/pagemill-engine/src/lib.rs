@@ -25,6 +25,7 @@ pub mod inputs;
 pub mod rss;
 mod run;
 mod scheduler;
+pub mod stats;
 pub mod transport;
 pub mod worker;
 
@@ -34,3 +35,4 @@ pub use events::{FileReport, JobEvent, JobSummary, PageStatus, EVENT_SCHEMA_VERS
 pub use inputs::{plan_inputs, Input, InputError};
 pub use run::convert;
 pub use scheduler::{resume_records, RESUME_DIR, STOP_WAIT};
+pub use stats::EngineStats;

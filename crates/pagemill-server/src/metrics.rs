@@ -52,11 +52,24 @@ pub fn tree_rss() -> u64 {
 /// The largest [`tree_rss`] seen.
 static PEAK_RSS: AtomicU64 = AtomicU64::new(0);
 
-/// Samples memory every `every` (the peak between scrapes is what matters).
+/// Pages written since the start (for the rate).
+static PAGES: AtomicU64 = AtomicU64::new(0);
+
+/// Samples memory every `every` (the peak between scrapes is what matters), and the page
+/// rate, smoothed over about ten samples.
 pub async fn sample(every: Duration) {
     let mut tick = tokio::time::interval(every);
+    let (mut last_pages, mut last_at, mut rate) = (0u64, Instant::now(), 0.0f64);
     loop {
         tick.tick().await;
+        let (pages, now) = (PAGES.load(Ordering::Relaxed), Instant::now());
+        let secs = now.duration_since(last_at).as_secs_f64();
+        if secs > 0.0 {
+            let current = pages.saturating_sub(last_pages) as f64 / secs;
+            rate = 0.9 * rate + 0.1 * current;
+            metrics::gauge!("pagemill_pages_per_second").set(rate);
+        }
+        (last_pages, last_at) = (pages, now);
         let rss = tokio::task::spawn_blocking(tree_rss).await.unwrap_or(0);
         PEAK_RSS.fetch_max(rss, Ordering::Relaxed);
         metrics::gauge!("pagemill_rss_bytes").set(rss as f64);
@@ -66,6 +79,7 @@ pub async fn sample(every: Duration) {
 
 /// Pages written, by outcome.
 pub fn pages(ok: u64, failed: u64) {
+    PAGES.fetch_add(ok + failed, Ordering::Relaxed);
     if ok > 0 {
         metrics::counter!("pagemill_pages_total", "outcome" => "ok").increment(ok);
     }
@@ -132,6 +146,9 @@ pub async fn render(State(app): State<App>) -> Response {
     PEAK_RSS.fetch_max(rss, Ordering::Relaxed);
     metrics::gauge!("pagemill_rss_bytes").set(rss as f64);
     metrics::gauge!("pagemill_peak_rss_bytes").set(PEAK_RSS.load(Ordering::Relaxed) as f64);
+    let (restarts, recycled) = app.runner.engine_counters();
+    metrics::counter!("pagemill_worker_restarts_total").absolute(restarts);
+    metrics::counter!("pagemill_workers_recycled_total").absolute(recycled);
     let body = app
         .metrics
         .as_ref()

@@ -101,6 +101,13 @@ impl Runner {
         }
     }
 
+    /// The engine's counters `(worker restarts, workers recycled)`; zeros once it is down.
+    pub fn engine_counters(&self) -> (u64, u64) {
+        self.lock_engine().as_ref().map_or((0, 0), |e| {
+            (e.stats().worker_restarts(), e.stats().workers_recycled())
+        })
+    }
+
     /// Whether the engine is up (not shut down).
     pub fn engine_up(&self) -> bool {
         self.lock_engine().is_some()

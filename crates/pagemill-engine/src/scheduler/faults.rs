@@ -38,6 +38,7 @@ impl Scheduler {
             return Ok(());
         }
         let ended = self.transport.replace(slot)?;
+        self.stats.restarted();
         let (how, out_of_memory) = (ended.how, ended.out_of_memory);
         let how = match error {
             Some(e) => format!("{how} ({e})"),
@@ -174,6 +175,7 @@ impl Scheduler {
         for slot in 0..self.slots.len() {
             if self.slots[slot].retiring && self.slots[slot].in_flight.is_empty() {
                 self.transport.recycle(slot)?;
+                self.stats.recycled();
                 self.slots[slot] = Slot::default();
             }
         }

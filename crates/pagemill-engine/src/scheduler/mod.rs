@@ -104,6 +104,8 @@ pub(crate) struct Scheduler {
     /// Each worker's memory limit, for messages.
     worker_memory: Option<u64>,
     shutting_down: bool,
+    /// Counters the engine's owner reads.
+    stats: std::sync::Arc<crate::stats::EngineStats>,
 }
 
 impl Scheduler {
@@ -131,7 +133,13 @@ impl Scheduler {
             ),
             worker_memory,
             shutting_down: false,
+            stats: Default::default(),
         }
+    }
+
+    /// The counters this scheduler keeps.
+    pub(crate) fn stats(&self) -> std::sync::Arc<crate::stats::EngineStats> {
+        std::sync::Arc::clone(&self.stats)
     }
 
     /// Runs until shut down (or until the engine is dropped) with no job left.
