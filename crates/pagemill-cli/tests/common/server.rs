@@ -3,6 +3,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::blocking::{multipart, Client};
+use reqwest::StatusCode;
+use serde_json::Value;
 
 /// A running server; killed when dropped.
 pub struct Server {
@@ -59,4 +64,58 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+pub fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+/// Uploads `file` with `fields`; returns the 202 answer.
+pub fn upload(s: &Server, file: &Path, fields: &[(&str, &str)]) -> Value {
+    let mut form = multipart::Form::new().file("file", file).unwrap();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    let res = client()
+        .post(s.url("/v1/jobs"))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    res.json().unwrap()
+}
+
+/// The job's SSE events from `after`, until the stream ends (the job's end), as
+/// `(id, event)`.
+pub fn events(s: &Server, id: &str, after: Option<u64>) -> Vec<(u64, Value)> {
+    let mut req = client().get(s.url(&format!("/v1/jobs/{id}/events")));
+    if let Some(a) = after {
+        req = req.header("Last-Event-ID", a.to_string());
+    }
+    let res = req.send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut out = Vec::new();
+    let mut seq = 0;
+    for line in BufReader::new(res).lines() {
+        let line = line.unwrap();
+        if let Some(v) = line.strip_prefix("id: ") {
+            seq = v.parse().unwrap();
+        } else if let Some(v) = line.strip_prefix("data: ") {
+            out.push((seq, serde_json::from_str(v).unwrap()));
+        }
+    }
+    out
+}
+
+pub fn get_json(s: &Server, path: &str) -> Value {
+    let res = client().get(s.url(path)).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.json().unwrap()
 }
