@@ -195,6 +195,8 @@ impl Document<'_> {
         let mut by_font: HashMap<usize, u16> = HashMap::new();
         let mut tallies: Vec<FontCount> = Vec::new();
         let mut last_font = 0u16;
+        // The text object and exact box of the last character kept (see below).
+        let mut last_glyph: Option<(usize, [u32; 4])> = None;
         for i in 0..n {
             let u = unsafe { b.FPDFText_GetUnicode(tp, i) };
             let ch = char::from_u32(u).unwrap_or('\u{FFFD}');
@@ -219,6 +221,27 @@ impl Document<'_> {
                 continue;
             }
             let obj = unsafe { b.FPDFText_GetTextObject(tp, i) };
+            // A ToUnicode entry that maps one glyph to several letters (`ff` for the
+            // ff ligature of TeX fonts) reaches us as several characters of one text
+            // object with one box. Two equal letters arriving that way look like a
+            // fake-bold overprint to the line builder, which keeps one (`dificult`,
+            // `ofsets`); they become the ligature character, which it expands again.
+            let glyph = (
+                obj as usize,
+                [
+                    r.left.to_bits(),
+                    r.top.to_bits(),
+                    r.right.to_bits(),
+                    r.bottom.to_bits(),
+                ],
+            );
+            if ch == 'f' && last_glyph == Some(glyph) {
+                if let Some(last) = out.chars.last_mut().filter(|c| c.ch == 'f') {
+                    last.ch = '\u{FB00}';
+                    continue;
+                }
+            }
+            last_glyph = Some(glyph);
             let (font, scale, invisible) = match by_object.get(&(obj as usize)) {
                 Some(&v) => v,
                 None => {
