@@ -215,10 +215,13 @@ async fn sweep(app: App) {
         let swept = tokio::task::spawn_blocking(move || -> Result<usize, StoreError> {
             let ids = a.store.expired(before)?;
             for id in &ids {
-                a.store.delete(id)?;
+                // Files first: a job whose files cannot be removed stays listed, and the
+                // next sweep tries again (rather than leaving files no one knows of).
                 if let Err(e) = a.data.remove_job(id) {
                     tracing::warn!(job = %id, error = %e, "cannot remove an expired job's files");
+                    continue;
                 }
+                a.store.delete(id)?;
             }
             if !ids.is_empty() {
                 a.store.compact()?;

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
@@ -13,9 +13,8 @@ use zip::CompressionMethod;
 
 use crate::error::ApiError;
 use crate::routes::files::listing;
-use crate::routes::jobs::find;
-use crate::{App, Owner};
-use axum::Extension;
+use crate::routes::jobs::CallerJob;
+use crate::App;
 
 /// Bytes gathered before a chunk goes out.
 const CHUNK: usize = 64 << 10;
@@ -92,10 +91,9 @@ fn write_zip(root: &std::path::Path, files: &[(String, u64)], out: BodyWriter) -
 )]
 pub async fn archive(
     State(app): State<App>,
-    Extension(owner): Extension<Owner>,
-    Path(id): Path<String>,
+    CallerJob(job): CallerJob,
 ) -> Result<Response, ApiError> {
-    find(&app, &owner, &id).await?;
+    let id = job.id;
     let outputs = app.data.outputs(&id);
     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let err_tx = tx.clone();

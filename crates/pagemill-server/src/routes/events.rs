@@ -4,16 +4,15 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use tokio::sync::watch;
 
 use crate::error::ApiError;
-use crate::routes::jobs::find;
-use crate::{db, App, Owner};
-use axum::Extension;
+use crate::routes::jobs::CallerJob;
+use crate::{db, App};
 
 /// Events read from the store at a time.
 const PAGE: usize = 256;
@@ -80,11 +79,10 @@ impl Cursor {
 )]
 pub async fn stream_events(
     State(app): State<App>,
-    Extension(owner): Extension<Owner>,
-    Path(id): Path<String>,
+    CallerJob(job): CallerJob,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    find(&app, &owner, &id).await?;
+    let id = job.id;
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

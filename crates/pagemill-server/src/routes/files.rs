@@ -15,9 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::error::ApiError;
-use crate::routes::jobs::find;
-use crate::{App, Owner};
-use axum::Extension;
+use crate::routes::jobs::CallerJob;
+use crate::App;
 
 /// The folder file names are relative to: a job's one document folder when it has just
 /// one (so `report.pdf` gives `report.md`), else its output folder (`report/report.md`).
@@ -96,10 +95,9 @@ pub(crate) async fn listing(outputs: PathBuf) -> Result<(PathBuf, Vec<(String, u
 )]
 pub async fn list(
     State(app): State<App>,
-    Extension(owner): Extension<Owner>,
-    Path(id): Path<String>,
+    CallerJob(job): CallerJob,
 ) -> Result<Json<FileList>, ApiError> {
-    find(&app, &owner, &id).await?;
+    let id = job.id;
     let outputs = app.data.outputs(&id);
     let (_, files) = listing(outputs).await?;
     let files = files
@@ -200,12 +198,11 @@ fn byte_range(headers: &HeaderMap, len: u64) -> Result<Option<(u64, u64)>, ()> {
 )]
 pub async fn get(
     State(app): State<App>,
-    Extension(owner): Extension<Owner>,
-    Path((id, rel)): Path<(String, String)>,
+    CallerJob(job): CallerJob,
+    Path((_id, rel)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    find(&app, &owner, &id).await?;
-    let outputs = app.data.outputs(&id);
+    let outputs = app.data.outputs(&job.id);
     let rel2 = rel.clone();
     let path = tokio::task::spawn_blocking(move || resolve(&base(&outputs), &rel2))
         .await

@@ -205,6 +205,31 @@ pub(crate) async fn find(app: &App, owner: &Owner, id: &str) -> Result<JobRecord
         .ok_or_else(|| ApiError::not_found("job"))
 }
 
+/// The caller's job named by the path's `{id}`, as an extractor: 404 when there is no
+/// such job or it is another key's.
+pub struct CallerJob(pub JobRecord);
+
+impl axum::extract::FromRequestParts<App> for CallerJob {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Self, ApiError> {
+        // The key middleware sets the owner on every `/v1` request; none means no keys.
+        let owner = parts
+            .extensions
+            .get::<Owner>()
+            .cloned()
+            .unwrap_or(Owner(String::new()));
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| ApiError::not_found("job"))?;
+        let id = params.get("id").ok_or_else(|| ApiError::not_found("job"))?;
+        find(app, &owner, id).await.map(CallerJob)
+    }
+}
+
 /// `GET /v1/jobs/{id}`: state, page counts, pages/s, page errors.
 #[utoipa::path(
     get,
@@ -218,10 +243,9 @@ pub(crate) async fn find(app: &App, owner: &Owner, id: &str) -> Result<JobRecord
 )]
 pub async fn show(
     State(app): State<App>,
-    Extension(owner): Extension<Owner>,
-    Path(id): Path<String>,
+    CallerJob(job): CallerJob,
 ) -> Result<Json<JobView>, ApiError> {
-    let job = find(&app, &owner, &id).await?;
+    let id = job.id.clone();
     let errors = db(&app, move |s| s.page_errors(&id)).await?;
     Ok(Json(JobView::of(&job, Some(errors))))
 }
