@@ -89,22 +89,110 @@ where
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_web_page_converts_a_pdf_and_downloads_the_zip() {
+/// ChromeDriver and a headless Chromium session with its profile under `dir`, saving
+/// downloads to `downloads`.
+async fn browser(dir: &Path, downloads: &Path) -> (Driver, fantoccini::Client) {
     if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
         panic!("Chromium and ChromeDriver are needed: run scripts/setup");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), &[]);
     let driver = Driver::start();
-    let downloads = dir.path().join("downloads");
-    std::fs::create_dir_all(&downloads).unwrap();
+    std::fs::create_dir_all(downloads).unwrap();
     let mut builder = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
-    builder.capabilities(capabilities(&dir.path().join("profile"), &downloads));
+    builder.capabilities(capabilities(&dir.join("profile"), downloads));
     let c = builder
         .connect(&format!("http://127.0.0.1:{}", driver.1))
         .await
         .expect("a Chromium session");
+    (driver, c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_page_asks_for_the_api_key_and_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(["serve", "keys", "add", "alice", "--api-keys"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let key = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let server = Server::start(
+        &dir.path().join("data"),
+        &["--api-keys", keys.to_str().unwrap()],
+    );
+    let (_driver, c) = browser(dir.path(), &dir.path().join("downloads")).await;
+    c.goto(&server.url("/")).await.unwrap();
+    // The jobs list is refused without a key: the page asks for one.
+    wait_until(20, "the API key form", || async {
+        c.execute(
+            "return !document.getElementById('key-section').hidden;",
+            vec![],
+        )
+        .await
+        .unwrap()
+            == json!(true)
+    })
+    .await;
+    c.find(Locator::Id("api-key"))
+        .await
+        .unwrap()
+        .send_keys(&key)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#key-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let pdf = data("camlidl-manual.pdf").canonicalize().unwrap();
+    c.find(Locator::Id("files"))
+        .await
+        .unwrap()
+        .send_keys(&pdf.display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Id("pages"))
+        .await
+        .unwrap()
+        .send_keys("1-2")
+        .await
+        .unwrap();
+    c.find(Locator::Id("convert"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(120, "the Markdown preview", || async {
+        let t = c
+            .find(Locator::Id("preview"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap_or_default();
+        t.contains("Camlidl")
+    })
+    .await;
+    let hidden = c
+        .execute(
+            "return document.getElementById('key-section').hidden;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hidden, json!(true), "the key was taken");
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_page_converts_a_pdf_and_downloads_the_zip() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let downloads = dir.path().join("downloads");
+    let (_driver, c) = browser(dir.path(), &downloads).await;
 
     c.goto(&server.url("/")).await.unwrap();
     assert_eq!(c.title().await.unwrap(), "pagemill");
