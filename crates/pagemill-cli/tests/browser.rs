@@ -59,6 +59,8 @@ fn capabilities(profile: &Path, downloads: &Path) -> serde_json::Map<String, Val
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
+                // A small /dev/shm (containers) would crash tabs; /tmp is used instead.
+                "--disable-dev-shm-usage",
                 format!("--user-data-dir={}", profile.display()),
             ],
             "prefs": {
