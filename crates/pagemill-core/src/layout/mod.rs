@@ -20,6 +20,7 @@ pub mod classify;
 pub mod figures;
 pub mod lines;
 pub mod order;
+pub mod table_grid;
 pub mod text_layer;
 
 use serde::{Deserialize, Serialize};
