@@ -12,7 +12,9 @@
 //!    (lines joined, de-hyphenated).
 //!
 //! Before them, [`text_layer`] decides whether the text layer is read or the page OCRed,
-//! and [`blank`] whether a page without text has anything on it at all.
+//! and [`blank`] whether a page without text has anything on it at all. [`table_grid`]
+//! (ruled tables' cell grids from the page's rules) is the first piece of table detection
+//! and is not called yet.
 
 pub mod blank;
 pub mod blocks;
