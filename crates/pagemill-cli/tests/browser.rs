@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::data;
-use common::server::Server;
+use common::server::{add_key, Server};
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -108,17 +108,35 @@ async fn browser(dir: &Path, downloads: &Path) -> (Driver, fantoccini::Client) {
     (driver, c)
 }
 
+/// Chooses the bundled sample in the page's form, pages `pages`.
+async fn choose_sample(c: &fantoccini::Client, pages: &str) {
+    let pdf = data("camlidl-manual.pdf").canonicalize().unwrap();
+    let files = c.find(Locator::Id("files")).await.unwrap();
+    files.send_keys(&pdf.display().to_string()).await.unwrap();
+    let field = c.find(Locator::Id("pages")).await.unwrap();
+    field.send_keys(pages).await.unwrap();
+}
+
+/// Presses Convert and waits for the sample's Markdown in the preview.
+async fn convert_and_wait(c: &fantoccini::Client) {
+    c.find(Locator::Id("convert"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(120, "the Markdown preview", || async {
+        let preview = c.find(Locator::Id("preview")).await.unwrap();
+        preview.text().await.unwrap_or_default().contains("Camlidl")
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_web_page_asks_for_the_api_key_and_uses_it() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
-    let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
-        .args(["serve", "keys", "add", "alice", "--api-keys"])
-        .arg(&keys)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let key = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    let key = add_key(&keys, "alice");
     let server = Server::start(
         &dir.path().join("data"),
         &["--api-keys", keys.to_str().unwrap()],
@@ -148,36 +166,8 @@ async fn the_web_page_asks_for_the_api_key_and_uses_it() {
         .click()
         .await
         .unwrap();
-    let pdf = data("camlidl-manual.pdf").canonicalize().unwrap();
-    c.find(Locator::Id("files"))
-        .await
-        .unwrap()
-        .send_keys(&pdf.display().to_string())
-        .await
-        .unwrap();
-    c.find(Locator::Id("pages"))
-        .await
-        .unwrap()
-        .send_keys("1-2")
-        .await
-        .unwrap();
-    c.find(Locator::Id("convert"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_until(120, "the Markdown preview", || async {
-        let t = c
-            .find(Locator::Id("preview"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap_or_default();
-        t.contains("Camlidl")
-    })
-    .await;
+    choose_sample(&c, "1-2").await;
+    convert_and_wait(&c).await;
     let hidden = c
         .execute(
             "return document.getElementById('key-section').hidden;",
@@ -209,19 +199,7 @@ async fn the_web_page_converts_a_pdf_and_downloads_the_zip() {
         .unwrap();
     assert_eq!(unlabelled, json!([]), "controls without a label");
 
-    let pdf = data("camlidl-manual.pdf").canonicalize().unwrap();
-    c.find(Locator::Id("files"))
-        .await
-        .unwrap()
-        .send_keys(&pdf.display().to_string())
-        .await
-        .unwrap();
-    c.find(Locator::Id("pages"))
-        .await
-        .unwrap()
-        .send_keys("1-4")
-        .await
-        .unwrap();
+    choose_sample(&c, "1-4").await;
     // Record every progress text the page shows, so each page's update is seen.
     c.execute(
         "window.seen = []; const el = document.getElementById('progress-text');\
@@ -231,24 +209,7 @@ async fn the_web_page_converts_a_pdf_and_downloads_the_zip() {
     )
     .await
     .unwrap();
-    c.find(Locator::Id("convert"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-
-    wait_until(120, "the Markdown preview", || async {
-        let t = c
-            .find(Locator::Id("preview"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap_or_default();
-        t.contains("Camlidl")
-    })
-    .await;
+    convert_and_wait(&c).await;
     let state = c
         .find(Locator::Id("job-state"))
         .await

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::server::{client, events, get_json, upload, Server};
+use common::server::{client, converted_page, events, get_json, upload, Server};
 use common::{convert, data, read};
 use reqwest::blocking::multipart;
 use reqwest::StatusCode;
@@ -176,16 +176,7 @@ fn the_archive_and_metrics_report_what_was_done() {
 fn the_openapi_document_matches_the_router() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &[]);
-    let job = upload(
-        &s,
-        &data("camlidl-manual.pdf"),
-        &[("pages", "1"), ("format", "md")],
-    );
-    let id = job["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        events(&s, &id, None).last().unwrap().1["state"],
-        "succeeded"
-    );
+    let id = converted_page(&s);
 
     let doc = get_json(&s, "/openapi.json");
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));

@@ -8,12 +8,19 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::server::{client, events, get_json, upload, Server};
+use common::server::{add_key, client, converted_page, events, get_json, upload, Server};
 use common::{data, read};
 use reqwest::blocking::multipart;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+/// The status of `GET path`.
+fn status(s: &Server, path: &str) -> StatusCode {
+    client().get(s.url(path)).send().unwrap().status()
+}
+
+/// Sends `head` (request line and headers) and reads the answer's status line without
+/// sending any body.
 fn status_before_body(s: &Server, head: &str) -> String {
     let mut tcp = TcpStream::connect(s.addr()).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -140,14 +147,8 @@ fn limits_and_bad_requests_get_their_status() {
     }
     let res = client().get(s.url("/v1/jobs/nope")).send().unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        client().get(s.url("/healthz")).send().unwrap().status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        client().get(s.url("/readyz")).send().unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(status(&s, "/healthz"), StatusCode::OK);
+    assert_eq!(status(&s, "/readyz"), StatusCode::OK);
 }
 
 #[test]
@@ -194,16 +195,7 @@ fn a_full_queue_gets_429_and_short_disk_507() {
 fn each_api_key_sees_only_its_own_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
-    let add = |name: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
-            .args(["serve", "keys", "add", name, "--api-keys"])
-            .arg(&keys)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    };
-    let (alice, bob) = (add("alice"), add("bob"));
+    let (alice, bob) = (add_key(&keys, "alice"), add_key(&keys, "bob"));
     assert!(
         !std::fs::read_to_string(&keys).unwrap().contains(&alice),
         "only hashes are kept"
@@ -274,14 +266,8 @@ fn each_api_key_sees_only_its_own_jobs() {
     let alices: Value = get(&alice, "/v1/jobs").json().unwrap();
     assert_eq!(alices["jobs"][0]["id"], id.as_str());
     // Health and metrics need no key.
-    assert_eq!(
-        client().get(s.url("/healthz")).send().unwrap().status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        client().get(s.url("/metrics")).send().unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(status(&s, "/healthz"), StatusCode::OK);
+    assert_eq!(status(&s, "/metrics"), StatusCode::OK);
 }
 
 #[test]
@@ -330,16 +316,7 @@ fn cors_is_off_unless_origins_are_given() {
 fn finished_jobs_are_removed_after_the_retention() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start(dir.path(), &["--retention", "1s"]);
-    let job = upload(
-        &s,
-        &data("camlidl-manual.pdf"),
-        &[("pages", "1"), ("format", "md")],
-    );
-    let id = job["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        events(&s, &id, None).last().unwrap().1["state"],
-        "succeeded"
-    );
+    let id = converted_page(&s);
     let started = Instant::now();
     loop {
         let res = client()

@@ -119,3 +119,26 @@ pub fn get_json(s: &Server, path: &str) -> Value {
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     res.json().unwrap()
 }
+
+/// Makes an API key named `name` in `file` with `pagemill serve keys add`; returns it.
+pub fn add_key(file: &Path, name: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_pagemill"))
+        .args(["serve", "keys", "add", name, "--api-keys"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+/// Converts page 1 of the sample to Markdown as a job, to its end; returns the job's id.
+pub fn converted_page(s: &Server) -> String {
+    let job = upload(
+        s,
+        &crate::common::data("camlidl-manual.pdf"),
+        &[("pages", "1"), ("format", "md")],
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    assert_eq!(events(s, &id, None).last().unwrap().1["state"], "succeeded");
+    id
+}
