@@ -115,9 +115,6 @@ fn an_upload_converts_and_its_events_stream_in_order() {
     assert!(!dir.path().join("jobs").join(&id).exists());
 }
 
-/// Sends `head` (request line and headers) and reads the answer's status line without
-/// sending any body.
-
 #[test]
 fn the_archive_and_metrics_report_what_was_done() {
     let dir = tempfile::tempdir().unwrap();
