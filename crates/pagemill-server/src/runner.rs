@@ -244,7 +244,9 @@ impl Runner {
                     cancelled = true;
                     handle.cancel();
                 }
-                if handle.is_finished() && handle.events().try_recv().is_err() {
+                // Nothing came for a while and the job is over: its last events were
+                // dropped for lag (the summary from `wait` below still holds).
+                if handle.is_finished() {
                     break;
                 }
                 continue;
