@@ -40,14 +40,4 @@ impl Live {
         let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         jobs.remove(id);
     }
-
-    /// Jobs watched (queued or running).
-    pub fn len(&self) -> usize {
-        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether no job is watched.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
