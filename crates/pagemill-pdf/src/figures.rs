@@ -52,13 +52,13 @@ pub struct RgbImage {
 
 /// A 2-D affine matrix `[a b c d e f]` (PDF order).
 #[derive(Clone, Copy)]
-struct Matrix([f32; 6]);
+pub(crate) struct Matrix(pub(crate) [f32; 6]);
 
 impl Matrix {
     const IDENTITY: Matrix = Matrix([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);
 
     /// `self` applied first, then `outer`.
-    fn then(&self, outer: &Matrix) -> Matrix {
+    pub(crate) fn then(&self, outer: &Matrix) -> Matrix {
         let [a, b, c, d, e, f] = self.0;
         let [a2, b2, c2, d2, e2, f2] = outer.0;
         Matrix([
@@ -71,9 +71,17 @@ impl Matrix {
         ])
     }
 
-    fn apply(&self, x: f32, y: f32) -> (f32, f32) {
+    /// The point `(x, y)` transformed.
+    pub(crate) fn apply(&self, x: f32, y: f32) -> (f32, f32) {
         let [a, b, c, d, e, f] = self.0;
         (a * x + c * y + e, b * x + d * y + f)
+    }
+
+    /// How much lengths grow under the matrix (the square root of its area scale), for
+    /// line widths.
+    pub(crate) fn scale(&self) -> f32 {
+        let [a, b, c, d, _, _] = self.0;
+        (a * d - b * c).abs().sqrt()
     }
 
     /// The box holding rectangle `[l, b, r, t]` after the transformation.
@@ -104,6 +112,8 @@ pub(crate) struct PageObjects {
     pub figures: Vec<RawFigure>,
     /// What the objects paint, for telling blank pages.
     pub ink: PageInk,
+    /// Straight horizontal and vertical strokes (see [`crate::rules`]).
+    pub rules: Vec<BBox>,
 }
 
 impl Document<'_> {
@@ -154,7 +164,15 @@ impl Document<'_> {
             }
             // Whether the object paints at all: images do; paths unless neither filled
             // nor stroked.
-            let paints = kind == PAGEOBJ_IMAGE || self.path_paints(obj);
+            let (filled, stroked) = if kind == PAGEOBJ_PATH {
+                self.path_draw_mode(obj)
+            } else {
+                (true, false)
+            };
+            let paints = filled || stroked;
+            if kind == PAGEOBJ_PATH && paints && out.rules.len() < crate::rules::MAX_RULES {
+                self.path_rules(obj, &m, frame, stroked, &mut out.rules);
+            }
             let (mut l, mut bt, mut r, mut t) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
             let bounds = (unsafe { b.FPDFPageObj_GetBounds(obj, &mut l, &mut bt, &mut r, &mut t) }
                 != 0)
@@ -191,9 +209,9 @@ impl Document<'_> {
         out
     }
 
-    /// Whether a path object is filled or stroked (taken as painting when PDFium cannot
-    /// tell).
-    fn path_paints(&self, obj: FPDF_PAGEOBJECT) -> bool {
+    /// Whether a path object is (filled, stroked); taken as stroked when PDFium cannot
+    /// tell.
+    fn path_draw_mode(&self, obj: FPDF_PAGEOBJECT) -> (bool, bool) {
         let (mut fill, mut stroke) = (FILLMODE_NONE, 0);
         // SAFETY: `obj` is a path object of a loaded page; both outputs are written in place.
         let ok = unsafe {
@@ -201,7 +219,10 @@ impl Document<'_> {
                 .b
                 .FPDFPath_GetDrawMode(obj, &mut fill, &mut stroke)
         };
-        ok == 0 || fill != FILLMODE_NONE || stroke != 0
+        if ok == 0 {
+            return (false, true);
+        }
+        (fill != FILLMODE_NONE, stroke != 0)
     }
 
     /// An image object's resolution as placed on the page (pixels per inch).

@@ -17,6 +17,7 @@ pub mod library;
 mod paged;
 pub mod raw;
 pub mod render;
+mod rules;
 mod source;
 pub mod text;
 

@@ -44,11 +44,11 @@ pub(crate) const IDENTITY: FS_MATRIX = FS_MATRIX {
 /// `/Rotate` applied).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Frame {
-    left: f32,
-    bottom: f32,
-    right: f32,
-    top: f32,
-    rotation: u16,
+    pub(crate) left: f32,
+    pub(crate) bottom: f32,
+    pub(crate) right: f32,
+    pub(crate) top: f32,
+    pub(crate) rotation: u16,
 }
 
 impl Frame {
@@ -175,11 +175,13 @@ impl Document<'_> {
             layer: TextLayerStats::default(),
             figures: Vec::new(),
             ink: PageInk::default(),
+            rules: Vec::new(),
         };
         let tp = unsafe { b.FPDFText_LoadPage(page) };
         let objects = self.page_objects(page, &frame);
         out.figures = objects.figures;
         out.ink = objects.ink;
+        out.rules = objects.rules;
         if out.ink.text_objects == 0 && out.ink.images == 0 {
             // Only pages that may be blank pay for reading `/Annots`.
             out.ink.annotations = unsafe { b.FPDFPage_GetAnnotCount(page) }.max(0) as u32;
