@@ -116,6 +116,9 @@ pub enum BlockKind {
     /// A picture: an embedded image, a vector drawing, or an image region OCR found. It has
     /// no text; [`Block::image`] names its cropped picture when one was written.
     Figure,
+    /// A table: [`Block::table`] holds its cells; [`Block::text`] has its rows, one per
+    /// line, cells separated by tabs.
+    Table,
 }
 
 impl BlockKind {
@@ -132,6 +135,7 @@ impl BlockKind {
             BlockKind::Footnote => "footnote",
             BlockKind::Toc => "toc",
             BlockKind::Figure => "figure",
+            BlockKind::Table => "table",
         }
     }
     /// Page furniture: repeated on every page, not part of the reading text.
@@ -201,6 +205,48 @@ pub struct Block {
     /// (`images/<page>_<n>.jpg`, both 0-based).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// Tables: the grid and its cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
+}
+
+/// A table's structure: a grid of `rows` × `cols` base cells, some cells spanning several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Base rows.
+    pub rows: u32,
+    /// Base columns.
+    pub cols: u32,
+    /// The cells row by row, left to right; a spanning cell once, at its top-left base
+    /// cell. Every base cell is covered by exactly one cell (empty ones included).
+    pub cells: Vec<TableCell>,
+}
+
+impl Table {
+    /// Whether any cell spans more than one row or column.
+    pub fn has_spans(&self) -> bool {
+        self.cells.iter().any(|c| c.rowspan > 1 || c.colspan > 1)
+    }
+}
+
+/// One cell of a [`Table`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableCell {
+    /// First base row (0 = top).
+    pub row: u32,
+    /// First base column (0 = left).
+    pub col: u32,
+    /// Rows covered (≥ 1).
+    pub rowspan: u32,
+    /// Columns covered (≥ 1).
+    pub colspan: u32,
+    /// The cell's box.
+    pub bbox: BBox,
+    /// The cell's text, its lines joined as prose (empty for an empty cell).
+    pub text: String,
+    /// A header cell (column headings at the top of the table).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub header: bool,
 }
 
 impl Block {
@@ -218,6 +264,7 @@ impl Block {
             confidence: 1.0,
             lines: Vec::new(),
             image: None,
+            table: None,
         }
     }
 }

@@ -104,6 +104,7 @@ pub fn to_blocks_mapped(
                 confidence: round2(confidence),
                 lines,
                 image: None,
+                table: None,
             }
         })
         .collect();

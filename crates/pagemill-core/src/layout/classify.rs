@@ -364,6 +364,7 @@ fn classify_style(
                     })
                     .collect(),
                 image: None,
+                table: None,
             }
         })
         .collect()

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::order::reading_order;
+use super::order::insert_in_reading_order;
 use crate::model::{BBox, Block, BlockKind, Page};
 
 /// A figure's shorter side must reach this (points): smaller pictures are bullets, icons,
@@ -83,38 +83,18 @@ pub fn place_figures(page: &mut Page, candidates: &[RawFigure]) -> Vec<PlacedFig
     if kept.is_empty() {
         return Vec::new();
     }
-    // Reading order over text and figures together; the text keeps its own order and each
-    // figure goes before the first block that reads after it.
-    let boxes: Vec<BBox> = page
-        .blocks
-        .iter()
-        .map(|b| b.bbox)
-        .chain(kept.iter().map(|f| f.bbox))
-        .collect();
-    let mut rank = vec![0usize; boxes.len()];
-    for (r, i) in reading_order(&boxes).into_iter().enumerate() {
-        rank[i] = r;
-    }
-    let texts = page.blocks.len();
-    let mut ranks: Vec<usize> = rank[..texts].to_vec();
-    // Per block: `Some(crop dpi)` for the figures inserted.
-    let mut crop: Vec<Option<Option<f32>>> = vec![None; texts];
-    let mut figures: Vec<(usize, RawFigure)> = kept
+    let dpis: Vec<Option<f32>> = kept.iter().map(|f| f.dpi).collect();
+    let at = insert_in_reading_order(
+        &mut page.blocks,
+        kept.iter().map(|f| Block::figure(f.bbox)).collect(),
+    );
+    let mut placed: Vec<PlacedFigure> = at
         .into_iter()
-        .enumerate()
-        .map(|(k, f)| (rank[texts + k], f))
+        .zip(dpis)
+        .map(|(block, dpi)| PlacedFigure { block, dpi })
         .collect();
-    figures.sort_by_key(|(r, _)| *r);
-    for (r, f) in figures {
-        let at = ranks.iter().position(|&x| x > r).unwrap_or(ranks.len());
-        ranks.insert(at, r);
-        crop.insert(at, Some(f.dpi));
-        page.blocks.insert(at, Block::figure(f.bbox));
-    }
-    crop.into_iter()
-        .enumerate()
-        .filter_map(|(block, c)| c.map(|dpi| PlacedFigure { block, dpi }))
-        .collect()
+    placed.sort_by_key(|p| p.block);
+    placed
 }
 
 fn area(b: &BBox) -> f32 {

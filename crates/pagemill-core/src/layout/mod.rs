@@ -13,8 +13,9 @@
 //!
 //! Before them, [`text_layer`] decides whether the text layer is read or the page OCRed,
 //! and [`blank`] whether a page without text has anything on it at all. [`table_grid`]
-//! (ruled tables' cell grids from the page's rules) is the first piece of table detection
-//! and is not called yet.
+//! (ruled tables' cell grids from the page's rules) and [`tables`] (the text in those
+//! grids) take tables out before the four stages; their
+//! blocks join the others in reading order.
 
 pub mod blank;
 pub mod blocks;
@@ -23,6 +24,7 @@ pub mod figures;
 pub mod lines;
 pub mod order;
 pub mod table_grid;
+pub mod tables;
 pub mod text_layer;
 
 use serde::{Deserialize, Serialize};
@@ -138,15 +140,34 @@ pub struct RawPage {
     /// [`blank::blankness`]).
     #[serde(default)]
     pub ink: blank::PageInk,
+    /// Straight horizontal and vertical strokes, as thin boxes: table rules and cell
+    /// borders (see [`tables`]).
+    #[serde(default)]
+    pub rules: Vec<BBox>,
 }
 
-/// Runs the four stages on one page.
+/// Runs the four stages on one page, after taking out its tables.
 pub fn analyze(raw: &RawPage) -> Page {
-    let lines = lines::build_lines(&raw.chars, &raw.fonts);
+    let found = tables::ruled_tables(&raw.rules, &raw.chars, &raw.fonts);
+    let lines = if found.blocks.is_empty() {
+        lines::build_lines(&raw.chars, &raw.fonts)
+    } else {
+        let rest: Vec<RawChar> = raw
+            .chars
+            .iter()
+            .zip(&found.taken)
+            .filter(|(_, taken)| !**taken)
+            .map(|(c, _)| *c)
+            .collect();
+        lines::build_lines(&rest, &raw.fonts)
+    };
     let body_size = classify::body_font_size(&lines);
     let mut blocks = blocks::group_lines(lines);
     order::sort_reading_order(&mut blocks);
-    let blocks = classify::classify(blocks, &raw.fonts, body_size, raw.height);
+    let mut blocks = classify::classify(blocks, &raw.fonts, body_size, raw.height);
+    if !found.blocks.is_empty() {
+        order::insert_in_reading_order(&mut blocks, found.blocks);
+    }
     Page {
         index: raw.index,
         width: raw.width,
@@ -199,6 +220,7 @@ pub(crate) mod testutil {
             layer: Default::default(),
             figures: Vec::new(),
             ink: Default::default(),
+            rules: Vec::new(),
         }
     }
 }

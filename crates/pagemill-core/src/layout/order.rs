@@ -9,7 +9,7 @@
 //! read band by band, row by row.
 
 use super::blocks::LineGroup;
-use crate::model::BBox;
+use crate::model::{BBox, Block};
 
 /// Above this many blocks a page falls back to a plain top-to-bottom, left-to-right sort
 /// (XY-cut is quadratic in the worst case).
@@ -24,6 +24,37 @@ pub fn sort_reading_order(groups: &mut Vec<LineGroup>) {
     let idx = reading_order(&boxes);
     let mut slots: Vec<Option<LineGroup>> = std::mem::take(groups).into_iter().map(Some).collect();
     groups.extend(idx.into_iter().filter_map(|i| slots[i].take()));
+}
+
+/// Inserts `new` blocks among `blocks` (already in reading order) where a reader meets
+/// them: each goes before the first block that reads after it, and the old blocks keep
+/// their order. Returns, for each new block, its index in `blocks`.
+pub fn insert_in_reading_order(blocks: &mut Vec<Block>, new: Vec<Block>) -> Vec<usize> {
+    let old = blocks.len();
+    let boxes: Vec<BBox> = blocks.iter().chain(new.iter()).map(|b| b.bbox).collect();
+    let mut rank = vec![0usize; boxes.len()];
+    for (r, i) in reading_order(&boxes).into_iter().enumerate() {
+        rank[i] = r;
+    }
+    let mut ranks: Vec<usize> = rank[..old].to_vec();
+    let mut order: Vec<usize> = (0..new.len()).collect();
+    order.sort_by_key(|&k| rank[old + k]);
+    let mut slots: Vec<Option<Block>> = new.into_iter().map(Some).collect();
+    let mut placed = vec![0usize; slots.len()];
+    for k in order {
+        let r = rank[old + k];
+        let at = ranks.iter().position(|&x| x > r).unwrap_or(ranks.len());
+        ranks.insert(at, r);
+        if let Some(b) = slots[k].take() {
+            blocks.insert(at, b);
+        }
+        // Blocks placed earlier read before this one, so they never move; kept general.
+        for p in placed.iter_mut().filter(|p| **p >= at) {
+            *p += 1;
+        }
+        placed[k] = at;
+    }
+    placed
 }
 
 /// The indices of `boxes` in reading order.

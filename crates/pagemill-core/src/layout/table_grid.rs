@@ -1,7 +1,6 @@
 //! Ruled tables, first stage: from a page's rules (thin horizontal and vertical strokes or
 //! filled rectangles) to grids of cells, with the cells that span rows or columns where a
-//! separator is missing. Geometry only: which text falls in which cell, and the output
-//! formats, come after (issue 15); nothing calls this yet.
+//! separator is missing. Geometry only: [`super::tables`] puts the text in the cells.
 //!
 //! How: rules that touch form a component (one candidate table); the component's rule
 //! positions, snapped together, give the row and column boundaries; a pair of adjacent
@@ -108,6 +107,23 @@ fn snap(mut values: Vec<f32>, tol: f32) -> Vec<f32> {
     out.into_iter().map(|(sum, n)| sum / n as f32).collect()
 }
 
+/// Adds the outer ends of the rules crossing `bounds` as first and last boundaries when
+/// they run past the outermost ones.
+fn close_open_sides(bounds: &mut Vec<f32>, crossing: impl Iterator<Item = (f32, f32)>, tol: f32) {
+    let (lo, hi) = crossing.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), (a, b)| {
+        (lo.min(a), hi.max(b))
+    });
+    let (Some(&first), Some(&last)) = (bounds.first(), bounds.last()) else {
+        return;
+    };
+    if lo.is_finite() && lo < first - 3.0 * tol {
+        bounds.insert(0, lo);
+    }
+    if hi.is_finite() && hi > last + 3.0 * tol {
+        bounds.push(hi);
+    }
+}
+
 /// Length of `[lo, hi]` covered by the segments.
 fn covered(segments: &[(f32, f32)], lo: f32, hi: f32) -> f32 {
     let mut parts: Vec<(f32, f32)> = segments
@@ -188,8 +204,12 @@ fn grid_of(rules: &[Rule], tol: f32) -> Option<Grid> {
             Rule::V(x, a, b) => vs.push((x, a, b)),
         }
     }
-    let rows = snap(hs.iter().map(|h| h.0).collect(), tol);
-    let cols = snap(vs.iter().map(|v| v.0).collect(), tol);
+    let mut rows = snap(hs.iter().map(|h| h.0).collect(), tol);
+    let mut cols = snap(vs.iter().map(|v| v.0).collect(), tol);
+    // Open sides: a table without outer column rules ends where its row rules do (and
+    // one without a top or bottom rule where its column rules do).
+    close_open_sides(&mut cols, hs.iter().map(|h| (h.1, h.2)), tol);
+    close_open_sides(&mut rows, vs.iter().map(|v| (v.1, v.2)), tol);
     if rows.len() < 2 || cols.len() < 2 || (rows.len() - 1) * (cols.len() - 1) < 2 {
         return None;
     }
@@ -371,6 +391,21 @@ mod tests {
         let mut tops: Vec<f32> = g.iter().map(|g| g.bbox().y0).collect();
         tops.sort_by(f32::total_cmp);
         assert_eq!(tops, vec![50.0, 400.0]);
+    }
+
+    #[test]
+    fn open_sides_end_where_the_crossing_rules_do() {
+        // Row rules from 0 to 300, column rules only inside (at 100 and 200).
+        let mut r: Vec<BBox> = [0.0, 20.0, 40.0]
+            .iter()
+            .map(|&y| h(y, 0.0, 300.0))
+            .collect();
+        r.push(v(100.0, 0.0, 40.0));
+        r.push(v(200.0, 0.0, 40.0));
+        let g = grids(&r, 2.0);
+        assert_eq!(g.len(), 1);
+        assert_eq!(g[0].cols, vec![0.0, 100.0, 200.0, 300.0]);
+        assert_eq!(g[0].cells.len(), 6);
     }
 
     #[test]

@@ -1,0 +1,460 @@
+//! Tables among the text: a page's cell grids ([`table_grid`]) filled with the characters
+//! that fall in their cells, as [`BlockKind::Table`] blocks. The characters a table takes
+//! are not read again as paragraphs.
+//!
+//! A grid is a table only when text fills it the way a table's text does: enough cells hold
+//! text, and no word runs across a rule. Frames around a note, a chart's
+//! grid lines or the boxes of a form fail one or the other.
+
+use super::lines::{build_lines, TextLine};
+use super::table_grid::{grids, Grid, GridCell};
+use super::{FontInfo, RawChar};
+use crate::layout::classify::join_prose;
+use crate::model::{BBox, Block, BlockKind, Line, Table, TableCell};
+
+/// How far apart (points) two rule ends may be and still meet.
+const RULE_TOLERANCE: f32 = 2.0;
+/// Share of a table's cells that must hold text (a permission matrix leaves many empty;
+/// a chart's grid or a drawing's boxes leave nearly all of them empty).
+const MIN_FILLED_SHARE: f32 = 0.25;
+/// Fewest cells with text.
+const MIN_FILLED: usize = 3;
+/// Words a table's rules may cut (a character's box overhanging a rule by rounding).
+const MAX_CROSSING_WORDS: usize = 2;
+
+/// The tables found on a page.
+#[derive(Debug, Default)]
+pub struct FoundTables {
+    /// One block per table, in no particular order.
+    pub blocks: Vec<Block>,
+    /// Per character of the page: taken by a table.
+    pub taken: Vec<bool>,
+}
+
+/// Finds the ruled tables among `chars`, whose grids `rules` draw.
+pub fn ruled_tables(rules: &[BBox], chars: &[RawChar], fonts: &[FontInfo]) -> FoundTables {
+    let mut found = FoundTables::default();
+    if rules.len() < 4 || chars.is_empty() {
+        return found;
+    }
+    let mut candidates = grids(rules, RULE_TOLERANCE);
+    // Largest first, so a grid drawn inside another's cell is left to the outer table.
+    candidates.sort_by(|a, b| area(&b.bbox()).total_cmp(&area(&a.bbox())));
+    found.taken = vec![false; chars.len()];
+    for grid in candidates {
+        let bbox = grid.bbox();
+        if found
+            .blocks
+            .iter()
+            .any(|t| t.bbox.x_overlap(&bbox) * t.bbox.y_overlap(&bbox) > 0.0)
+        {
+            continue;
+        }
+        if grid.rows.len() < 3 || grid.cols.len() < 3 {
+            continue; // one row or one column: a framed list or a boxed paragraph
+        }
+        let Some(mut filled) = fill(&grid, chars, fonts, &found.taken) else {
+            continue;
+        };
+        // Rows without rules between them (a header rule and one ruled body row holding
+        // a line per entry) are split where the lines of several columns start together.
+        let grid = match split_unruled_rows(&grid, &filled.cell_lines) {
+            Some(finer) => match fill(&finer, chars, fonts, &found.taken) {
+                Some(f) => {
+                    filled = f;
+                    finer
+                }
+                None => grid,
+            },
+            None => grid,
+        };
+        let Filled {
+            members,
+            cell_lines,
+        } = filled;
+        if !filled_like_a_table(&grid, &cell_lines) {
+            continue;
+        }
+        for m in &members {
+            for &i in m {
+                found.taken[i] = true;
+            }
+        }
+        // Whitespace inside the table belongs to it too.
+        for (i, c) in chars.iter().enumerate() {
+            let (x, y) = ((c.bbox.x0 + c.bbox.x1) / 2.0, (c.bbox.y0 + c.bbox.y1) / 2.0);
+            if c.ch.is_whitespace() && contains(&bbox, x, y) {
+                found.taken[i] = true;
+            }
+        }
+        found.blocks.push(table_block(&grid, cell_lines));
+    }
+    found
+}
+
+/// A grid's text: per cell, its characters (indices, stream order) and its lines (top to
+/// bottom).
+struct Filled {
+    members: Vec<Vec<usize>>,
+    cell_lines: Vec<Vec<TextLine>>,
+}
+
+/// Puts the characters not yet `taken` into `grid`'s cells; `None` when the grid's rules
+/// cut through words.
+fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> Option<Filled> {
+    let lookup = CellLookup::new(grid);
+    let cell_of: Vec<Option<usize>> = chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if taken[i] || c.ch.is_whitespace() {
+                return None;
+            }
+            let (x, y) = ((c.bbox.x0 + c.bbox.x1) / 2.0, (c.bbox.y0 + c.bbox.y1) / 2.0);
+            lookup.cell_at(grid, x, y)
+        })
+        .collect();
+    if words_crossing(chars, &cell_of) > MAX_CROSSING_WORDS {
+        return None;
+    }
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); grid.cells.len()];
+    for (i, k) in cell_of.iter().enumerate() {
+        if let Some(k) = k {
+            members[*k].push(i);
+        }
+    }
+    let cell_lines = members
+        .iter()
+        .map(|m| {
+            let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
+            let mut lines = build_lines(&cs, fonts);
+            lines.sort_by(|a, b| a.bbox.y0.total_cmp(&b.bbox.y0));
+            lines
+        })
+        .collect();
+    Some(Filled {
+        members,
+        cell_lines,
+    })
+}
+
+/// Fewest rows a ruled row must hold, by its lines, before it is split: one or two
+/// bands of lines in every column are a tall row of wrapped cells.
+const MIN_UNRULED_ROWS: usize = 3;
+
+/// A finer grid when some base rows hold several table rows without rules between them:
+/// a new row starts where lines begin in at least half the row's columns with text (and
+/// two at least), so a wrapped cell's second line stays in its row. `None` when no row is
+/// split.
+fn split_unruled_rows(grid: &Grid, cell_lines: &[Vec<TextLine>]) -> Option<Grid> {
+    let nr = grid.rows.len() - 1;
+    let mut extra: Vec<f32> = Vec::new();
+    for r in 0..nr {
+        // (line box, column) of the single-row cells of this row.
+        let mut lines: Vec<(BBox, usize)> = grid
+            .cells
+            .iter()
+            .zip(cell_lines)
+            .filter(|(c, _)| c.row == r && c.rowspan == 1)
+            .flat_map(|(c, ls)| ls.iter().map(move |l| (l.bbox, c.col)))
+            .collect();
+        lines.sort_by(|a, b| a.0.y0.total_cmp(&b.0.y0));
+        // Bands: runs of lines overlapping vertically; per band its extent and columns.
+        let mut bands: Vec<(f32, f32, Vec<usize>)> = Vec::new();
+        for (b, col) in lines {
+            match bands.last_mut() {
+                Some(band) if b.y0 < band.1 - 0.3 * b.height() => {
+                    band.1 = band.1.max(b.y1);
+                    if !band.2.contains(&col) {
+                        band.2.push(col);
+                    }
+                }
+                _ => bands.push((b.y0, b.y1, vec![col])),
+            }
+        }
+        let mut active: Vec<usize> = bands.iter().flat_map(|b| b.2.iter().copied()).collect();
+        active.sort_unstable();
+        active.dedup();
+        let need = active.len().div_ceil(2).max(2);
+        let starts: Vec<usize> = (1..bands.len())
+            .filter(|&k| bands[k].2.len() >= need)
+            .collect();
+        if starts.len() + 1 >= MIN_UNRULED_ROWS {
+            extra.extend(starts.iter().map(|&k| (bands[k - 1].1 + bands[k].0) / 2.0));
+        }
+    }
+    if extra.is_empty() {
+        return None;
+    }
+    let mut rows = grid.rows.clone();
+    rows.extend(extra);
+    rows.sort_by(f32::total_cmp);
+    // Each old cell covers the new rows inside its old rows; a single-row cell of a split
+    // row becomes one cell per new row.
+    let new_index = |y: f32| rows.iter().position(|&v| v == y).unwrap_or(0);
+    let mut cells = Vec::new();
+    for c in &grid.cells {
+        let (top, bottom) = (
+            new_index(grid.rows[c.row]),
+            new_index(grid.rows[c.row + c.rowspan]),
+        );
+        let pieces: Vec<(usize, usize)> = if c.rowspan == 1 {
+            (top..bottom).map(|r| (r, 1)).collect()
+        } else {
+            vec![(top, bottom - top)]
+        };
+        for (row, rowspan) in pieces {
+            cells.push(GridCell {
+                row,
+                rowspan,
+                bbox: BBox::new(c.bbox.x0, rows[row], c.bbox.x1, rows[row + rowspan]),
+                ..*c
+            });
+        }
+    }
+    cells.sort_by_key(|c| (c.row, c.col));
+    Some(Grid {
+        rows,
+        cols: grid.cols.clone(),
+        cells,
+    })
+}
+
+/// Whether enough of a grid's cells hold text.
+fn filled_like_a_table(grid: &Grid, cell_lines: &[Vec<TextLine>]) -> bool {
+    let filled = cell_lines.iter().filter(|l| !l.is_empty()).count();
+    filled >= MIN_FILLED && filled as f32 >= MIN_FILLED_SHARE * grid.cells.len() as f32
+}
+
+/// Words cut by a cell border: neighbouring characters in stream order, touching on one
+/// line, that fall in different cells. A rule that cuts words is decoration across running
+/// text (a highlighted sentence, a form's field), not a cell border.
+fn words_crossing(chars: &[RawChar], cell_of: &[Option<usize>]) -> usize {
+    chars
+        .windows(2)
+        .zip(cell_of.windows(2))
+        .filter(|(c, k)| match (k[0], k[1]) {
+            (Some(a), Some(b)) if a != b => {
+                let gap = c[1].bbox.x0 - c[0].bbox.x1;
+                gap.abs() < 0.15 * c[0].size.max(1.0) && c[0].bbox.y_overlap(&c[1].bbox) > 0.0
+            }
+            _ => false,
+        })
+        .count()
+}
+
+/// The block for `grid` whose cells hold `cell_lines` (top to bottom).
+fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block {
+    // Header rows: the first row, and as many more as its tallest cell spans.
+    let header_rows = grid
+        .cells
+        .iter()
+        .filter(|c| c.row == 0)
+        .map(|c| c.rowspan)
+        .max()
+        .unwrap_or(1);
+    let mut cells = Vec::with_capacity(grid.cells.len());
+    let mut lines = Vec::new();
+    let (mut size_sum, mut size_n) = (0.0f32, 0u32);
+    for (cell, cl) in grid.cells.iter().zip(cell_lines) {
+        let text = join_prose(&cl).replace('\u{AD}', "-");
+        for l in &cl {
+            size_sum += l.size * l.chars as f32;
+            size_n += l.chars;
+        }
+        lines.extend(cl.into_iter().map(|l| Line {
+            bbox: l.bbox,
+            text: l.text.replace('\u{AD}', "-"),
+            words: Vec::new(),
+        }));
+        cells.push(TableCell {
+            row: cell.row as u32,
+            col: cell.col as u32,
+            rowspan: cell.rowspan as u32,
+            colspan: cell.colspan as u32,
+            bbox: cell.bbox,
+            text,
+            header: cell.row < header_rows,
+        });
+    }
+    let table = Table {
+        rows: (grid.rows.len() - 1) as u32,
+        cols: (grid.cols.len() - 1) as u32,
+        cells,
+    };
+    Block {
+        kind: BlockKind::Table,
+        level: None,
+        bbox: grid.bbox(),
+        text: table_text(&table),
+        font_size: if size_n > 0 {
+            ((size_sum / size_n as f32) * 100.0).round() / 100.0
+        } else {
+            0.0
+        },
+        font: None,
+        bold: false,
+        italic: false,
+        confidence: 1.0,
+        lines,
+        image: None,
+        table: Some(table),
+    }
+}
+
+/// A table's text for readers of plain text (search, the index): rows on lines, cells
+/// separated by tabs.
+pub fn table_text(table: &Table) -> String {
+    let mut out = String::new();
+    let mut row = None;
+    for c in &table.cells {
+        if row.is_some() && row != Some(c.row) {
+            out.push('\n');
+        } else if row.is_some() {
+            out.push('\t');
+        }
+        row = Some(c.row);
+        out.push_str(&c.text);
+    }
+    out
+}
+
+/// Finds the cell under a point in a grid's base-cell index.
+struct CellLookup {
+    /// Per base cell (row-major): the index in `Grid::cells` of the cell covering it.
+    owner: Vec<usize>,
+    cols: usize,
+}
+
+impl CellLookup {
+    fn new(grid: &Grid) -> CellLookup {
+        let cols = grid.cols.len() - 1;
+        let rows = grid.rows.len() - 1;
+        let mut owner = vec![usize::MAX; rows * cols];
+        for (k, c) in grid.cells.iter().enumerate() {
+            for r in c.row..(c.row + c.rowspan).min(rows) {
+                for col in c.col..(c.col + c.colspan).min(cols) {
+                    owner[r * cols + col] = k;
+                }
+            }
+        }
+        CellLookup { owner, cols }
+    }
+
+    fn cell_at(&self, grid: &Grid, x: f32, y: f32) -> Option<usize> {
+        let r = band(&grid.rows, y)?;
+        let c = band(&grid.cols, x)?;
+        self.owner
+            .get(r * self.cols + c)
+            .copied()
+            .filter(|&k| k != usize::MAX)
+    }
+}
+
+/// The interval of sorted `bounds` that holds `v`.
+fn band(bounds: &[f32], v: f32) -> Option<usize> {
+    if bounds.len() < 2 || v < bounds[0] || v > bounds[bounds.len() - 1] {
+        return None;
+    }
+    let i = bounds.partition_point(|&b| b <= v);
+    Some(i.saturating_sub(1).min(bounds.len() - 2))
+}
+
+fn contains(b: &BBox, x: f32, y: f32) -> bool {
+    x >= b.x0 && x <= b.x1 && y >= b.y0 && y <= b.y1
+}
+
+fn area(b: &BBox) -> f32 {
+    b.width() * b.height()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    fn h(y: f32, x0: f32, x1: f32) -> BBox {
+        BBox::new(x0, y - 0.25, x1, y + 0.25)
+    }
+
+    fn v(x: f32, y0: f32, y1: f32) -> BBox {
+        BBox::new(x - 0.25, y0, x + 0.25, y1)
+    }
+
+    /// Rules of a full grid with column edges `xs` and row edges `ys`.
+    fn full(xs: &[f32], ys: &[f32]) -> Vec<BBox> {
+        let mut r: Vec<BBox> = ys.iter().map(|&y| h(y, xs[0], xs[xs.len() - 1])).collect();
+        r.extend(xs.iter().map(|&x| v(x, ys[0], ys[ys.len() - 1])));
+        r
+    }
+
+    #[test]
+    fn a_ruled_grid_with_text_in_its_cells_is_a_table() {
+        let rules = full(&[100.0, 200.0, 300.0], &[100.0, 120.0, 140.0, 160.0]);
+        let mut c = Vec::new();
+        for (row, y) in [102.0, 122.0, 142.0].iter().enumerate() {
+            set_text(&mut c, &format!("name {row}"), 105.0, *y, 10.0, 0);
+            set_text(&mut c, &format!("value {row}"), 205.0, *y, 10.0, 0);
+        }
+        set_text(&mut c, "Prose below the table.", 100.0, 200.0, 10.0, 0);
+        let p = page(c);
+        let found = ruled_tables(&rules, &p.chars, &p.fonts);
+        assert_eq!(found.blocks.len(), 1);
+        let t = found.blocks[0].table.as_ref().unwrap();
+        assert_eq!((t.rows, t.cols, t.cells.len()), (3, 2, 6));
+        assert_eq!(t.cells[3].text, "value 1");
+        assert!(t.cells[0].header && t.cells[1].header && !t.cells[2].header);
+        assert_eq!(
+            found.blocks[0].text,
+            "name 0\tvalue 0\nname 1\tvalue 1\nname 2\tvalue 2"
+        );
+        // The prose is left to the paragraphs.
+        let left: String = p
+            .chars
+            .iter()
+            .zip(&found.taken)
+            .filter(|(_, t)| !**t)
+            .map(|(c, _)| c.ch)
+            .collect();
+        assert_eq!(left, "Prose below the table.");
+    }
+
+    #[test]
+    fn a_ruled_row_holding_a_line_per_entry_is_split_into_rows() {
+        // Header rule, then one tall ruled row with four entries and a wrapped cell.
+        let rules = full(&[100.0, 200.0, 400.0], &[100.0, 120.0, 220.0]);
+        let mut c = Vec::new();
+        set_text(&mut c, "Key", 105.0, 102.0, 10.0, 1);
+        set_text(&mut c, "Meaning", 205.0, 102.0, 10.0, 1);
+        for (k, y) in [122.0, 136.0, 164.0, 178.0].iter().enumerate() {
+            set_text(&mut c, &format!("k{k}"), 105.0, *y, 10.0, 0);
+            set_text(&mut c, &format!("meaning {k}"), 205.0, *y, 10.0, 0);
+        }
+        set_text(&mut c, "wrapped on", 205.0, 150.0, 10.0, 0);
+        let p = page(c);
+        let found = ruled_tables(&rules, &p.chars, &p.fonts);
+        let t = found.blocks[0].table.as_ref().unwrap();
+        assert_eq!((t.rows, t.cols), (5, 2), "{}", found.blocks[0].text);
+        assert_eq!(t.cells[5].text, "meaning 1 wrapped on");
+        assert_eq!(t.cells[6].text, "k2");
+    }
+
+    #[test]
+    fn empty_grids_and_text_crossing_rules_are_not_tables() {
+        // A chart's grid: labels outside, nothing in the cells.
+        let rules = full(&[100.0, 150.0, 200.0, 250.0], &[100.0, 150.0, 200.0]);
+        let mut c = Vec::new();
+        set_text(&mut c, "0", 95.0, 205.0, 8.0, 0);
+        set_text(&mut c, "50", 145.0, 205.0, 8.0, 0);
+        let p = page(c);
+        assert!(ruled_tables(&rules, &p.chars, &p.fonts).blocks.is_empty());
+        // A sentence running across a "column rule".
+        let rules = full(&[100.0, 150.0, 400.0], &[100.0, 120.0, 140.0, 160.0]);
+        let mut c = Vec::new();
+        set_text(&mut c, "A sentence runs across here", 110.0, 102.0, 10.0, 0);
+        set_text(&mut c, "and on the next line too", 110.0, 122.0, 10.0, 0);
+        set_text(&mut c, "all of these as well", 110.0, 142.0, 10.0, 0);
+        let p = page(c);
+        assert!(ruled_tables(&rules, &p.chars, &p.fonts).blocks.is_empty());
+    }
+}
