@@ -1,10 +1,13 @@
 //! The detection file `IN.det.md`: every block (page furniture included) as
 //! `<kind>[[x0, y0, x1, y1]]` on a 0–999 grid of its page, then its text; pages separated
-//! by `<--- Page Split --->`, the convention of the DeepSeek-OCR scripts.
+//! by `<--- Page Split --->`, the convention of the DeepSeek-OCR scripts. A table's text is
+//! its HTML, followed by one `<table_cell>[[box]] row col rowspan colspan` entry per cell.
 
 use std::io::{self, Write};
 
 use pagemill_core::PageOutcome;
+
+use crate::table_markup::html_table;
 
 /// Writes detections page by page.
 pub struct DetWriter<W: Write> {
@@ -36,9 +39,22 @@ impl<W: Write> DetWriter<W> {
                         None => b.kind.as_str().to_string(),
                     };
                     writeln!(self.out, "<{kind}>[[{x0}, {y0}, {x1}, {y1}]]")?;
-                    match &b.image {
-                        Some(path) => writeln!(self.out, "![]({path})")?,
-                        None => writeln!(self.out, "{}", b.text)?,
+                    match (&b.image, &b.table) {
+                        (Some(path), _) => writeln!(self.out, "![]({path})")?,
+                        (None, Some(table)) => {
+                            // The table as HTML (spans included), then each cell's box.
+                            writeln!(self.out, "{}", html_table(table))?;
+                            for c in &table.cells {
+                                let [x0, y0, x1, y1] = c.bbox.to_grid(page.width, page.height);
+                                writeln!(
+                                    self.out,
+                                    "<table_cell>[[{x0}, {y0}, {x1}, {y1}]] {} {} {} {}",
+                                    c.row, c.col, c.rowspan, c.colspan
+                                )?;
+                                writeln!(self.out, "{}", c.text)?;
+                            }
+                        }
+                        (None, None) => writeln!(self.out, "{}", b.text)?,
                     }
                 }
             }
@@ -82,6 +98,7 @@ mod tests {
                     confidence: 1.0,
                     lines: vec![],
                     image: None,
+                    table: None,
                 }],
             ))
         };

@@ -109,9 +109,15 @@ impl<W: Write> HocrWriter<W> {
                 continue;
             }
             let (a, p) = (self.next(0), self.next(1));
+            // Tables keep their lines (each cell's, row by row) in hOCR's table element.
+            let class = if block.kind == BlockKind::Table {
+                "ocr_table"
+            } else {
+                "ocr_carea"
+            };
             writeln!(
                 self.out,
-                " <div class='ocr_carea' id='block_{n}_{a}' title='{}'>\n  <p class='ocr_par' id='par_{n}_{p}' title='{}'>",
+                " <div class='{class}' id='block_{n}_{a}' title='{}'>\n  <p class='ocr_par' id='par_{n}_{p}' title='{}'>",
                 bbox(&block.bbox),
                 bbox(&block.bbox)
             )?;
@@ -188,6 +194,7 @@ mod tests {
                         words: vec![word(72.0, "a<b"), word(110.0, "&")],
                     }],
                     image: None,
+                    table: None,
                 }],
             )
         };

@@ -23,6 +23,7 @@ mod output;
 mod pdf_file;
 mod searchable_pdf;
 mod sinks;
+mod table_markup;
 
 pub use det::DetWriter;
 pub use erased::{ErasedWriter, ERASED_SCHEMA};
@@ -34,3 +35,4 @@ pub use markdown::MarkdownWriter;
 pub use output::{LocalDir, OutputFile, OutputLocation, TMP_DIR};
 pub use searchable_pdf::{SearchableError, SearchablePdfWriter};
 pub use sinks::{DocumentSinks, Format, Formats};
+pub use table_markup::{html_table, pipe_table, render_table, TableForm};

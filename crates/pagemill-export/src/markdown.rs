@@ -7,6 +7,8 @@ use std::io::{self, Write};
 use pagemill_core::layout::classify::join_prose_text;
 use pagemill_core::{Block, BlockKind, PageOutcome};
 
+use crate::table_markup::{render_table, TableForm};
+
 /// Writes Markdown page by page. Holds back only the last paragraph of a page, to join it
 /// with its continuation on the next page.
 pub struct MarkdownWriter<W: Write> {
@@ -16,6 +18,7 @@ pub struct MarkdownWriter<W: Write> {
     notes: Vec<String>,
     last_kind: Option<BlockKind>,
     wrote_any: bool,
+    table_form: TableForm,
 }
 
 impl<W: Write> MarkdownWriter<W> {
@@ -27,7 +30,14 @@ impl<W: Write> MarkdownWriter<W> {
             notes: Vec::new(),
             last_kind: None,
             wrote_any: false,
+            table_form: TableForm::Auto,
         }
+    }
+
+    /// Writes tables in `form` (pipe tables, HTML for spanning cells, by default).
+    pub fn with_table_form(mut self, form: TableForm) -> Self {
+        self.table_form = form;
+        self
     }
 
     /// Writes one page.
@@ -95,6 +105,10 @@ impl<W: Write> MarkdownWriter<W> {
                 self.emit(b.kind, &format!("{} {}", "#".repeat(level), text))
             }
             BlockKind::ListItem => self.emit(b.kind, &list_item(&b.text)),
+            BlockKind::Table => match &b.table {
+                Some(t) => self.emit(b.kind, &render_table(t, self.table_form)),
+                None => self.emit(BlockKind::Paragraph, &b.text),
+            },
             BlockKind::Toc => {
                 let items: Vec<String> = b
                     .text
@@ -277,6 +291,7 @@ mod tests {
             confidence: 1.0,
             lines: vec![],
             image: None,
+            table: None,
         }
     }
 
