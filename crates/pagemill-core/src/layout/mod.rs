@@ -17,6 +17,7 @@
 //! grids) take tables out before the four stages; their
 //! blocks join the others in reading order.
 
+pub mod aligned_tables;
 pub mod blank;
 pub mod blocks;
 pub mod classify;
@@ -24,6 +25,7 @@ pub mod figures;
 pub mod lines;
 pub mod order;
 pub mod table_grid;
+mod table_splits;
 pub mod tables;
 pub mod text_layer;
 
@@ -148,7 +150,21 @@ pub struct RawPage {
 
 /// Runs the four stages on one page, after taking out its tables.
 pub fn analyze(raw: &RawPage) -> Page {
-    let found = tables::ruled_tables(&raw.rules, &raw.chars, &raw.fonts);
+    let mut found = tables::ruled_tables(&raw.rules, &raw.chars, &raw.fonts);
+    let drawings: Vec<BBox> = raw
+        .figures
+        .iter()
+        .filter(|f| f.kind == figures::RawFigureKind::Drawing)
+        .map(|f| f.bbox)
+        .collect();
+    let aligned = aligned_tables::aligned_tables(
+        &raw.rules,
+        &drawings,
+        &raw.chars,
+        &raw.fonts,
+        &mut found.taken,
+    );
+    found.blocks.extend(aligned);
     let lines = if found.blocks.is_empty() {
         lines::build_lines(&raw.chars, &raw.fonts)
     } else {

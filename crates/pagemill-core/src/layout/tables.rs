@@ -6,8 +6,10 @@
 //! text, and no word runs across a rule. Frames around a note, a chart's
 //! grid lines or the boxes of a form fail one or the other.
 
+use super::aligned_tables::is_math_font;
 use super::lines::{build_lines, TextLine};
-use super::table_grid::{grids, Grid, GridCell};
+use super::table_grid::{grids, Grid};
+use super::table_splits::{split_unruled_cols, split_unruled_rows};
 use super::{FontInfo, RawChar};
 use crate::layout::classify::join_prose;
 use crate::model::{BBox, Block, BlockKind, Line, Table, TableCell};
@@ -68,11 +70,22 @@ pub fn ruled_tables(rules: &[BBox], chars: &[RawChar], fonts: &[FontInfo]) -> Fo
             },
             None => grid,
         };
+        // Likewise columns: a ruled column holding two aligned columns of values.
+        let grid = match split_unruled_cols(&grid, chars, fonts, &filled.members) {
+            Some(finer) => match fill(&finer, chars, fonts, &found.taken) {
+                Some(f) => {
+                    filled = f;
+                    finer
+                }
+                None => grid,
+            },
+            None => grid,
+        };
         let Filled {
             members,
             cell_lines,
         } = filled;
-        if !filled_like_a_table(&grid, &cell_lines) {
+        if !filled_like_a_table(&grid, &cell_lines) || !text_like_a_table(&members, chars, fonts) {
             continue;
         }
         for m in &members {
@@ -103,15 +116,22 @@ struct Filled {
 /// cut through words.
 fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> Option<Filled> {
     let lookup = CellLookup::new(grid);
+    // A space goes with the character before it: the line builder needs the PDF's own
+    // spaces (word gaps in many PDFs are narrower than an inferred space) and line breaks.
+    let mut previous = None;
     let cell_of: Vec<Option<usize>> = chars
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            if taken[i] || c.ch.is_whitespace() {
+            if taken[i] {
                 return None;
             }
+            if c.ch.is_whitespace() {
+                return previous;
+            }
             let (x, y) = ((c.bbox.x0 + c.bbox.x1) / 2.0, (c.bbox.y0 + c.bbox.y1) / 2.0);
-            lookup.cell_at(grid, x, y)
+            previous = lookup.cell_at(grid, x, y);
+            previous
         })
         .collect();
     if words_crossing(chars, &cell_of) > MAX_CROSSING_WORDS {
@@ -138,86 +158,25 @@ fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> O
     })
 }
 
-/// Fewest rows a ruled row must hold, by its lines, before it is split: one or two
-/// bands of lines in every column are a tall row of wrapped cells.
-const MIN_UNRULED_ROWS: usize = 3;
-
-/// A finer grid when some base rows hold several table rows without rules between them:
-/// a new row starts where lines begin in at least half the row's columns with text (and
-/// two at least), so a wrapped cell's second line stays in its row. `None` when no row is
-/// split.
-fn split_unruled_rows(grid: &Grid, cell_lines: &[Vec<TextLine>]) -> Option<Grid> {
-    let nr = grid.rows.len() - 1;
-    let mut extra: Vec<f32> = Vec::new();
-    for r in 0..nr {
-        // (line box, column) of the single-row cells of this row.
-        let mut lines: Vec<(BBox, usize)> = grid
-            .cells
-            .iter()
-            .zip(cell_lines)
-            .filter(|(c, _)| c.row == r && c.rowspan == 1)
-            .flat_map(|(c, ls)| ls.iter().map(move |l| (l.bbox, c.col)))
-            .collect();
-        lines.sort_by(|a, b| a.0.y0.total_cmp(&b.0.y0));
-        // Bands: runs of lines overlapping vertically; per band its extent and columns.
-        let mut bands: Vec<(f32, f32, Vec<usize>)> = Vec::new();
-        for (b, col) in lines {
-            match bands.last_mut() {
-                Some(band) if b.y0 < band.1 - 0.3 * b.height() => {
-                    band.1 = band.1.max(b.y1);
-                    if !band.2.contains(&col) {
-                        band.2.push(col);
-                    }
-                }
-                _ => bands.push((b.y0, b.y1, vec![col])),
-            }
+/// Whether a grid's characters are a table's text: not mostly in mathematics fonts (a
+/// plot's grid with its tick labels, a commutative diagram) and mostly letters and digits
+/// (not a grid of marks).
+fn text_like_a_table(members: &[Vec<usize>], chars: &[RawChar], fonts: &[FontInfo]) -> bool {
+    let (mut all, mut math, mut alnum) = (0usize, 0usize, 0usize);
+    for &i in members.iter().flatten() {
+        let c = &chars[i];
+        if c.ch.is_whitespace() {
+            continue;
         }
-        let mut active: Vec<usize> = bands.iter().flat_map(|b| b.2.iter().copied()).collect();
-        active.sort_unstable();
-        active.dedup();
-        let need = active.len().div_ceil(2).max(2);
-        let starts: Vec<usize> = (1..bands.len())
-            .filter(|&k| bands[k].2.len() >= need)
-            .collect();
-        if starts.len() + 1 >= MIN_UNRULED_ROWS {
-            extra.extend(starts.iter().map(|&k| (bands[k - 1].1 + bands[k].0) / 2.0));
-        }
-    }
-    if extra.is_empty() {
-        return None;
-    }
-    let mut rows = grid.rows.clone();
-    rows.extend(extra);
-    rows.sort_by(f32::total_cmp);
-    // Each old cell covers the new rows inside its old rows; a single-row cell of a split
-    // row becomes one cell per new row.
-    let new_index = |y: f32| rows.iter().position(|&v| v == y).unwrap_or(0);
-    let mut cells = Vec::new();
-    for c in &grid.cells {
-        let (top, bottom) = (
-            new_index(grid.rows[c.row]),
-            new_index(grid.rows[c.row + c.rowspan]),
+        all += 1;
+        alnum += usize::from(c.ch.is_alphanumeric());
+        math += usize::from(
+            fonts
+                .get(c.font as usize)
+                .is_some_and(|f| is_math_font(&f.name)),
         );
-        let pieces: Vec<(usize, usize)> = if c.rowspan == 1 {
-            (top..bottom).map(|r| (r, 1)).collect()
-        } else {
-            vec![(top, bottom - top)]
-        };
-        for (row, rowspan) in pieces {
-            cells.push(GridCell {
-                row,
-                rowspan,
-                bbox: BBox::new(c.bbox.x0, rows[row], c.bbox.x1, rows[row + rowspan]),
-                ..*c
-            });
-        }
     }
-    cells.sort_by_key(|c| (c.row, c.col));
-    Some(Grid {
-        rows,
-        cols: grid.cols.clone(),
-        cells,
-    })
+    5 * math < all && 2 * alnum >= all
 }
 
 /// Whether enough of a grid's cells hold text.
@@ -234,7 +193,9 @@ fn words_crossing(chars: &[RawChar], cell_of: &[Option<usize>]) -> usize {
         .windows(2)
         .zip(cell_of.windows(2))
         .filter(|(c, k)| match (k[0], k[1]) {
-            (Some(a), Some(b)) if a != b => {
+            (Some(a), Some(b))
+                if a != b && !c[0].ch.is_whitespace() && !c[1].ch.is_whitespace() =>
+            {
                 let gap = c[1].bbox.x0 - c[0].bbox.x1;
                 gap.abs() < 0.15 * c[0].size.max(1.0) && c[0].bbox.y_overlap(&c[1].bbox) > 0.0
             }
@@ -244,7 +205,7 @@ fn words_crossing(chars: &[RawChar], cell_of: &[Option<usize>]) -> usize {
 }
 
 /// The block for `grid` whose cells hold `cell_lines` (top to bottom).
-fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block {
+pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block {
     // Header rows: the first row, and as many more as its tallest cell spans.
     let header_rows = grid
         .cells
