@@ -62,6 +62,7 @@ fn outputs_follow_the_documented_schema() {
         "code",
         "footnote",
         "toc",
+        "table",
         "page_header",
         "page_footer",
         "page_number",
