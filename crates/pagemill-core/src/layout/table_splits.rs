@@ -206,6 +206,84 @@ pub(super) fn split_unruled_cols(
     })
 }
 
+/// A finer grid when cells span columns only because a separator is missing (rows told
+/// apart by shading, with rules in the header only): a spanning cell whose characters sit in
+/// two base columns or more and never cross a column boundary becomes one cell per column.
+/// A header set over several columns crosses a boundary and keeps its span. `None` when
+/// no cell is split.
+pub(super) fn split_aligned_spans(
+    grid: &Grid,
+    chars: &[RawChar],
+    members: &[Vec<usize>],
+) -> Option<Grid> {
+    let mut cells = Vec::with_capacity(grid.cells.len());
+    let mut split = false;
+    for (cell, m) in grid.cells.iter().zip(members) {
+        let inner = &grid.cols[cell.col + 1..cell.col + cell.colspan];
+        let words = word_boxes(m, chars);
+        let crosses = words
+            .iter()
+            .any(|w| inner.iter().any(|&x| w.x0 < x - 0.5 && w.x1 > x + 0.5));
+        let mut used: Vec<usize> = words
+            .iter()
+            .map(|w| inner.partition_point(|&x| x <= (w.x0 + w.x1) / 2.0))
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        if cell.colspan > 1 && !crosses && used.len() >= 2 {
+            split = true;
+            for col in cell.col..cell.col + cell.colspan {
+                cells.push(GridCell {
+                    col,
+                    colspan: 1,
+                    bbox: BBox::new(
+                        grid.cols[col],
+                        cell.bbox.y0,
+                        grid.cols[col + 1],
+                        cell.bbox.y1,
+                    ),
+                    ..*cell
+                });
+            }
+        } else {
+            cells.push(*cell);
+        }
+    }
+    if !split {
+        return None;
+    }
+    cells.sort_by_key(|c| (c.row, c.col));
+    Some(Grid {
+        rows: grid.rows.clone(),
+        cols: grid.cols.clone(),
+        cells,
+    })
+}
+
+/// The boxes of the words among `members` (character indices in stream order): runs of
+/// characters on one line without a space or a gap between them.
+fn word_boxes(members: &[usize], chars: &[RawChar]) -> Vec<BBox> {
+    let mut words: Vec<BBox> = Vec::new();
+    let mut last: Option<&RawChar> = None;
+    for &i in members {
+        let c = &chars[i];
+        if c.ch.is_whitespace() {
+            last = None;
+            continue;
+        }
+        let joins = last.is_some_and(|l| {
+            let gap = c.bbox.x0 - l.bbox.x1;
+            gap.abs() < 0.15 * c.size.max(1.0) && l.bbox.y_overlap(&c.bbox) > 0.0
+        });
+        match words.last_mut() {
+            Some(w) if joins => *w = w.union(&c.bbox),
+            _ => words.push(c.bbox),
+        }
+        last = Some(c);
+    }
+    words
+}
+
 /// Lines of a ruled row that overlap vertically: one line of the table's text.
 struct Band {
     y0: f32,
@@ -215,4 +293,93 @@ struct Band {
     /// Lines starting with a lower-case letter.
     lower: usize,
     lines: usize,
+}
+
+/// `grid` without the base rows and columns that hold no text (a thin band between a double
+/// rule, a spacer column): their single cells go, spanning cells across them shrink.
+pub(super) fn drop_empty_bands(
+    grid: &Grid,
+    cell_lines: Vec<Vec<TextLine>>,
+) -> (Grid, Vec<Vec<TextLine>>) {
+    let mut grid = grid.clone();
+    let mut lines = cell_lines;
+    for vertical in [false, true] {
+        let n = if vertical {
+            grid.cols.len()
+        } else {
+            grid.rows.len()
+        } - 1;
+        // Walk from the last band so removals keep earlier indices.
+        for band in (0..n).rev() {
+            let start = |c: &GridCell| {
+                if vertical {
+                    (c.col, c.colspan)
+                } else {
+                    (c.row, c.rowspan)
+                }
+            };
+            let empty = grid
+                .cells
+                .iter()
+                .zip(&lines)
+                .filter(|(c, _)| start(c).0 <= band && band < start(c).0 + start(c).1)
+                .all(|(c, l)| l.is_empty() || start(c).1 > 1);
+            let bands_left = if vertical {
+                grid.cols.len()
+            } else {
+                grid.rows.len()
+            } - 1;
+            if !empty || bands_left <= 1 {
+                continue;
+            }
+            let mut kept_cells = Vec::with_capacity(grid.cells.len());
+            let mut kept_lines = Vec::with_capacity(lines.len());
+            for (mut c, l) in grid.cells.iter().copied().zip(lines) {
+                let (s0, sp) = start(&c);
+                let (s0, sp) = if s0 <= band && band < s0 + sp {
+                    if sp == 1 {
+                        continue;
+                    }
+                    (s0, sp - 1)
+                } else if s0 > band {
+                    (s0 - 1, sp)
+                } else {
+                    (s0, sp)
+                };
+                if vertical {
+                    c.col = s0;
+                    c.colspan = sp;
+                } else {
+                    c.row = s0;
+                    c.rowspan = sp;
+                }
+                kept_cells.push(c);
+                kept_lines.push(l);
+            }
+            // The band's space goes to its neighbour.
+            let bounds = if vertical {
+                &mut grid.cols
+            } else {
+                &mut grid.rows
+            };
+            let remove = if band + 1 < bounds.len() - 1 {
+                band + 1
+            } else {
+                band
+            };
+            bounds.remove(remove);
+            grid.cells = kept_cells;
+            lines = kept_lines;
+        }
+    }
+    // Cell boxes follow the bounds.
+    for c in &mut grid.cells {
+        c.bbox = BBox::new(
+            grid.cols[c.col],
+            grid.rows[c.row],
+            grid.cols[c.col + c.colspan],
+            grid.rows[c.row + c.rowspan],
+        );
+    }
+    (grid, lines)
 }

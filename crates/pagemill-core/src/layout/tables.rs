@@ -9,7 +9,9 @@
 use super::aligned_tables::is_math_font;
 use super::lines::{build_lines, TextLine};
 use super::table_grid::{grids, Grid};
-use super::table_splits::{split_unruled_cols, split_unruled_rows};
+use super::table_splits::{
+    drop_empty_bands, split_aligned_spans, split_unruled_cols, split_unruled_rows,
+};
 use super::{FontInfo, RawChar};
 use crate::layout::classify::join_prose;
 use crate::model::{BBox, Block, BlockKind, Line, Table, TableCell};
@@ -58,29 +60,26 @@ pub fn ruled_tables(rules: &[BBox], chars: &[RawChar], fonts: &[FontInfo]) -> Fo
         let Some(mut filled) = fill(&grid, chars, fonts, &found.taken) else {
             continue;
         };
-        // Rows without rules between them (a header rule and one ruled body row holding
-        // a line per entry) are split where the lines of several columns start together.
-        let grid = match split_unruled_rows(&grid, &filled.cell_lines) {
-            Some(finer) => match fill(&finer, chars, fonts, &found.taken) {
-                Some(f) => {
+        // Refinements, each refilling the grid it changes: rows without rules between
+        // them (a header rule, then one ruled row holding a line per entry) split where the
+        // lines of several columns start together; likewise columns (a ruled column
+        // holding two aligned columns of values); and cells merged only because a
+        // separator is missing (rows told apart by shading) split where their text keeps
+        // to the columns.
+        let mut grid = grid;
+        for step in 0..3 {
+            let finer = match step {
+                0 => split_unruled_rows(&grid, &filled.cell_lines),
+                1 => split_unruled_cols(&grid, chars, fonts, &filled.members),
+                _ => split_aligned_spans(&grid, chars, &filled.members),
+            };
+            if let Some(finer) = finer {
+                if let Some(f) = fill(&finer, chars, fonts, &found.taken) {
                     filled = f;
-                    finer
+                    grid = finer;
                 }
-                None => grid,
-            },
-            None => grid,
-        };
-        // Likewise columns: a ruled column holding two aligned columns of values.
-        let grid = match split_unruled_cols(&grid, chars, fonts, &filled.members) {
-            Some(finer) => match fill(&finer, chars, fonts, &found.taken) {
-                Some(f) => {
-                    filled = f;
-                    finer
-                }
-                None => grid,
-            },
-            None => grid,
-        };
+            }
+        }
         let Filled {
             members,
             cell_lines,
@@ -148,7 +147,8 @@ fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> O
         .map(|m| {
             let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
             let mut lines = build_lines(&cs, fonts);
-            lines.sort_by(|a, b| a.bbox.y0.total_cmp(&b.bbox.y0));
+            // By their bottoms: a bullet from a symbol font reaches far above its line.
+            lines.sort_by(|a, b| a.bbox.y1.total_cmp(&b.bbox.y1));
             lines
         })
         .collect();
@@ -206,6 +206,8 @@ fn words_crossing(chars: &[RawChar], cell_of: &[Option<usize>]) -> usize {
 
 /// The block for `grid` whose cells hold `cell_lines` (top to bottom).
 pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block {
+    let (grid, cell_lines) = drop_empty_bands(grid, cell_lines);
+    let grid = &grid;
     // Header rows: the first row, and as many more as its tallest cell spans.
     let header_rows = grid
         .cells

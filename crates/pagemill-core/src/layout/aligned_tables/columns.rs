@@ -52,8 +52,9 @@ pub(in crate::layout) fn gutters(
     for line in lines {
         seen.iter_mut().for_each(|s| *s = false);
         for &(a, b) in line {
+            // Bins [i·BIN, (i+1)·BIN) that the ink [a, b) touches.
             let a = ((a - x0) / BIN).floor().max(0.0) as usize;
-            let b = (((b - x0) / BIN).ceil().max(0.0) as usize).min(nbins - 1);
+            let b = ((((b - x0) / BIN).ceil() - 1.0).max(0.0) as usize).min(nbins - 1);
             for s in seen.iter_mut().take(b + 1).skip(a) {
                 *s = true;
             }
@@ -62,7 +63,7 @@ pub(in crate::layout) fn gutters(
             *c += u32::from(*s);
         }
     }
-    let allowance = (lines.len() / 8).max(1) as u32;
+    let allowance = lines.len().div_ceil(8).max(1) as u32;
     let min_bins = (min_width / BIN).ceil().max(1.0) as usize;
     let mut cuts: Vec<(f32, f32)> = Vec::new();
     let mut run_start = None;

@@ -170,7 +170,8 @@ pub fn aligned_tables(
                     m.sort_unstable();
                     let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
                     let mut lines = build_lines(&cs, fonts);
-                    lines.sort_by(|a, b| a.bbox.y0.total_cmp(&b.bbox.y0));
+                    // By their bottoms: a bullet from a symbol font reaches far above its line.
+                    lines.sort_by(|a, b| a.bbox.y1.total_cmp(&b.bbox.y1));
                     lines
                 })
                 .collect();
