@@ -17,6 +17,7 @@ pub mod erase;
 mod gray;
 pub mod inpaint;
 pub mod resample;
+pub mod rules;
 mod sniff;
 
 pub use crop::{ColourFrame, RgbCrop};

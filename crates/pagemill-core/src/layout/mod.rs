@@ -23,6 +23,7 @@ pub mod blocks;
 pub mod classify;
 pub mod figures;
 pub mod lines;
+pub mod ocr_tables;
 pub mod order;
 pub mod table_grid;
 mod table_splits;

@@ -3,10 +3,12 @@
 use std::time::{Duration, Instant};
 
 use pagemill_core::layout::figures::{place_figures, PlacedFigure, RawFigure, RawFigureKind};
+use pagemill_core::layout::ocr_tables::ocr_tables;
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::settings::{OcrSettings, Upscale};
 use pagemill_core::{BBox, Page};
 use pagemill_image::resample::{self, ocr_factor, LOW_DPI};
+use pagemill_image::rules::find_rules;
 use pagemill_image::{GrayFrame, ImageDocument};
 use pagemill_ocr::blocks::to_blocks_mapped;
 use pagemill_ocr::preprocess::{make_upright, Prepared};
@@ -258,7 +260,21 @@ fn recognize(
         let b = map.to_source(b);
         BBox::new(b.x0 / s, b.y0 / s, b.x1 / s, b.y1 / s)
     };
-    let (blocks, body) = to_blocks_mapped(&result, s, place);
+    let (mut blocks, body) = to_blocks_mapped(&result, s, place);
+    // Tables: Tesseract reads their cells as paragraphs; the rules in the image and the
+    // words' positions give their grid.
+    let rules: Vec<BBox> = image_rules(&upright, &result)
+        .into_iter()
+        .map(|r| {
+            place(BBox::new(
+                r[0] as f32,
+                r[1] as f32,
+                r[2] as f32,
+                r[3] as f32,
+            ))
+        })
+        .collect();
+    ocr_tables(&rules, &mut blocks);
     let candidates: Vec<RawFigure> = result
         .figures
         .iter()
@@ -295,4 +311,28 @@ fn recognize(
         figures,
         picture: Some(picture),
     })
+}
+
+/// The rules of an upright page image, in its pixels: dark runs at least one and a half
+/// text heights long (a letter's stem is at most one) and at most a third of one thick.
+fn image_rules(upright: &Prepared, page: &OcrPage) -> Vec<[u32; 4]> {
+    let mut heights: Vec<f32> = page
+        .paragraphs
+        .iter()
+        .flat_map(|p| p.lines.iter())
+        .flat_map(|l| l.words.iter())
+        .map(|w| w.bbox.height())
+        .collect();
+    if heights.is_empty() {
+        return Vec::new();
+    }
+    heights.sort_by(f32::total_cmp);
+    let h = heights[heights.len() / 2];
+    find_rules(
+        &upright.pixels,
+        upright.width,
+        upright.height,
+        (1.5 * h).max(10.0) as u32,
+        (h / 3.0).max(3.0) as u32,
+    )
 }
