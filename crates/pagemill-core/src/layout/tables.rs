@@ -22,7 +22,7 @@ const RULE_TOLERANCE: f32 = 2.0;
 /// a chart's grid or a drawing's boxes leave nearly all of them empty).
 const MIN_FILLED_SHARE: f32 = 0.25;
 /// Fewest cells with text.
-const MIN_FILLED: usize = 3;
+const MIN_FILLED: usize = 4;
 /// Words a table's rules may cut (a character's box overhanging a rule by rounding).
 const MAX_CROSSING_WORDS: usize = 2;
 
@@ -133,14 +133,18 @@ fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> O
             previous
         })
         .collect();
-    if words_crossing(chars, &cell_of) > MAX_CROSSING_WORDS {
-        return None;
-    }
+    let crossing = words_crossing(chars, &cell_of);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); grid.cells.len()];
     for (i, k) in cell_of.iter().enumerate() {
         if let Some(k) = k {
             members[*k].push(i);
         }
+    }
+    // A cut word is tolerated only in a table with plenty of text besides (one per
+    // eight cells with text): in a few boxes over a cover page's text, each cut counts.
+    let filled = members.iter().filter(|m| !m.is_empty()).count();
+    if crossing > MAX_CROSSING_WORDS || crossing * 8 > filled {
+        return None;
     }
     let cell_lines = members
         .iter()
@@ -244,6 +248,7 @@ pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block 
         rows: (grid.rows.len() - 1) as u32,
         cols: (grid.cols.len() - 1) as u32,
         cells,
+        continued: false,
     };
     Block {
         kind: BlockKind::Table,
@@ -419,5 +424,38 @@ mod tests {
         set_text(&mut c, "all of these as well", 110.0, 142.0, 10.0, 0);
         let p = page(c);
         assert!(ruled_tables(&rules, &p.chars, &p.fonts).blocks.is_empty());
+    }
+
+    #[test]
+    fn rows_ruled_only_across_split_into_the_header_columns() {
+        // Column rules in the header only (body rows told apart by horizontal rules, as
+        // shaded tables are), and a thin empty band between a double rule under the header.
+        let (xs, ys) = (
+            [100.0, 200.0, 300.0, 400.0],
+            [100.0, 120.0, 122.0, 140.0, 160.0, 180.0],
+        );
+        let mut rules: Vec<BBox> = ys.iter().map(|&y| h(y, xs[0], xs[3])).collect();
+        rules.extend(xs.iter().map(|&x| v(x, ys[0], ys[1])));
+        rules.push(v(xs[0], ys[0], ys[5]));
+        rules.push(v(xs[3], ys[0], ys[5]));
+        let mut c = Vec::new();
+        for (k, name) in ["Country", "Size", "Share"].iter().enumerate() {
+            set_text(&mut c, name, xs[k] + 5.0, 102.0, 10.0, 1);
+        }
+        for (r, y) in [124.0, 142.0, 162.0].iter().enumerate() {
+            set_text(&mut c, &format!("Land {r}"), 105.0, *y, 10.0, 0);
+            set_text(&mut c, &format!("{}", 100 + r), 205.0, *y, 10.0, 0);
+            set_text(&mut c, &format!("0.{r}"), 305.0, *y, 10.0, 0);
+        }
+        let p = page(c);
+        let found = ruled_tables(&rules, &p.chars, &p.fonts);
+        assert_eq!(found.blocks.len(), 1);
+        let t = found.blocks[0].table.as_ref().unwrap();
+        assert_eq!((t.rows, t.cols), (4, 3), "{}", found.blocks[0].text);
+        assert!(!t.has_spans());
+        assert_eq!(
+            found.blocks[0].text.lines().nth(2),
+            Some("Land 1\t101\t0.1")
+        );
     }
 }
