@@ -220,6 +220,10 @@ pub struct Table {
     /// The cells row by row, left to right; a spanning cell once, at its top-left base
     /// cell. Every base cell is covered by exactly one cell (empty ones included).
     pub cells: Vec<TableCell>,
+    /// This table continues the table that ended the previous page: it opens its page
+    /// and has the same columns. Set by the writers, which see pages in order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continued: bool,
 }
 
 impl Table {

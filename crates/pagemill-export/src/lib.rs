@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+mod continuation;
 mod det;
 mod erased;
 mod file_sink;
@@ -25,6 +26,7 @@ mod searchable_pdf;
 mod sinks;
 mod table_markup;
 
+pub use continuation::TableContinuity;
 pub use det::DetWriter;
 pub use erased::{ErasedWriter, ERASED_SCHEMA};
 pub use file_sink::{FigureCrops, FileSink, FormatWriter, JsonFile, IMAGES_DIR};

@@ -19,6 +19,9 @@ pub struct MarkdownWriter<W: Write> {
     last_kind: Option<BlockKind>,
     wrote_any: bool,
     table_form: TableForm,
+    /// Left edges of the open list levels on this page, outermost first: an item set
+    /// further right than the one before nests under it.
+    list_levels: Vec<f32>,
 }
 
 impl<W: Write> MarkdownWriter<W> {
@@ -31,6 +34,7 @@ impl<W: Write> MarkdownWriter<W> {
             last_kind: None,
             wrote_any: false,
             table_form: TableForm::Auto,
+            list_levels: Vec::new(),
         }
     }
 
@@ -44,6 +48,8 @@ impl<W: Write> MarkdownWriter<W> {
     pub fn page(&mut self, outcome: &PageOutcome) -> io::Result<()> {
         match outcome {
             PageOutcome::Ok(page) => {
+                // Margins move between odd and even pages: levels are measured per page.
+                self.list_levels.clear();
                 let blocks: Vec<&Block> = page
                     .blocks
                     .iter()
@@ -104,7 +110,11 @@ impl<W: Write> MarkdownWriter<W> {
                 let text = b.text.split_whitespace().collect::<Vec<_>>().join(" ");
                 self.emit(b.kind, &format!("{} {}", "#".repeat(level), text))
             }
-            BlockKind::ListItem => self.emit(b.kind, &list_item(&b.text)),
+            BlockKind::ListItem => {
+                let depth = self.list_depth(b);
+                let item = list_item(&b.text);
+                self.emit(b.kind, &format!("{}{item}", "    ".repeat(depth)))
+            }
             BlockKind::Table => match &b.table {
                 Some(t) => self.emit(b.kind, &render_table(t, self.table_form)),
                 None => self.emit(BlockKind::Paragraph, &b.text),
@@ -127,6 +137,24 @@ impl<W: Write> MarkdownWriter<W> {
             }
             _ => self.emit(b.kind, &escape_line_start(&b.text)),
         }
+    }
+
+    /// How deep `b`, a list item, nests: one level per open item to its left (by more
+    /// than half its font size). Four spaces a level nest under both `- ` and `10. `.
+    fn list_depth(&mut self, b: &Block) -> usize {
+        let x = b.bbox.x0;
+        let tol = 0.5 * b.font_size.max(4.0);
+        if self.last_kind != Some(BlockKind::ListItem) {
+            self.list_levels.clear();
+        }
+        while self.list_levels.last().is_some_and(|&top| x < top - tol) {
+            self.list_levels.pop();
+        }
+        match self.list_levels.last() {
+            Some(&top) if x <= top + tol => {}
+            _ => self.list_levels.push(x),
+        }
+        self.list_levels.len().saturating_sub(1).min(5)
     }
 
     fn separate(&mut self, kind: Option<BlockKind>) -> io::Result<()> {
@@ -334,6 +362,32 @@ mod tests {
         assert_eq!(
             md,
             "# Intro\n\nThis sentence continues here.\n\n1 A note.\n\n- one\n- two\n\n```\nx <- 1\n  y\n```\n\n\\# not a heading\n\n<!-- pagemill: page 3 not converted (invalid: broken) -->\n"
+        );
+    }
+
+    #[test]
+    fn list_items_set_further_right_nest() {
+        let item = |x: f32, text: &str| {
+            let mut b = block(BlockKind::ListItem, None, text);
+            b.bbox = BBox::new(x, 100.0, 400.0, 110.0);
+            b
+        };
+        let mut w = MarkdownWriter::new(Vec::new());
+        w.page(&page(
+            0,
+            vec![
+                item(72.0, "• fruit"),
+                item(90.0, "◦ apple"),
+                item(108.0, "1. green"),
+                item(91.0, "◦ pear"),
+                item(72.0, "• bread"),
+            ],
+        ))
+        .unwrap();
+        let md = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert_eq!(
+            md,
+            "- fruit\n    - apple\n        1. green\n    - pear\n- bread\n"
         );
     }
 

@@ -10,6 +10,7 @@ use pagemill_core::model::DocInfo;
 use pagemill_core::sink::{DocumentMeta, PageSink, SinkError};
 use pagemill_core::PageResult;
 
+use crate::continuation::TableContinuity;
 use crate::file_sink::{FigureCrops, FileSink, JsonFile};
 use crate::output::{LocalDir, OutputFile, OutputLocation};
 use crate::{
@@ -133,6 +134,7 @@ const FORMAT_NAMES: &str = "md, json, det, hocr, layouts, searchable, images, er
 pub struct DocumentSinks {
     location: Arc<LocalDir>,
     sinks: Vec<Box<dyn PageSink>>,
+    tables: TableContinuity,
 }
 
 impl DocumentSinks {
@@ -178,11 +180,17 @@ impl DocumentSinks {
         for s in &mut sinks {
             s.begin(&meta)?;
         }
-        Ok(DocumentSinks { location, sinks })
+        Ok(DocumentSinks {
+            location,
+            sinks,
+            tables: TableContinuity::default(),
+        })
     }
 
     /// Writes one page to every format.
     pub fn page(&mut self, result: &PageResult) -> Result<(), SinkError> {
+        let marked = self.tables.mark(result);
+        let result = marked.as_ref().unwrap_or(result);
         for s in &mut self.sinks {
             s.page(result)?;
         }

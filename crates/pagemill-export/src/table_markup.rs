@@ -139,6 +139,7 @@ mod tests {
                 cell(1, 0, 1, 1, "x\ny"),
                 cell(1, 1, 1, 1, ""),
             ],
+            continued: false,
         };
         assert_eq!(
             render_table(&t, TableForm::Auto),
@@ -157,6 +158,7 @@ mod tests {
                 cell(1, 0, 1, 1, "1"),
                 cell(1, 1, 1, 1, "2"),
             ],
+            continued: false,
         };
         assert_eq!(
             render_table(&t, TableForm::Auto),
