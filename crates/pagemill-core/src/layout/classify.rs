@@ -245,7 +245,46 @@ fn join_code(g: &LineGroup) -> String {
 pub fn classify(groups: Vec<LineGroup>, fonts: &[FontInfo], body: f32, height: f32) -> Vec<Block> {
     let mut blocks = classify_style(groups, fonts, body, height);
     mark_footnotes(&mut blocks, body, height);
+    join_broken_headings(&mut blocks);
     blocks
+}
+
+/// Whether a heading opens with a section number (`2.1 Scope`): a heading of its own.
+fn starts_numbered(text: &str) -> bool {
+    let first = text.split_whitespace().next().unwrap_or("");
+    first.starts_with(|c: char| c.is_ascii_digit())
+        && first.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// A heading broken over two lines that the grouping kept apart (a larger gap between its
+/// lines than the body's) is one heading: two headings of one level and size, the second
+/// right under the first (less than a line apart) and starting at its left edge or
+/// centred with it.
+fn join_broken_headings(blocks: &mut Vec<Block>) {
+    let mut i = 0;
+    while i + 1 < blocks.len() {
+        let (a, b) = (&blocks[i], &blocks[i + 1]);
+        let size = a.font_size.max(1.0);
+        let joins = a.kind == BlockKind::Heading
+            && b.kind == BlockKind::Heading
+            && a.level == b.level
+            && (a.font_size - b.font_size).abs() < 0.5
+            && b.bbox.y0 >= a.bbox.y1 - 0.3 * size
+            && b.bbox.y0 - a.bbox.y1 < 0.8 * size
+            && ((a.bbox.x0 - b.bbox.x0).abs() < size
+                || ((a.bbox.x0 + a.bbox.x1) / 2.0 - (b.bbox.x0 + b.bbox.x1) / 2.0).abs() < size)
+            && !a.text.ends_with([':', '?', '!'])
+            && !starts_numbered(&b.text);
+        if joins {
+            let b = blocks.remove(i + 1);
+            let a = &mut blocks[i];
+            a.text = format!("{} {}", a.text.trim_end(), b.text.trim_start());
+            a.bbox = a.bbox.union(&b.bbox);
+            a.lines.extend(b.lines);
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Footnotes: smaller-than-body blocks in the lower half that open with a note marker and
@@ -396,6 +435,36 @@ mod tests {
         assert_eq!(join_prose(&[mk("see 1990-"), mk("2000")]), "see 1990-2000");
         assert_eq!(join_prose(&[mk("The X-"), mk("Men")]), "The X-Men");
         assert_eq!(join_prose(&[mk("soft\u{AD}"), mk("Ware")]), "softWare");
+    }
+
+    #[test]
+    fn a_heading_broken_over_two_lines_is_one_heading() {
+        let mut c = Vec::new();
+        set_text(&mut c, "Chapter 1.", 50.0, 100.0, 20.0, 0);
+        set_text(&mut c, "Securing and protecting data", 50.0, 128.0, 20.0, 0);
+        set_text(&mut c, "2 Next part", 50.0, 200.0, 20.0, 0);
+        for i in 0..5 {
+            let y = 240.0 + 12.0 * i as f32;
+            set_text(
+                &mut c,
+                "body text body text body text body text",
+                50.0,
+                y,
+                10.0,
+                0,
+            );
+        }
+        let page = analyze(&page(c));
+        let headings: Vec<&str> = page
+            .blocks
+            .iter()
+            .filter(|b| b.kind == BlockKind::Heading)
+            .map(|b| b.text.as_str())
+            .collect();
+        assert_eq!(
+            headings,
+            vec!["Chapter 1. Securing and protecting data", "2 Next part"]
+        );
     }
 
     #[test]

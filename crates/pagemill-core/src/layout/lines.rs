@@ -53,6 +53,8 @@ struct Builder {
     pending_space: bool,
     pitch: Option<f32>,
     last_mono: bool,
+    /// The line opened with a symbol font's bullet, written as `• `.
+    bullet: bool,
 }
 
 impl Builder {
@@ -85,7 +87,17 @@ impl Builder {
         }
         self.pending_space = false;
         self.last_mono = font.is_some_and(|f| f.mono);
-        push_normalised(&mut self.text, c.ch);
+        if self.bullet && self.text == "•" {
+            self.text.push(' '); // the item's text, even when set tight against it
+        }
+        if self.last.is_none() && is_symbol_bullet(c.ch, font) {
+            // A bullet drawn from a symbol font: Wingdings' `§` or `ü`, ZapfDingbats' `n`,
+            // a private-use code point. Written as the bullet it shows.
+            self.text.push('•');
+            self.bullet = true;
+        } else {
+            push_normalised(&mut self.text, c.ch);
+        }
         self.bbox = Some(match self.bbox {
             Some(b) => b.union(&c.bbox),
             None => c.bbox,
@@ -148,6 +160,24 @@ impl Builder {
     }
 }
 
+/// Whether `ch`, opening a line in `font`, is a list bullet drawn from a symbol font: any
+/// glyph of a dingbat font (their code points are letters: Wingdings' `§` is a square,
+/// `ü` a check mark, ZapfDingbats' `n` a square, `l` a disc), or a private-use code point
+/// outside the mathematics fonts (TeX's big delimiters are private-use too).
+fn is_symbol_bullet(ch: char, font: Option<&FontInfo>) -> bool {
+    let name = font
+        .map(|f| f.name.to_ascii_lowercase())
+        .unwrap_or_default();
+    let dingbats = ["wingding", "dingbat", "webding"]
+        .iter()
+        .any(|k| name.contains(k));
+    let private = ('\u{E000}'..='\u{F8FF}').contains(&ch);
+    let math = ["cmex", "cmsy", "cmmi", "msam", "msbm", "math"]
+        .iter()
+        .any(|k| name.starts_with(k) || name.contains("math"));
+    !ch.is_whitespace() && (dingbats || (private && !math))
+}
+
 /// Appends `ch`, expanding ligatures and dropping control and non-characters.
 fn push_normalised(out: &mut String, ch: char) {
     match ch {
@@ -206,6 +236,20 @@ pub fn build_lines(chars: &[RawChar], fonts: &[FontInfo]) -> Vec<TextLine> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
+
+    #[test]
+    fn bullets_from_symbol_fonts_become_bullets() {
+        let mut c = Vec::new();
+        set_text(&mut c, "\u{F0A7} first item", 50.0, 100.0, 10.0, 0);
+        set_text(&mut c, "n", 50.0, 114.0, 10.0, 3);
+        set_text(&mut c, "second item", 60.0, 114.0, 10.0, 0);
+        set_text(&mut c, "plain line", 50.0, 128.0, 10.0, 0);
+        let mut p = page(c);
+        p.fonts.push(FontInfo::from_pdf("ZapfDingbats", 0, 400));
+        let lines = build_lines(&p.chars, &p.fonts);
+        let texts: Vec<_> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, vec!["• first item", "• second item", "plain line"]);
+    }
 
     #[test]
     fn splits_at_line_breaks_and_gutters() {
