@@ -2,7 +2,7 @@
 
 use clap::{Args, ValueEnum};
 use pagemill_core::settings::OcrMode;
-use pagemill_export::Formats;
+use pagemill_export::{Formats, TableForm};
 
 use crate::job::{self, JobArgs, JobKind};
 
@@ -23,6 +23,24 @@ impl From<OcrWhen> for OcrMode {
             OcrWhen::Auto => OcrMode::Auto,
             OcrWhen::Always => OcrMode::Always,
             OcrWhen::Never => OcrMode::Never,
+        }
+    }
+}
+
+/// `--table-format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TableFormat {
+    Auto,
+    Markdown,
+    Html,
+}
+
+impl From<TableFormat> for TableForm {
+    fn from(f: TableFormat) -> TableForm {
+        match f {
+            TableFormat::Auto => TableForm::Auto,
+            TableFormat::Markdown => TableForm::Markdown,
+            TableFormat::Html => TableForm::Html,
         }
     }
 }
@@ -72,6 +90,12 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "DPI", default_value_t = 100, value_parser = clap::value_parser!(u32).range(36..=300))]
     layout_dpi: u32,
 
+    /// How tables are written in `IN.md`: `auto` as pipe tables, or HTML when a cell
+    /// spans rows or columns; `markdown` always pipe tables (a spanning cell's text in its
+    /// first position); `html` always HTML.
+    #[arg(long, value_enum, value_name = "FORM", default_value_t = TableFormat::Auto)]
+    table_format: TableFormat,
+
     /// When to OCR: `auto` OCRs pages without a text layer, `always` every page, `never`
     /// none.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = OcrWhen::Auto)]
@@ -83,6 +107,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         hocr: args.format.hocr || args.hocr,
         layouts: (args.format.layouts || args.layout_pdf) && !args.no_layout_pdf,
         searchable: args.format.searchable || args.searchable,
+        tables: args.table_format.into(),
         ..args.format
     };
     let kind = JobKind {

@@ -120,3 +120,25 @@ fn prose_and_two_column_pages_get_no_table() {
         assert_eq!(tables, 0, "{n}");
     }
 }
+
+#[test]
+fn table_format_forces_one_form() {
+    let out = tempfile::tempdir().unwrap();
+    let md = |name: &str, form: &str| {
+        let o = convert(
+            &[data(&format!("tables/{name}.pdf"))],
+            out.path(),
+            &["--quiet", "--format", "md", "--table-format", form],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.path().join(name).join(format!("{name}.md"))).unwrap()
+    };
+    // Spanned headers, forced into a pipe table; plain tables, forced into HTML.
+    let pipes = md("icdar2013_us-037", "markdown");
+    assert!(
+        !pipes.contains("<table>") && pipes.contains("| --- |"),
+        "{pipes}"
+    );
+    let html = md("icdar2013_eu-003", "html");
+    assert_eq!(html.matches("<table>").count(), 3, "{html}");
+}

@@ -36,6 +36,8 @@ pub trait FormatWriter: Sized + Send {
 pub struct FileSink<W: FormatWriter> {
     location: Arc<dyn OutputLocation>,
     writer: Option<W>,
+    /// Applied to the writer once it is open (a format's options).
+    configure: Option<Box<dyn FnOnce(W) -> W + Send>>,
 }
 
 impl<W: FormatWriter> FileSink<W> {
@@ -44,6 +46,19 @@ impl<W: FormatWriter> FileSink<W> {
         FileSink {
             location,
             writer: None,
+            configure: None,
+        }
+    }
+
+    /// A sink writing into `location` whose writer `configure` sets up once it is open.
+    pub fn configured(
+        location: Arc<dyn OutputLocation>,
+        configure: impl FnOnce(W) -> W + Send + 'static,
+    ) -> Self {
+        FileSink {
+            location,
+            writer: None,
+            configure: Some(Box::new(configure)),
         }
     }
 }
@@ -51,6 +66,9 @@ impl<W: FormatWriter> FileSink<W> {
 impl<W: FormatWriter> PageSink for FileSink<W> {
     fn begin(&mut self, doc: &DocumentMeta) -> Result<(), SinkError> {
         self.writer = W::open(&self.location, doc)?;
+        if let Some(f) = self.configure.take() {
+            self.writer = self.writer.take().map(f);
+        }
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use crate::file_sink::{FigureCrops, FileSink, JsonFile};
 use crate::output::{LocalDir, OutputFile, OutputLocation};
 use crate::{
     DetWriter, ErasedWriter, HocrWriter, LayoutPdfWriter, MarkdownWriter, SearchablePdfWriter,
+    TableForm,
 };
 
 /// One output format.
@@ -59,6 +60,8 @@ pub struct Formats {
     /// Write the document with its text erased (`pagemill erase-text`; needs erased
     /// pages from the workers).
     pub erased: bool,
+    /// The form of tables in `IN.md`.
+    pub tables: TableForm,
 }
 
 impl Default for Formats {
@@ -72,6 +75,7 @@ impl Default for Formats {
             searchable: false,
             images: true,
             erased: false,
+            tables: TableForm::Auto,
         }
     }
 }
@@ -88,6 +92,7 @@ impl Formats {
             searchable: false,
             images: false,
             erased: false,
+            tables: TableForm::Auto,
         }
     }
 
@@ -167,7 +172,7 @@ impl DocumentSinks {
             (formats.images, Format::Images),
         ];
         for (_, format) in on.into_iter().filter(|(on, _)| *on) {
-            sinks.push(format.sink(&shared));
+            sinks.push(format.sink(&shared, formats.tables));
         }
         let meta = DocumentMeta {
             doc: 0,
@@ -213,10 +218,13 @@ impl DocumentSinks {
 
 impl Format {
     /// This format's sink, writing into `location`.
-    fn sink(self, location: &Arc<dyn OutputLocation>) -> Box<dyn PageSink> {
+    fn sink(self, location: &Arc<dyn OutputLocation>, tables: TableForm) -> Box<dyn PageSink> {
         let l = Arc::clone(location);
         match self {
-            Format::Markdown => Box::new(FileSink::<MarkdownWriter<OutputFile>>::new(l)),
+            Format::Markdown => Box::new(FileSink::<MarkdownWriter<OutputFile>>::configured(
+                l,
+                move |w| w.with_table_form(tables),
+            )),
             Format::Det => Box::new(FileSink::<DetWriter<OutputFile>>::new(l)),
             Format::Json => Box::new(FileSink::<JsonFile>::new(l)),
             Format::Hocr => Box::new(FileSink::<HocrWriter<OutputFile>>::new(l)),
@@ -285,6 +293,7 @@ mod tests {
                 searchable: false,
                 images: false,
                 erased: false,
+                tables: TableForm::Auto,
             }
         );
         assert!("md,hocr".parse::<Formats>().unwrap().hocr);

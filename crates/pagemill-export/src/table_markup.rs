@@ -4,7 +4,8 @@
 use pagemill_core::model::Table;
 
 /// Which form tables are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TableForm {
     /// Pipe tables, HTML for tables with spanning cells.
     #[default]
