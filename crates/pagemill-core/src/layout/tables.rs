@@ -84,7 +84,10 @@ pub fn ruled_tables(rules: &[BBox], chars: &[RawChar], fonts: &[FontInfo]) -> Fo
             members,
             cell_lines,
         } = filled;
-        if !filled_like_a_table(&grid, &cell_lines) || !text_like_a_table(&members, chars, fonts) {
+        if !filled_like_a_table(&grid, &cell_lines)
+            || !text_like_a_table(&members, chars, fonts)
+            || framed_code(&cell_lines)
+        {
             continue;
         }
         for m in &members {
@@ -181,6 +184,17 @@ fn text_like_a_table(members: &[Vec<usize>], chars: &[RawChar], fonts: &[FontInf
         );
     }
     5 * math < all && 2 * alnum >= all
+}
+
+/// A code listing in a frame (rules around it, a gutter inside): a third of its lines or
+/// more end a statement or open or close a block (`;`, `{`, `}`).
+fn framed_code(cell_lines: &[Vec<TextLine>]) -> bool {
+    let lines: Vec<&TextLine> = cell_lines.iter().flatten().collect();
+    let statements = lines
+        .iter()
+        .filter(|l| l.text.trim_end().ends_with([';', '{', '}']))
+        .count();
+    !lines.is_empty() && 3 * statements >= lines.len()
 }
 
 /// Whether enough of a grid's cells hold text.
