@@ -541,6 +541,35 @@ mod tests {
     }
 
     #[test]
+    fn years_counting_on_are_a_table_and_numbered_code_lines_are_not() {
+        let mut years = Vec::new();
+        row(&mut years, &["Year", "Ducks"], &[72.0, 200.0], 100.0, 0);
+        for (k, n) in ["120", "135", "150", "170"].iter().enumerate() {
+            let y = 114.0 + 14.0 * k as f32;
+            row(
+                &mut years,
+                &[&format!("{}", 2019 + k), n],
+                &[72.0, 200.0],
+                y,
+                0,
+            );
+        }
+        assert_eq!(find(years, &[]).0.len(), 1);
+        let mut listing = Vec::new();
+        for (k, stmt) in ["solve(u)", "begin", "onbdy(1)", "end"].iter().enumerate() {
+            let y = 100.0 + 14.0 * k as f32;
+            row(
+                &mut listing,
+                &[&format!("{}", k + 1), stmt],
+                &[72.0, 100.0],
+                y,
+                0,
+            );
+        }
+        assert!(find(listing, &[]).0.is_empty());
+    }
+
+    #[test]
     fn a_fixed_pitch_table_keeps_columns_one_space_apart() {
         let mut c = Vec::new();
         let lines = [

@@ -106,7 +106,11 @@ fn reads_like_code(cells: &[RowCells], ncols: usize) -> bool {
         math += words.iter().filter(|w| w.math).count();
         all += words.len();
     }
-    let numbered = ncols == 2 && numbers.len() >= 3 && numbers.windows(2).all(|w| w[1] == w[0] + 1);
+    // Line numbers of a listing count from 1 (a column of years counts on too, from 2019).
+    let numbered = ncols == 2
+        && numbers.len() >= 3
+        && numbers[0] <= 1
+        && numbers.windows(2).all(|w| w[1] == w[0] + 1);
     3 * statements >= cells.len() || numbered || 5 * math >= all
 }
 
