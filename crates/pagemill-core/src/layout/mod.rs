@@ -151,21 +151,13 @@ pub struct RawPage {
 
 /// Runs the four stages on one page, after taking out its tables.
 pub fn analyze(raw: &RawPage) -> Page {
-    let mut found = tables::ruled_tables(&raw.rules, &raw.chars, &raw.fonts);
     let drawings: Vec<BBox> = raw
         .figures
         .iter()
         .filter(|f| f.kind == figures::RawFigureKind::Drawing)
         .map(|f| f.bbox)
         .collect();
-    let aligned = aligned_tables::aligned_tables(
-        &raw.rules,
-        &drawings,
-        &raw.chars,
-        &raw.fonts,
-        &mut found.taken,
-    );
-    found.blocks.extend(aligned);
+    let found = tables::all_tables(&raw.rules, &drawings, &raw.chars, &raw.fonts);
     let lines = if found.blocks.is_empty() {
         lines::build_lines(&raw.chars, &raw.fonts)
     } else {

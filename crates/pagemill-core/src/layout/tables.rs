@@ -6,7 +6,7 @@
 //! text, and no word runs across a rule. Frames around a note, a chart's
 //! grid lines or the boxes of a form fail one or the other.
 
-use super::aligned_tables::is_math_font;
+use super::aligned_tables::{aligned_tables, is_math_font};
 use super::lines::{build_lines, TextLine};
 use super::table_grid::{grids, Grid};
 use super::table_splits::{
@@ -33,6 +33,64 @@ pub struct FoundTables {
     pub blocks: Vec<Block>,
     /// Per character of the page: taken by a table.
     pub taken: Vec<bool>,
+}
+
+/// Finds a page's tables: ruled ones, then aligned ones among the characters left. A ruled
+/// grid of a few rows right on top of an aligned table, as wide, is that table's boxed
+/// header: the two are read again as one aligned table (whose header ends at the box's
+/// last rule).
+pub fn all_tables(
+    rules: &[BBox],
+    drawings: &[BBox],
+    chars: &[RawChar],
+    fonts: &[FontInfo],
+) -> FoundTables {
+    let mut found = ruled_tables(rules, chars, fonts);
+    let mut aligned = aligned_tables(rules, drawings, chars, fonts, &mut found.taken);
+    let heads: Vec<usize> = (0..found.blocks.len())
+        .filter(|&i| aligned.iter().any(|a| heads_table(&found.blocks[i], a)))
+        .collect();
+    if !heads.is_empty() {
+        let mut freed: Vec<BBox> = Vec::new();
+        for &i in heads.iter().rev() {
+            let head = found.blocks.remove(i);
+            aligned.retain(|a| {
+                let headed = heads_table(&head, a);
+                if headed {
+                    freed.push(a.bbox);
+                }
+                !headed
+            });
+            freed.push(head.bbox);
+        }
+        for (c, t) in chars.iter().zip(found.taken.iter_mut()) {
+            let (x, y) = ((c.bbox.x0 + c.bbox.x1) / 2.0, (c.bbox.y0 + c.bbox.y1) / 2.0);
+            if freed.iter().any(|b| contains(b, x, y)) {
+                *t = false;
+            }
+        }
+        aligned = aligned_tables(rules, drawings, chars, fonts, &mut found.taken);
+    }
+    found.blocks.extend(aligned);
+    found
+}
+
+/// Whether ruled `head` sits right on top of `table` as its header: at most four rows,
+/// within the table's width and over half of it (a boxed header often leaves the row
+/// labels' column open), less than three of its rows' heights above.
+fn heads_table(head: &Block, table: &Block) -> bool {
+    let Some(t) = head.table.as_ref() else {
+        return false;
+    };
+    let row_h = head.bbox.height() / t.rows.max(1) as f32;
+    let gap = table.bbox.y0 - head.bbox.y1;
+    let (h, b) = (&head.bbox, &table.bbox);
+    t.rows <= 4
+        && gap > -row_h
+        && gap < 3.0 * row_h
+        && h.x0 >= b.x0 - row_h
+        && h.x1 <= b.x1 + row_h
+        && h.width() >= 0.5 * b.width()
 }
 
 /// Finds the ruled tables among `chars`, whose grids `rules` draw.
@@ -155,7 +213,11 @@ fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> O
             let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
             let mut lines = build_lines(&cs, fonts);
             // By their bottoms: a bullet from a symbol font reaches far above its line.
-            lines.sort_by(|a, b| a.bbox.y1.total_cmp(&b.bbox.y1));
+            lines.sort_by(|a, b| {
+                reading_key(a)
+                    .total_cmp(&reading_key(b))
+                    .then(a.bbox.x0.total_cmp(&b.bbox.x0))
+            });
             lines
         })
         .collect();
@@ -282,6 +344,13 @@ pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block 
         image: None,
         table: Some(table),
     }
+}
+
+/// Where a cell's line falls top to bottom: its bottom, in 3-point steps, so pieces of one
+/// visual line drawn apart (a value before its label in the content stream) read left to
+/// right.
+pub(super) fn reading_key(l: &TextLine) -> f32 {
+    (l.bbox.y1 / 3.0).floor()
 }
 
 /// A table's text for readers of plain text (search, the index): rows on lines, cells

@@ -55,7 +55,7 @@ pub(super) fn header_end(
 
 /// Horizontal rules with the pieces of one rule (drawn end to end, as some producers do
 /// cell by cell) joined.
-fn horizontal_rules(rules: &[BBox]) -> Vec<BBox> {
+pub(super) fn horizontal_rules(rules: &[BBox]) -> Vec<BBox> {
     let mut h: Vec<BBox> = rules
         .iter()
         .filter(|r| r.height() < 3.0 && r.width() > r.height())
@@ -163,12 +163,23 @@ pub(super) fn assemble(
     xs.push(extent.x1);
     let mut grid_cells = Vec::new();
     let mut members = Vec::new();
-    let mut owner = vec![false; (bounds.len() - 1) * columns.len()];
+    // Per grid position, the cell covering it.
+    let mut owner: Vec<Option<usize>> = vec![None; (bounds.len() - 1) * columns.len()];
     let ncols = columns.len();
     let mut place = |row: usize, rowspan: usize, col: usize, colspan: usize, m: Vec<usize>| {
+        // A header cell landing on one already placed (two stacks of one column that no
+        // wider cell parts) joins it: a grid position holds one cell.
+        let taken = (row..row + rowspan)
+            .flat_map(|r| (col..col + colspan).map(move |c| r * ncols + c))
+            .find_map(|k| owner[k]);
+        if let Some(k) = taken {
+            let joined: &mut Vec<usize> = &mut members[k];
+            joined.extend(m);
+            return;
+        }
         for r in row..row + rowspan {
             for c in col..col + colspan {
-                owner[r * ncols + c] = true;
+                owner[r * ncols + c] = Some(grid_cells.len());
             }
         }
         grid_cells.push(GridCell {
@@ -203,7 +214,7 @@ pub(super) fn assemble(
     let nrows = bounds.len() - 1;
     for r in 0..nrows {
         for c in 0..ncols {
-            if !owner[r * ncols + c] {
+            if owner[r * ncols + c].is_none() {
                 grid_cells.push(GridCell {
                     row: r,
                     col: c,

@@ -16,7 +16,7 @@ mod verdict;
 
 use super::lines::{build_lines, TextLine};
 use super::table_grid::Grid;
-use super::tables::table_block;
+use super::tables::{reading_key, table_block};
 use assemble::{assemble, header_end};
 use columns::{columns_of, row_cells};
 use verdict::reads_like_a_table;
@@ -43,6 +43,8 @@ const WORD_GAP_EM: f32 = 0.55;
 const MIN_GAPPY_ROWS: usize = 3;
 /// Rows further apart than this many row heights end a region.
 const MAX_ROW_GAP: f32 = 2.6;
+/// ... unless a rule lies between them: then this many.
+const RULED_ROW_GAP: f32 = 4.0;
 /// A row of one run of at least this many words is prose, never a table row.
 const PROSE_WORDS: usize = 5;
 /// A column whose cells average this many words holds prose; two such columns are two
@@ -151,7 +153,7 @@ pub fn aligned_tables(
     }
     let rows = rows_of(words_of(chars, fonts, taken));
     let mut blocks = Vec::new();
-    for region in regions(&rows) {
+    for region in regions(&rows, rules) {
         // Text lined up inside a drawing is a chart's labels.
         let bbox = region.iter().map(|r| r.bbox).reduce(|a, b| a.union(&b));
         let in_drawing = bbox.is_some_and(|b| {
@@ -171,7 +173,11 @@ pub fn aligned_tables(
                     let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
                     let mut lines = build_lines(&cs, fonts);
                     // By their bottoms: a bullet from a symbol font reaches far above its line.
-                    lines.sort_by(|a, b| a.bbox.y1.total_cmp(&b.bbox.y1));
+                    lines.sort_by(|a, b| {
+                        reading_key(a)
+                            .total_cmp(&reading_key(b))
+                            .then(a.bbox.x0.total_cmp(&b.bbox.x0))
+                    });
                     lines
                 })
                 .collect();
@@ -312,7 +318,8 @@ fn rows_of(mut words: Vec<Word>) -> Vec<Row> {
 
 /// Runs of rows that may hold a table: no prose row inside, rows close together, at least
 /// [`MIN_GAPPY_ROWS`] gappy rows; leading and trailing rows that are not gappy are left out.
-fn regions(rows: &[Row]) -> Vec<&[Row]> {
+fn regions<'a>(rows: &'a [Row], rules: &[BBox]) -> Vec<&'a [Row]> {
+    let across = assemble::horizontal_rules(rules);
     let mut out = Vec::new();
     let mut start = 0;
     // Kept runs as index ranges.
@@ -331,7 +338,15 @@ fn regions(rows: &[Row]) -> Vec<&[Row]> {
             || (i > start && {
                 let prev = &rows[i - 1];
                 let h = prev.bbox.height().max(rows[i].bbox.height());
-                rows[i].bbox.y0 - prev.bbox.y1 > MAX_ROW_GAP * h
+                let gap = rows[i].bbox.y0 - prev.bbox.y1;
+                // A rule in the gap (a boxed header's bottom) keeps the rows together a
+                // little further apart.
+                let ruled = across.iter().any(|r| {
+                    r.cy() > prev.bbox.y1 - 1.0
+                        && r.cy() < rows[i].bbox.y0 + 1.0
+                        && r.x_overlap(&prev.bbox.union(&rows[i].bbox)) > 0.5 * rows[i].bbox.width()
+                });
+                gap > if ruled { RULED_ROW_GAP } else { MAX_ROW_GAP } * h
             });
         if breaks {
             flush(start, i, &mut out);
