@@ -84,7 +84,11 @@ pub fn to_blocks_mapped(
                         .collect(),
                 })
                 .collect();
-            let text = join_prose_text(lines.iter().map(|l| l.text.as_str()));
+            let text = if kind == BlockKind::Code {
+                code_text(p)
+            } else {
+                join_prose_text(lines.iter().map(|l| l.text.as_str()))
+            };
             let words: Vec<f32> = p
                 .lines
                 .iter()
@@ -160,10 +164,81 @@ fn kind_of(p: &OcrParagraph, ratio: f32) -> (BlockKind, Option<u8>) {
     if short && level.is_some() && p.kind != RegionKind::Table {
         return (BlockKind::Heading, level);
     }
+    if looks_like_code(p) {
+        return (BlockKind::Code, None);
+    }
     if pagemill_core::layout::blocks::starts_list_item(&first) {
         return (BlockKind::ListItem, None);
     }
     (BlockKind::Paragraph, None)
+}
+
+/// Whether an OCR paragraph is code by its layout: several lines, two in three of them
+/// code — opening with a prompt (`> `, `$ `), or short (under six words) and ending a
+/// statement or a block (`;`, `{`, `}`) or holding an operator (`<-`, `->`, `==`, `::`) —
+/// and none of them prose (five words or more ending in `.` or `:`, or five plain words
+/// of three letters or more outside a prompt line). Tesseract
+/// often puts a line of prose and the command it introduces in one paragraph: those stay
+/// prose.
+fn looks_like_code(p: &OcrParagraph) -> bool {
+    if p.lines.len() < 2 {
+        return false;
+    }
+    let lines: Vec<Vec<&str>> = p
+        .lines
+        .iter()
+        .map(|l| l.words.iter().map(|w| w.text.as_str()).collect())
+        .collect();
+    let mut code = 0;
+    for words in &lines {
+        let text = words.join(" ");
+        let prompt = text.starts_with("> ") || text.starts_with("$ ");
+        let plain_words = words
+            .iter()
+            .filter(|w| w.len() >= 3 && w.chars().all(char::is_alphabetic))
+            .count();
+        if (words.len() >= 5 && text.ends_with(['.', ':'])) || (!prompt && plain_words >= 5) {
+            return false; // a line of prose
+        }
+        let statement = text.ends_with([';', '{', '}'])
+            || ["<-", "->", "==", "::"].iter().any(|op| text.contains(op));
+        let is_code = prompt || (words.len() < 6 && statement);
+        if !is_code && plain_words >= 2 {
+            return false; // words between the commands: prose introducing them
+        }
+        code += usize::from(is_code);
+    }
+    3 * code >= 2 * lines.len()
+}
+
+/// A code paragraph's text: its lines kept, each indented by its offset from the leftmost
+/// line in characters (OCR drops leading spaces; the words' boxes keep them).
+fn code_text(p: &OcrParagraph) -> String {
+    let (mut width, mut chars) = (0.0f32, 0usize);
+    for w in p.lines.iter().flat_map(|l| &l.words) {
+        width += w.bbox.width();
+        chars += w.text.chars().count();
+    }
+    let advance = if chars > 0 { width / chars as f32 } else { 1.0 }.max(0.1);
+    let left = p
+        .lines
+        .iter()
+        .map(|l| l.bbox.x0)
+        .fold(f32::INFINITY, f32::min);
+    p.lines
+        .iter()
+        .map(|l| {
+            let indent = ((l.bbox.x0 - left) / advance).round().clamp(0.0, 80.0) as usize;
+            let text = l
+                .words
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("{}{text}", " ".repeat(indent))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// What Tesseract makes of a round bullet `•` in common fonts: never a word of its own
@@ -313,6 +388,36 @@ mod tests {
             kind,
             lines,
         }
+    }
+
+    #[test]
+    fn code_laid_out_as_code_is_a_code_block_with_its_indentation() {
+        let mut code = para(
+            RegionKind::Text,
+            100.0,
+            40.0,
+            &["function add(a, b) {", "return a + b;", "}"],
+        );
+        // The second line stands four characters (of 20 px) further right.
+        code.lines[1].bbox.x0 = 180.0;
+        for w in code.lines.iter_mut().flat_map(|l| l.words.iter_mut()) {
+            let n = w.text.chars().count() as f32;
+            w.bbox.x1 = w.bbox.x0 + 20.0 * n;
+        }
+        let prose = para(
+            RegionKind::Text,
+            400.0,
+            40.0,
+            &["A sentence about add(a, b).", "It ends here."],
+        );
+        let page = OcrPage {
+            figures: Vec::new(),
+            paragraphs: vec![code, prose],
+        };
+        let (blocks, _) = to_blocks(&page, 300.0 / 72.0);
+        assert_eq!(blocks[0].kind, BlockKind::Code);
+        assert_eq!(blocks[0].text, "function add(a, b) {\n    return a + b;\n}");
+        assert_eq!(blocks[1].kind, BlockKind::Paragraph);
     }
 
     #[test]
