@@ -145,7 +145,29 @@ pub(super) fn assemble(
             (head_bottom + body[0].bbox.y0) / 2.0
         });
     }
+    // Body rows that continue the row above (its cells wrapped) share its grid row.
+    let mut group = Vec::with_capacity(body.len());
+    for i in 0..body.len() {
+        let g = match group.last() {
+            Some(&g)
+                if continues_row(
+                    &cells[header_rows + i - 1],
+                    &cells[header_rows + i],
+                    body[i - 1],
+                    body[i],
+                ) =>
+            {
+                g
+            }
+            Some(&g) => g + 1,
+            None => 0,
+        };
+        group.push(g);
+    }
     for (i, r) in body.iter().enumerate() {
+        if group.get(i + 1) == Some(&group[i]) {
+            continue; // the group goes on
+        }
         let next = body
             .get(i + 1)
             .map_or(extent.y1, |n| (r.bbox.y1 + n.bbox.y0) / 2.0);
@@ -204,7 +226,7 @@ pub(super) fn assemble(
         place(level, rowspan, h.0, h.1 - h.0 + 1, h.3.clone());
     }
     for (i, row) in cells.iter().enumerate().skip(header_rows) {
-        let r = levels_n + i - header_rows;
+        let r = levels_n + group[i - header_rows];
         for (a, b, ws) in row {
             let m: Vec<usize> = ws.iter().flat_map(|w| w.members.iter().copied()).collect();
             place(r, 1, *a, b - a + 1, m);
@@ -238,4 +260,19 @@ pub(super) fn assemble(
         .map(|k| std::mem::take(&mut members[k]))
         .collect();
     (grid, members)
+}
+
+/// Whether body row `cur` continues `prev`, the row above, as the second line of its cells:
+/// nothing in the first column, text only in columns where `prev` has text, words rather
+/// than numbers, and set at the lines' own spacing (less than half a line below).
+fn continues_row(prev: &RowCells, cur: &RowCells, prev_row: &Row, cur_row: &Row) -> bool {
+    let gap = cur_row.bbox.y0 - prev_row.bbox.y1;
+    prev.len() >= 2
+        && !cur.is_empty()
+        && gap < 0.5 * cur_row.bbox.height()
+        && cur.iter().all(|(a, b, ws)| {
+            let letters: usize = ws.iter().map(|w| w.letters).sum();
+            let digits: usize = ws.iter().map(|w| w.digits).sum();
+            *a > 0 && letters > digits && prev.iter().any(|(pa, pb, _)| pa <= b && a <= pb)
+        })
 }

@@ -221,3 +221,23 @@ fn a_fixed_pitch_table_keeps_columns_one_space_apart() {
     assert_eq!(t.cols, 4);
     assert_eq!(blocks[0].text.lines().nth(2), Some("0.95\t160\t176\t1,040"));
 }
+
+#[test]
+fn a_wrapped_description_stays_in_its_row() {
+    let mut c = Vec::new();
+    let xs = [72.0, 160.0, 240.0];
+    row(&mut c, &["package", "size", "description"], &xs, 100.0, 0);
+    row(&mut c, &["mc", "1482", "a file manager"], &xs, 114.0, 0);
+    row(&mut c, &["vim", "3570", "a text editor for"], &xs, 128.0, 0);
+    // Its second line, at the lines' own spacing.
+    set_text(&mut c, "programmers", 240.0, 140.0, 10.0, 0);
+    row(&mut c, &["w3m", "2828", "a browser"], &xs, 156.0, 0);
+    let (blocks, _) = find(c, &[]);
+    assert_eq!(blocks.len(), 1);
+    let t = table(&blocks[0]);
+    assert_eq!(t.rows, 4, "{}", blocks[0].text);
+    assert_eq!(
+        blocks[0].text.lines().nth(2),
+        Some("vim\t3570\ta text editor for programmers")
+    );
+}
