@@ -212,6 +212,9 @@ fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> O
         .map(|m| {
             let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
             let mut lines = build_lines(&cs, fonts);
+            if let Some(turned) = turned_text(&lines) {
+                return vec![turned];
+            }
             // By their bottoms: a bullet from a symbol font reaches far above its line.
             lines.sort_by(|a, b| {
                 reading_key(a)
@@ -344,6 +347,32 @@ pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block 
         image: None,
         table: Some(table),
     }
+}
+
+/// A cell's text set turned a quarter (a rotated column header): the line builder sees one
+/// character per line, stacked. Read in the order they were drawn — the order of reading
+/// along the turned baseline — they are one line.
+fn turned_text(lines: &[TextLine]) -> Option<TextLine> {
+    if lines.len() < 3
+        || lines
+            .iter()
+            .any(|l| l.text.chars().filter(|c| !c.is_whitespace()).count() > 1)
+    {
+        return None;
+    }
+    let bbox = lines.iter().map(|l| l.bbox).reduce(|a, b| a.union(&b))?;
+    let stacked = lines
+        .iter()
+        .all(|l| l.bbox.x_overlap(&bbox) > 0.5 * l.bbox.width().max(0.1))
+        && bbox.height() > 2.0 * bbox.width();
+    if !stacked {
+        return None;
+    }
+    let mut line = lines[0].clone();
+    line.text = lines.iter().map(|l| l.text.trim()).collect();
+    line.bbox = bbox;
+    line.chars = lines.iter().map(|l| l.chars).sum();
+    Some(line)
 }
 
 /// Where a cell's line falls top to bottom: its bottom, in 3-point steps, so pieces of one
@@ -507,6 +536,33 @@ mod tests {
         set_text(&mut c, "all of these as well", 110.0, 142.0, 10.0, 0);
         let p = page(c);
         assert!(ruled_tables(&rules, &p.chars, &p.fonts).blocks.is_empty());
+    }
+
+    #[test]
+    fn a_turned_header_is_read_as_one_word() {
+        let rules = full(&[100.0, 200.0, 300.0], &[100.0, 160.0, 180.0, 200.0, 220.0]);
+        let mut c = Vec::new();
+        // "Total" set bottom to top in the first header cell: drawn T, o, t, a, l going up.
+        for (k, ch) in "Total".chars().enumerate() {
+            let y = 150.0 - 10.0 * k as f32;
+            c.push(RawChar {
+                ch,
+                bbox: BBox::new(110.0, y, 120.0, y + 8.0),
+                size: 8.0,
+                font: 0,
+                generated: false,
+            });
+        }
+        set_text(&mut c, "Name", 205.0, 140.0, 10.0, 0);
+        for (r, y) in [162.0, 182.0, 202.0].iter().enumerate() {
+            set_text(&mut c, &format!("{}", 10 + r), 105.0, *y, 10.0, 0);
+            set_text(&mut c, &format!("item {r}"), 205.0, *y, 10.0, 0);
+        }
+        let p = page(c);
+        let found = ruled_tables(&rules, &p.chars, &p.fonts);
+        let t = found.blocks[0].table.as_ref().unwrap();
+        assert_eq!(t.cells[0].text, "Total");
+        assert_eq!((t.rows, t.cols), (4, 2));
     }
 
     #[test]
