@@ -78,7 +78,7 @@ fn same_columns(a: &[f32], b: &[f32], page: &Page) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pagemill_core::model::{BBox, TableCell, TextSource};
+    use pagemill_core::model::{BBox, TableCell};
 
     fn table_block(xs: &[f32]) -> Block {
         let cells = xs
@@ -116,18 +116,7 @@ mod tests {
     }
 
     fn page(index: u32, blocks: Vec<Block>) -> PageResult {
-        PageResult::bare(PageOutcome::Ok(Page {
-            index,
-            width: 612.0,
-            height: 792.0,
-            rotation: 0,
-            source: TextSource::TextLayer,
-            ocr_reason: None,
-            ocr_rotation: None,
-            ocr_skew: None,
-            body_font_size: 10.0,
-            blocks,
-        }))
+        PageResult::bare(PageOutcome::Ok(Page::new(index, 612.0, 792.0, blocks)))
     }
 
     fn continued(r: &PageResult) -> bool {

@@ -211,17 +211,7 @@ fn fill(grid: &Grid, chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> O
         .iter()
         .map(|m| {
             let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
-            let mut lines = build_lines(&cs, fonts);
-            if let Some(turned) = turned_text(&lines) {
-                return vec![turned];
-            }
-            // By their bottoms: a bullet from a symbol font reaches far above its line.
-            lines.sort_by(|a, b| {
-                reading_key(a)
-                    .total_cmp(&reading_key(b))
-                    .then(a.bbox.x0.total_cmp(&b.bbox.x0))
-            });
-            lines
+            cell_lines(&cs, fonts)
         })
         .collect();
     Some(Filled {
@@ -349,6 +339,22 @@ pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block 
     }
 }
 
+/// A cell's characters (stream order) as its lines, top to bottom: by their bottoms (a
+/// bullet from a symbol font reaches far above its line), pieces of one line left to
+/// right; a header turned a quarter as one line.
+pub(super) fn cell_lines(chars: &[RawChar], fonts: &[FontInfo]) -> Vec<TextLine> {
+    let mut lines = build_lines(chars, fonts);
+    if let Some(turned) = turned_text(&lines) {
+        return vec![turned];
+    }
+    lines.sort_by(|a, b| {
+        reading_key(a)
+            .total_cmp(&reading_key(b))
+            .then(a.bbox.x0.total_cmp(&b.bbox.x0))
+    });
+    lines
+}
+
 /// A cell's text set turned a quarter (a rotated column header): the line builder sees one
 /// character per line, stacked. Read in the order they were drawn — the order of reading
 /// along the turned baseline — they are one line.
@@ -378,7 +384,7 @@ fn turned_text(lines: &[TextLine]) -> Option<TextLine> {
 /// Where a cell's line falls top to bottom: its bottom, in 3-point steps, so pieces of one
 /// visual line drawn apart (a value before its label in the content stream) read left to
 /// right.
-pub(super) fn reading_key(l: &TextLine) -> f32 {
+fn reading_key(l: &TextLine) -> f32 {
     (l.bbox.y1 / 3.0).floor()
 }
 

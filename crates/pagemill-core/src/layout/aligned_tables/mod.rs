@@ -14,9 +14,9 @@ mod assemble;
 mod columns;
 mod verdict;
 
-use super::lines::{build_lines, TextLine};
+use super::lines::TextLine;
 use super::table_grid::Grid;
-use super::tables::{reading_key, table_block};
+use super::tables::{cell_lines, table_block};
 use assemble::{assemble, header_end};
 use columns::{columns_of, row_cells};
 use verdict::reads_like_a_table;
@@ -171,14 +171,7 @@ pub fn aligned_tables(
                     let mut m = m.clone();
                     m.sort_unstable();
                     let cs: Vec<RawChar> = m.iter().map(|&i| chars[i]).collect();
-                    let mut lines = build_lines(&cs, fonts);
-                    // By their bottoms: a bullet from a symbol font reaches far above its line.
-                    lines.sort_by(|a, b| {
-                        reading_key(a)
-                            .total_cmp(&reading_key(b))
-                            .then(a.bbox.x0.total_cmp(&b.bbox.x0))
-                    });
-                    lines
+                    cell_lines(&cs, fonts)
                 })
                 .collect();
             for r in region {
