@@ -1,16 +1,16 @@
 //! The text sinks fed arbitrary pages (any kinds, boxes, fonts and text, including NaN
-//! boxes, empty and huge strings): Markdown, detections, JSON and hOCR never panic, and
-//! the JSON is always one valid document.
+//! boxes, empty and huge strings, tables whose cells disagree with their size): Markdown,
+//! detections, JSON and hOCR never panic, and the JSON is always one valid document.
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use pagemill_core::model::{BlockKind, FailureReason, Line, PageFailure, Word};
 use pagemill_core::model::DocInfo;
+use pagemill_core::model::{BlockKind, FailureReason, Line, PageFailure, Table, TableCell, Word};
 use pagemill_core::{BBox, Block, Page, PageOutcome};
 use pagemill_export::{DetWriter, DocumentSummary, HocrWriter, JsonWriter, MarkdownWriter};
 
-const KINDS: [BlockKind; 10] = [
+const KINDS: [BlockKind; 11] = [
     BlockKind::Heading,
     BlockKind::Paragraph,
     BlockKind::ListItem,
@@ -21,6 +21,7 @@ const KINDS: [BlockKind; 10] = [
     BlockKind::Footnote,
     BlockKind::Toc,
     BlockKind::Figure,
+    BlockKind::Table,
 ];
 
 fn number(u: &mut Unstructured<'_>) -> Result<f32> {
@@ -40,6 +41,28 @@ fn text(u: &mut Unstructured<'_>) -> Result<String> {
     u.arbitrary::<String>()
 }
 
+/// Any table: sizes up to the full `u32` range, cells anywhere, spans of any length.
+fn table(u: &mut Unstructured<'_>) -> Result<Table> {
+    let mut cells = Vec::new();
+    for _ in 0..u.int_in_range(0..=6)? {
+        cells.push(TableCell {
+            row: u.arbitrary()?,
+            col: u.arbitrary()?,
+            rowspan: u.arbitrary()?,
+            colspan: u.arbitrary()?,
+            bbox: bbox(u)?,
+            text: text(u)?,
+            header: u.arbitrary()?,
+        });
+    }
+    Ok(Table {
+        rows: u.arbitrary()?,
+        cols: u.arbitrary()?,
+        cells,
+        continued: u.arbitrary()?,
+    })
+}
+
 fn block(u: &mut Unstructured<'_>) -> Result<Block> {
     let mut lines = Vec::new();
     for _ in 0..u.int_in_range(0..=3)? {
@@ -57,8 +80,9 @@ fn block(u: &mut Unstructured<'_>) -> Result<Block> {
             words,
         });
     }
+    let kind = *u.choose(&KINDS)?;
     Ok(Block {
-        kind: *u.choose(&KINDS)?,
+        kind,
         level: u.arbitrary()?,
         bbox: bbox(u)?,
         text: text(u)?,
@@ -69,6 +93,11 @@ fn block(u: &mut Unstructured<'_>) -> Result<Block> {
         confidence: number(u)?,
         lines,
         image: u.arbitrary()?,
+        table: if kind == BlockKind::Table || u.ratio(1, 16)? {
+            Some(table(u)?)
+        } else {
+            None
+        },
     })
 }
 

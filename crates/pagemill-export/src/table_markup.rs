@@ -1,7 +1,7 @@
 //! A [`Table`] as text: a Markdown pipe table when no cell spans, an HTML `<table>` with
 //! `rowspan`/`colspan` when one does (a pipe table cannot say it).
 
-use pagemill_core::model::Table;
+use pagemill_core::model::{Table, TableCell};
 
 /// Which form tables are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -25,11 +25,22 @@ pub fn render_table(table: &Table, form: TableForm) -> String {
     }
 }
 
+/// Most positions a pipe table is laid out with; beyond, the table is written as HTML,
+/// which needs no grid in memory.
+const MAX_PIPE_POSITIONS: usize = 1 << 20;
+
 /// A GitHub-flavoured Markdown pipe table; the first row is its header.
 pub fn pipe_table(table: &Table) -> String {
-    let (rows, cols) = (table.rows as usize, table.cols as usize);
+    // The grid as far as the cells reach (a table read back from elsewhere may claim any
+    // size), and never more positions than a page could hold.
+    let reach = |f: fn(&TableCell) -> u32| table.cells.iter().map(|c| f(c).saturating_add(1)).max();
+    let rows = reach(|c| c.row).unwrap_or(0).min(table.rows) as usize;
+    let cols = reach(|c| c.col).unwrap_or(0).min(table.cols) as usize;
     if rows == 0 || cols == 0 {
         return String::new();
+    }
+    if rows.saturating_mul(cols) > MAX_PIPE_POSITIONS {
+        return html_table(table);
     }
     let mut grid = vec![vec![String::new(); cols]; rows];
     for c in &table.cells {
