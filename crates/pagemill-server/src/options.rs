@@ -8,7 +8,7 @@ use std::time::Duration;
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::settings::{OcrMode, OcrSettings};
 use pagemill_engine::{JobSpec, SourceLabel};
-use pagemill_export::Formats;
+use pagemill_export::{Formats, TableForm};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -30,7 +30,7 @@ pub enum OptionError {
 
 /// The options a job takes, for the error message.
 const KNOWN: &str = "pages, ocr, lang, formats (or format), searchable, hocr, layout_pdf, \
-                     ocr_dpi, layout_dpi, figure_dpi, page_timeout";
+                     table_format, ocr_dpi, layout_dpi, figure_dpi, page_timeout";
 
 /// A job's options. Missing ones take `pagemill convert`'s defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +134,22 @@ impl JobOptions {
                 self.lang = value.to_string();
             }
             "formats" | "format" => {
+                let tables = self.formats.tables;
                 self.formats = Formats::from_str(value).map_err(|e| invalid(name, e))?;
+                self.formats.tables = tables;
+            }
+            "table_format" => {
+                self.formats.tables = match value.trim() {
+                    "auto" => TableForm::Auto,
+                    "markdown" => TableForm::Markdown,
+                    "html" => TableForm::Html,
+                    _ => {
+                        return Err(invalid(
+                            name,
+                            format!("`{value}` is not auto, markdown or html"),
+                        ))
+                    }
+                }
             }
             "searchable" => self.formats.searchable = boolean(name, value)?,
             "hocr" => self.formats.hocr = boolean(name, value)?,
@@ -189,7 +204,10 @@ mod tests {
         o.set("format", "md,json").unwrap();
         o.set("searchable", "true").unwrap();
         o.set("ocr_dpi", "200").unwrap();
+        o.set("table_format", "html").unwrap();
         let spec = o.to_spec(vec!["a.pdf".into()], "out".into(), false);
+        assert_eq!(spec.formats.tables, TableForm::Html);
+        assert!(o.set("table_format", "latex").is_err());
         assert_eq!(spec.pages.to_string(), "1-3,5");
         assert_eq!(spec.ocr.mode, OcrMode::Never);
         assert_eq!(spec.ocr.dpi, 200);

@@ -47,7 +47,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         ("formats" = Option<String>, Query, description = "Outputs: `md,json,det,layouts,images,hocr,searchable`"),
     ),
     request_body(
-        description = "multipart/form-data with `file` fields (one or more) and option fields named like the query parameters (also `searchable`, `hocr`, `layout_pdf`, `ocr_dpi`, `layout_dpi`, `figure_dpi`, `page_timeout`); or the document itself as the body",
+        description = "multipart/form-data with `file` fields (one or more) and option fields named like the query parameters (also `searchable`, `hocr`, `layout_pdf`, `table_format`, `ocr_dpi`, `layout_dpi`, `figure_dpi`, `page_timeout`); or the document itself as the body",
         content_type = "multipart/form-data",
     ),
     responses(
