@@ -5,7 +5,7 @@
 //! sits on the same band (vertical overlap) and close by horizontally; anything else starts
 //! a new line. Working in stream order keeps this linear in the number of characters.
 
-use super::{FontInfo, RawChar};
+use super::{is_math_font, FontInfo, RawChar};
 use crate::model::BBox;
 
 /// A visual line with the statistics later stages need.
@@ -172,9 +172,7 @@ fn is_symbol_bullet(ch: char, font: Option<&FontInfo>) -> bool {
         .iter()
         .any(|k| name.contains(k));
     let private = ('\u{E000}'..='\u{F8FF}').contains(&ch);
-    let math = ["cmex", "cmsy", "cmmi", "msam", "msbm", "math"]
-        .iter()
-        .any(|k| name.starts_with(k) || name.contains("math"));
+    let math = font.is_some_and(|f| is_math_font(&f.name));
     !ch.is_whitespace() && (dingbats || (private && !math))
 }
 

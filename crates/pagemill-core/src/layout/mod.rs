@@ -117,6 +117,17 @@ impl FontInfo {
     }
 }
 
+/// TeX's and AMS's mathematics fonts: text in them lined up is an equation array.
+pub(crate) fn is_math_font(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [
+        "cmmi", "cmsy", "cmex", "msbm", "msam", "eufm", "rsfs", "lmmath", "stix",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
+        || lower.contains("math")
+}
+
 /// Everything the text layer says about one page.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RawPage {

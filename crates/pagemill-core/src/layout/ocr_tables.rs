@@ -114,8 +114,11 @@ fn keep_outside(b: &mut Block, tables: &[BBox]) -> bool {
 
 /// Whether the centre of `inner` lies in `outer`.
 fn contains(outer: &BBox, inner: &BBox) -> bool {
-    let (x, y) = ((inner.x0 + inner.x1) / 2.0, (inner.y0 + inner.y1) / 2.0);
-    x >= outer.x0 && x <= outer.x1 && y >= outer.y0 && y <= outer.y1
+    super::tables::contains(
+        outer,
+        (inner.x0 + inner.x1) / 2.0,
+        (inner.y0 + inner.y1) / 2.0,
+    )
 }
 
 #[cfg(test)]

@@ -6,13 +6,13 @@
 //! text, and no word runs across a rule. Frames around a note, a chart's
 //! grid lines or the boxes of a form fail one or the other.
 
-use super::aligned_tables::{aligned_tables, is_math_font};
+use super::aligned_tables::aligned_tables;
 use super::lines::{build_lines, TextLine};
 use super::table_grid::{grids, Grid};
 use super::table_splits::{
     drop_empty_bands, split_aligned_spans, split_unruled_cols, split_unruled_rows,
 };
-use super::{FontInfo, RawChar};
+use super::{is_math_font, FontInfo, RawChar};
 use crate::layout::classify::join_prose;
 use crate::model::{BBox, Block, BlockKind, Line, Table, TableCell};
 
@@ -446,7 +446,7 @@ fn band(bounds: &[f32], v: f32) -> Option<usize> {
     Some(i.saturating_sub(1).min(bounds.len() - 2))
 }
 
-fn contains(b: &BBox, x: f32, y: f32) -> bool {
+pub(super) fn contains(b: &BBox, x: f32, y: f32) -> bool {
     x >= b.x0 && x <= b.x1 && y >= b.y0 && y <= b.y1
 }
 

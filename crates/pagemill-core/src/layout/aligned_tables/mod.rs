@@ -21,7 +21,7 @@ use assemble::{assemble, header_end};
 use columns::{columns_of, row_cells};
 use verdict::reads_like_a_table;
 
-use super::{FontInfo, RawChar};
+use super::{is_math_font, FontInfo, RawChar};
 use crate::model::{BBox, Block};
 pub(in crate::layout) use columns::{gutters, median};
 
@@ -262,17 +262,6 @@ fn words_of(chars: &[RawChar], fonts: &[FontInfo], taken: &[bool]) -> Vec<Word> 
         w.text = text.into_iter().collect();
     }
     words
-}
-
-/// TeX's and AMS's mathematics fonts: text in them lined up is an equation array.
-pub(super) fn is_math_font(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    [
-        "cmmi", "cmsy", "cmex", "msbm", "msam", "eufm", "rsfs", "lmmath", "stix",
-    ]
-    .iter()
-    .any(|p| lower.starts_with(p))
-        || lower.contains("math")
 }
 
 fn note_char(w: &mut Word, c: char) {
