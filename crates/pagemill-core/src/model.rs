@@ -208,6 +208,23 @@ pub struct Block {
     /// Tables: the grid and its cells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<Table>,
+    /// A short block in the top or bottom margin that may be a running header or footer.
+    /// One page cannot tell (a caption or the last line of a list sits there too), so the
+    /// page analysis only marks it; the furniture stage, which sees the neighbouring
+    /// pages, turns it into [`BlockKind::PageHeader`]/[`BlockKind::PageFooter`] when it
+    /// recurs, and clears the mark. Written outputs never carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin: Option<Margin>,
+}
+
+/// The page margin a running-header or -footer candidate sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Margin {
+    /// Above the body.
+    Top,
+    /// Below the body.
+    Bottom,
 }
 
 /// A table's structure: a grid of `rows` × `cols` base cells, some cells spanning several.
@@ -269,6 +286,7 @@ impl Block {
             lines: Vec::new(),
             image: None,
             table: None,
+            margin: None,
         }
     }
 }

@@ -99,6 +99,7 @@ mod tests {
                     lines: vec![],
                     image: None,
                     table: None,
+                    margin: None,
                 }],
             ))
         };

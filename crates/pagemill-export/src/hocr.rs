@@ -195,6 +195,7 @@ mod tests {
                     }],
                     image: None,
                     table: None,
+                    margin: None,
                 }],
             )
         };

@@ -166,6 +166,7 @@ mod tests {
                 lines: Vec::new(),
                 image: None,
                 table: None,
+                margin: None,
             }],
         );
         let preview = PagePreview {

@@ -320,6 +320,7 @@ mod tests {
             lines: vec![],
             image: None,
             table: None,
+            margin: None,
         }
     }
 

@@ -109,6 +109,7 @@ pub fn to_blocks_mapped(
                 lines,
                 image: None,
                 table: None,
+                margin: None,
             }
         })
         .collect();

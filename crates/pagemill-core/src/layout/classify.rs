@@ -8,7 +8,7 @@
 use super::blocks::{starts_list_item, LineGroup};
 use super::lines::TextLine;
 use super::FontInfo;
-use crate::model::{Block, BlockKind, Line};
+use crate::model::{Block, BlockKind, Line, Margin};
 
 /// The page's body font size: the size carrying the most characters (0.5 pt buckets).
 pub fn body_font_size(lines: &[TextLine]) -> f32 {
@@ -52,12 +52,38 @@ fn is_page_number(text: &str) -> bool {
     parts.len() == 2 && parts.iter().all(|p| numeric(p))
 }
 
+/// Whether a block reads as a caption: `Figure 7-26. Self-locking nuts.`, `Table 3:`,
+/// `Fig. 2`.
+pub fn is_caption(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    let (Some(first), Some(second)) = (words.next(), words.next()) else {
+        return false;
+    };
+    let first = first.trim_end_matches(['.', ':']).to_lowercase();
+    const LABELS: [&str; 9] = [
+        "figure",
+        "fig",
+        "table",
+        "tab",
+        "listing",
+        "plate",
+        "chart",
+        "exhibit",
+        "algorithm",
+    ];
+    LABELS.contains(&first.as_str())
+        && second.starts_with(|c: char| c.is_ascii_digit() || "IVXivx".contains(c))
+}
+
 fn heading_level(ratio: f32, bold: bool) -> Option<u8> {
     match ratio {
         r if r >= 1.6 => Some(1),
         r if r >= 1.3 => Some(2),
         r if r >= 1.12 => Some(3),
-        _ if bold => Some(4),
+        // Bold well under the body's size is a label (in a figure, a table), not a heading
+        // (8 pt labels over a 10 pt body; a contents page's 9 pt bold title over 10 pt
+        // entries is still one).
+        r if bold && r >= 0.88 => Some(4),
         _ => None,
     }
 }
@@ -345,18 +371,28 @@ fn classify_style(
             let in_bottom = g.bbox.y0 >= height * (1.0 - MARGIN)
                 || (short && g.bbox.y0 >= body_bottom + g.bbox.height().max(4.0));
 
-            let (kind, level) = if (in_top || in_bottom) && short && ratio < 1.12 {
-                if is_page_number(&prose) {
-                    (BlockKind::PageNumber, None)
-                } else if in_top {
-                    (BlockKind::PageHeader, None)
-                } else {
-                    (BlockKind::PageFooter, None)
-                }
+            // A short block in a margin may be a running header or footer; whether it is
+            // takes the neighbouring pages to tell (the furniture stage). A bare page
+            // number is one on any page.
+            let margin = match (short, in_top, in_bottom) {
+                (true, true, _) => Some(Margin::Top),
+                (true, false, true) => Some(Margin::Bottom),
+                _ => None,
+            };
+            let (kind, level) = if margin.is_some() && ratio < 1.12 && is_page_number(&prose) {
+                (BlockKind::PageNumber, None)
             } else if is_toc(&g) {
                 (BlockKind::Toc, None)
             } else if mono {
                 (BlockKind::Code, None)
+            } else if g.styled_line
+                && has_letters
+                && chars <= 120
+                && !is_caption(&prose)
+                && !prose.ends_with(['.', ',', ';'])
+            {
+                // A heading set apart by its font alone, standing over its paragraph.
+                (BlockKind::Heading, heading_level(ratio.max(1.0), true))
             } else if starts_list_item(first) {
                 (BlockKind::ListItem, None)
             } else if has_letters
@@ -404,6 +440,7 @@ fn classify_style(
                     .collect(),
                 image: None,
                 table: None,
+                margin: margin.filter(|_| kind != BlockKind::PageNumber),
             }
         })
         .collect()
@@ -427,6 +464,7 @@ mod tests {
             mono: 0.0,
             char_width: 5.0,
             font: 0,
+            font_share: 1.0,
         };
         assert_eq!(
             join_prose(&[mk("an exam-"), mk("ple here")]),
@@ -468,7 +506,7 @@ mod tests {
     }
 
     #[test]
-    fn headings_by_size_and_weight_furniture_by_margin() {
+    fn headings_by_size_and_weight_margin_candidates_marked() {
         let mut c = Vec::new();
         set_text(&mut c, "Running header", 50.0, 20.0, 9.0, 0);
         set_text(&mut c, "Big Title", 50.0, 100.0, 20.0, 0);
@@ -489,10 +527,13 @@ mod tests {
         let p = analyze(&page(c));
         let kinds: Vec<_> = p.blocks.iter().map(|b| (b.kind, b.level)).collect();
         assert_eq!(p.body_font_size, 10.0);
+        // The header is only a candidate: one page cannot tell it from content.
+        assert_eq!(p.blocks[0].margin, Some(Margin::Top));
+        assert!(p.blocks[1..].iter().all(|b| b.margin.is_none()));
         assert_eq!(
             kinds,
             vec![
-                (BlockKind::PageHeader, None),
+                (BlockKind::Paragraph, None),
                 (BlockKind::Heading, Some(1)),
                 (BlockKind::Heading, Some(4)),
                 (BlockKind::Paragraph, None),

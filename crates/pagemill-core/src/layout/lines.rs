@@ -29,6 +29,8 @@ pub struct TextLine {
     pub char_width: f32,
     /// The most used font on the line.
     pub font: u16,
+    /// Fraction of the line's characters in [`TextLine::font`].
+    pub font_share: f32,
 }
 
 /// A horizontal gap wider than this many font sizes splits a line (a column gutter or a
@@ -125,12 +127,12 @@ impl Builder {
             return None;
         }
         let n = taken.chars.max(1) as f32;
-        let font = taken
+        let (font, in_font) = taken
             .font_counts
             .iter()
             .max_by_key(|(_, n)| *n)
-            .map(|(id, _)| *id)
-            .unwrap_or(0);
+            .copied()
+            .unwrap_or((0, 0));
         Some(TextLine {
             bbox,
             text,
@@ -141,6 +143,13 @@ impl Builder {
             mono: taken.mono as f32 / n,
             char_width: taken.width_sum / n,
             font,
+            font_share: in_font as f32
+                / taken
+                    .font_counts
+                    .iter()
+                    .map(|(_, n)| *n)
+                    .sum::<u32>()
+                    .max(1) as f32,
         })
     }
 

@@ -171,6 +171,7 @@ mod tests {
             lines,
             image: None,
             table: None,
+            margin: None,
         }
     }
 

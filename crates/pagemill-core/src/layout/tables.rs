@@ -336,6 +336,7 @@ pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block 
         lines,
         image: None,
         table: Some(table),
+        margin: None,
     }
 }
 

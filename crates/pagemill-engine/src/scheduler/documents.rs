@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use pagemill_core::model::{DocInfo, DocKind, FileErrorKind, TextSource};
-use pagemill_core::pipeline::{Permit, ReorderWindow};
+use pagemill_core::pipeline::{FurnitureStage, Permit, ReorderWindow};
 use pagemill_core::sink::{DocumentMeta, PageSink};
 use pagemill_core::{PageOutcome, PageResult};
 use pagemill_export::DocumentSinks;
@@ -27,6 +27,10 @@ pub(crate) struct Running {
     pub(crate) page_count: u32,
     pub(crate) total: u32,
     pub(crate) written: u32,
+    /// Pages out of the reorder window: in the furniture stage or written.
+    filed: u32,
+    /// Holds the next few pages back to tell running headers and footers by repetition.
+    furniture: FurnitureStage<u32>,
     ok: u32,
     failed: u32,
     pub(crate) window: ReorderWindow<Waiting>,
@@ -178,6 +182,8 @@ impl Scheduler {
             page_count: info.page_count,
             total,
             written: 0,
+            filed: 0,
+            furniture: FurnitureStage::new(),
             ok: 0,
             failed: 0,
             window: ReorderWindow::new(window),
@@ -207,6 +213,8 @@ impl Scheduler {
                     c.remove();
                     return self.finish_doc(job, id, Some((FileErrorKind::Output, msg)));
                 }
+                running.furniture.remember(&result);
+                running.filed += 1;
                 running.ocr_priced |= is_ocr(&result);
                 page_written(
                     &mut j.events,
@@ -286,24 +294,33 @@ impl Scheduler {
         }
         let input = &inputs[doc.input];
         let mut write_error = None;
-        while let Some((result, worker_ms, permit)) = r.window.pop_ready() {
-            let res = r.write(&result);
+        'filing: while let Some((result, worker_ms, permit)) = r.window.pop_ready() {
+            // The worker's memory is free again; what the stage holds is the page's result
+            // (AHEAD of them), and holding the permits could leave a small budget with no
+            // room for the pages the stage waits for.
             self.budget.release(permit);
-            if let Err(e) = res {
-                write_error = Some((
-                    FileErrorKind::Output,
-                    format!("cannot write outputs to {}: {e}", input.out_dir.display()),
-                ));
-                break;
+            r.filed += 1;
+            let mut ready = r.furniture.push(result, worker_ms);
+            if r.filed >= r.total {
+                ready.extend(r.furniture.finish());
             }
-            page_written(
-                events,
-                pages_done,
-                id,
-                &input.path,
-                &result.outcome,
-                worker_ms,
-            );
+            for (result, worker_ms) in ready {
+                if let Err(e) = r.write(&result) {
+                    write_error = Some((
+                        FileErrorKind::Output,
+                        format!("cannot write outputs to {}: {e}", input.out_dir.display()),
+                    ));
+                    break 'filing;
+                }
+                page_written(
+                    events,
+                    pages_done,
+                    id,
+                    &input.path,
+                    &result.outcome,
+                    worker_ms,
+                );
+            }
         }
         let complete = r.written >= r.total;
         if write_error.is_some() || complete {
