@@ -14,6 +14,7 @@
 mod continuation;
 mod det;
 mod erased;
+mod escape;
 mod file_sink;
 mod hocr;
 mod invisible_text;

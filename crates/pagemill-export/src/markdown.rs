@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use pagemill_core::layout::classify::join_prose_text;
 use pagemill_core::{Block, BlockKind, PageOutcome};
 
+use crate::escape::escape_inline;
 use crate::table_markup::{render_table, TableForm};
 
 /// Writes Markdown page by page. Holds back only the last paragraph of a page, to join it
@@ -107,7 +108,7 @@ impl<W: Write> MarkdownWriter<W> {
             },
             BlockKind::Heading => {
                 let level = b.level.unwrap_or(2).clamp(1, 6) as usize;
-                let text = b.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = escape_inline(&b.text.split_whitespace().collect::<Vec<_>>().join(" "));
                 self.emit(b.kind, &format!("{} {}", "#".repeat(level), text))
             }
             BlockKind::ListItem => {
@@ -277,17 +278,19 @@ fn list_item(text: &str) -> String {
     match chars.next() {
         Some('•' | '◦' | '▪' | '‣' | '●' | '○' | '■' | '□' | '➢' | '►' | '–' | '·' | '-' | '*') =>
         {
-            format!("- {}", chars.as_str().trim_start())
+            format!("- {}", escape_inline(chars.as_str().trim_start()))
         }
         // "1. x" and "2) x" are Markdown ordered items as they stand.
-        Some(c) if c.is_ascii_digit() => t.to_string(),
-        _ => format!("- {t}"),
+        Some(c) if c.is_ascii_digit() => escape_inline(t),
+        _ => format!("- {}", escape_inline(t)),
     }
 }
 
-/// Escapes what Markdown would read as structure at the start of a paragraph.
+/// Escapes what Markdown would read as structure at the start of a paragraph, and inline
+/// ([`escape_inline`]).
 fn escape_line_start(text: &str) -> String {
-    let t = text.trim_start();
+    let escaped = escape_inline(text.trim_start());
+    let t = escaped.as_str();
     let needs = t.starts_with(['#', '>', '+', '=', '|'])
         || t.starts_with("- ")
         || t.starts_with("* ")

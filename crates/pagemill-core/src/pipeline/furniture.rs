@@ -38,11 +38,21 @@ struct Candidate {
     by_style: bool,
 }
 
+/// What the stage keeps of a page: its candidates, and how near the page's edges its
+/// content comes (distance from the top edge to the highest content block, and from the
+/// bottom edge to the lowest; infinite on a page without content).
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    candidates: Vec<Candidate>,
+    top: f32,
+    bottom: f32,
+}
+
 /// Holds pages back until their running headers and footers can be told by repetition; see
 /// the module documentation. `E` travels with each page (the scheduler's worker time).
 pub struct FurnitureStage<E> {
-    held: VecDeque<(PageResult, E, Vec<Candidate>)>,
-    behind: VecDeque<Vec<Candidate>>,
+    held: VecDeque<(PageResult, E, Seen)>,
+    behind: VecDeque<Seen>,
 }
 
 impl<E> Default for FurnitureStage<E> {
@@ -63,8 +73,8 @@ impl<E> FurnitureStage<E> {
     /// Takes the next page in order; returns the pages now decided (in order, at most one
     /// unless the stage was behind).
     pub fn push(&mut self, result: PageResult, extra: E) -> Vec<(PageResult, E)> {
-        let candidates = candidates_of(&result);
-        self.held.push_back((result, extra, candidates));
+        let seen = seen(&result);
+        self.held.push_back((result, extra, seen));
         let mut out = Vec::new();
         while self.held.len() > AHEAD {
             out.extend(self.release());
@@ -84,7 +94,7 @@ impl<E> FurnitureStage<E> {
     /// A page decided before (replayed by `--resume`): its running heads count as evidence
     /// for the pages after it.
     pub fn remember(&mut self, result: &PageResult) {
-        self.remember_candidates(candidates_of(result));
+        self.remember_seen(seen(result));
     }
 
     /// Pages held back now.
@@ -92,7 +102,7 @@ impl<E> FurnitureStage<E> {
         self.held.len()
     }
 
-    fn remember_candidates(&mut self, c: Vec<Candidate>) {
+    fn remember_seen(&mut self, c: Seen) {
         self.behind.push_back(c);
         while self.behind.len() > BEHIND {
             self.behind.pop_front();
@@ -101,23 +111,23 @@ impl<E> FurnitureStage<E> {
 
     /// Decides the first held page and lets it go.
     fn release(&mut self) -> Option<(PageResult, E)> {
-        let (mut result, extra, candidates) = self.held.pop_front()?;
+        let (mut result, extra, seen) = self.held.pop_front()?;
         if let PageOutcome::Ok(page) = &mut result.outcome {
-            let neighbours: Vec<&Vec<Candidate>> = self
+            let neighbours: Vec<&Seen> = self
                 .behind
                 .iter()
                 .chain(self.held.iter().map(|h| &h.2))
                 .collect();
             decide(page, &neighbours);
         }
-        self.remember_candidates(candidates);
+        self.remember_seen(seen);
         Some((result, extra))
     }
 }
 
 /// Turns the page's candidates that recur on the neighbouring pages into running headers
 /// and footers; the others stay what they are. Every mark is cleared.
-fn decide(page: &mut Page, neighbours: &[&Vec<Candidate>]) {
+fn decide(page: &mut Page, neighbours: &[&Seen]) {
     let body = page.body_font_size;
     let height = page.height;
     for b in &mut page.blocks {
@@ -133,24 +143,36 @@ fn decide(page: &mut Page, neighbours: &[&Vec<Candidate>]) {
         };
         let same_text = neighbours
             .iter()
-            .filter(|p| p.iter().any(|o| near(o) && o.key == c.key))
+            .filter(|p| p.candidates.iter().any(|o| near(o) && o.key == c.key))
             .count();
         let same_style = neighbours
             .iter()
             .filter(|p| {
-                p.iter().any(|o| {
+                p.candidates.iter().any(|o| {
                     near(o) && o.by_style && o.font == c.font && (o.size - c.size).abs() <= 0.5
                 })
             })
             .count();
+        // Pages whose content comes as near the edge as this block: there it is body text
+        // (a full page's last line sits at the same height on every page).
+        let reach = c.edge + 0.5 * c.size;
+        let in_body = neighbours
+            .iter()
+            .filter(|p| match margin {
+                Margin::Top => p.top < reach,
+                Margin::Bottom => p.bottom < reach,
+            })
+            .count();
         // Three pages with the same text; or a changing head in its place and style on
-        // three pages and at least half the pages around it (the last line of a list
-        // that happens to end two pages at the same height is not enough).
+        // three pages and at least half the pages around it, beyond where their content
+        // reaches (on one page in eight at most: a figure may reach into a margin). The
+        // last lines of pages that end at the same height are not a footer.
         let repeated = same_text >= 2
             || (c.by_style
                 && b.kind != BlockKind::Footnote
                 && same_style >= 2
-                && same_style * 2 >= neighbours.len());
+                && same_style * 2 >= neighbours.len()
+                && in_body * 8 <= neighbours.len());
         if repeated {
             b.kind = match margin {
                 Margin::Top => BlockKind::PageHeader,
@@ -170,12 +192,34 @@ fn never_furniture(b: &Block) -> bool {
     ) || is_caption(&b.text)
 }
 
+/// What the stage keeps of a page (see [`Seen`]).
+fn seen(result: &PageResult) -> Seen {
+    let PageOutcome::Ok(page) = &result.outcome else {
+        return Seen {
+            candidates: Vec::new(),
+            top: f32::INFINITY,
+            bottom: f32::INFINITY,
+        };
+    };
+    let content = page
+        .blocks
+        .iter()
+        .filter(|b| b.margin.is_none() && !b.kind.is_furniture() && b.kind != BlockKind::Figure);
+    let (mut top, mut bottom) = (f32::INFINITY, f32::INFINITY);
+    for b in content {
+        top = top.min(b.bbox.y0);
+        bottom = bottom.min(page.height - b.bbox.y1);
+    }
+    Seen {
+        candidates: candidates_of(page),
+        top,
+        bottom,
+    }
+}
+
 /// The page's candidates, for comparing with other pages: the marked blocks, and on a page
 /// decided before, its running heads.
-fn candidates_of(result: &PageResult) -> Vec<Candidate> {
-    let PageOutcome::Ok(page) = &result.outcome else {
-        return Vec::new();
-    };
+fn candidates_of(page: &Page) -> Vec<Candidate> {
     page.blocks
         .iter()
         .filter_map(|b| {
@@ -371,6 +415,24 @@ mod tests {
                 .blocks
                 .iter()
                 .all(|b| !b.kind.is_furniture() && b.margin.is_none()));
+        }
+    }
+
+    #[test]
+    fn a_last_line_where_other_pages_have_body_text_stays_content() {
+        // Every page's body runs to 770 pt; some end with a short argument line there.
+        let pages = (0..6u32)
+            .map(|i| {
+                let words = ["one", "two", "three", "four", "five", "six"];
+                let mut last = block(BlockKind::Paragraph, words[i as usize], 760.0, None);
+                if i % 2 == 0 {
+                    last.margin = Some(Margin::Bottom);
+                }
+                page(i, vec![body(i), last])
+            })
+            .collect();
+        for k in kinds(&run(pages)) {
+            assert_eq!(k, vec![BlockKind::Paragraph, BlockKind::Paragraph]);
         }
     }
 
