@@ -215,6 +215,10 @@ pub struct Block {
     /// recurs, and clears the mark. Written outputs never carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub margin: Option<Margin>,
+    /// Text that runs in another direction than the page's: counter-clockwise degrees (90
+    /// reads bottom to top, 270 top to bottom, 180 upside down). Absent for upright text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<u16>,
 }
 
 /// The page margin a running-header or -footer candidate sits in.
@@ -287,6 +291,7 @@ impl Block {
             image: None,
             table: None,
             margin: None,
+            rotation: None,
         }
     }
 }

@@ -100,6 +100,7 @@ mod tests {
                     image: None,
                     table: None,
                     margin: None,
+                    rotation: None,
                 }],
             ))
         };

@@ -196,6 +196,7 @@ mod tests {
                     image: None,
                     table: None,
                     margin: None,
+                    rotation: None,
                 }],
             )
         };

@@ -167,6 +167,7 @@ mod tests {
                 image: None,
                 table: None,
                 margin: None,
+                rotation: None,
             }],
         );
         let preview = PagePreview {

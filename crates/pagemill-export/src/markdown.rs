@@ -324,6 +324,7 @@ mod tests {
             image: None,
             table: None,
             margin: None,
+            rotation: None,
         }
     }
 

@@ -110,6 +110,7 @@ pub fn to_blocks_mapped(
                 image: None,
                 table: None,
                 margin: None,
+                rotation: None,
             }
         })
         .collect();

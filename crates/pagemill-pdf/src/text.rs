@@ -99,6 +99,22 @@ impl Frame {
     }
 }
 
+/// The direction text at `angle` (PDFium's, radians clockwise: a table set to read bottom
+/// to top on a portrait page reports 3π/2) runs in on a page displayed turned by `rotation`
+/// (`/Rotate`, clockwise): 0, 90, 180 or 270 counter-clockwise degrees; angles more than
+/// 15° off those (slanted watermarks) count as 0, read as they are.
+fn direction(angle: f32, rotation: u16) -> u16 {
+    if !angle.is_finite() || angle < 0.0 {
+        return 0;
+    }
+    let degrees = (-angle.to_degrees() - f32::from(rotation)).rem_euclid(360.0);
+    let nearest = (degrees / 90.0).round() * 90.0;
+    if (degrees - nearest).abs() > 15.0 {
+        return 0;
+    }
+    (nearest as u16) % 360
+}
+
 /// A loaded page, closed on drop.
 pub(crate) struct LoadedPage<'a> {
     doc: &'a Document<'a>,
@@ -192,8 +208,10 @@ impl Document<'_> {
         }
         let n = unsafe { b.FPDFText_CountChars(tp) }.max(0);
         out.chars.reserve(n as usize);
-        // Text object → (font index, vertical scale of its matrix, drawn invisibly).
-        let mut by_object: HashMap<usize, (u16, f32, bool)> = HashMap::new();
+        // Text object → (font index, vertical scale of its matrix, drawn invisibly, the
+        // direction its text runs in).
+        let mut by_object: HashMap<usize, (u16, f32, bool, u16)> = HashMap::new();
+        let mut last_dir = 0u16;
         let mut by_font: HashMap<usize, u16> = HashMap::new();
         let mut tallies: Vec<FontCount> = Vec::new();
         let mut last_font = 0u16;
@@ -210,6 +228,7 @@ impl Document<'_> {
                     size: 0.0,
                     font: last_font,
                     generated,
+                    dir: last_dir,
                 });
                 continue;
             }
@@ -244,16 +263,19 @@ impl Document<'_> {
                 }
             }
             last_glyph = Some(glyph);
-            let (font, scale, invisible) = match by_object.get(&(obj as usize)) {
+            let (font, scale, invisible, dir) = match by_object.get(&(obj as usize)) {
                 Some(&v) => v,
                 None => {
                     let (font, scale) = self.object_font(obj, tp, i, &mut by_font, &mut out.fonts);
                     let invisible = !obj.is_null()
                         && unsafe { b.FPDFTextObj_GetTextRenderMode(obj) } == RENDER_MODE_INVISIBLE;
-                    by_object.insert(obj as usize, (font, scale, invisible));
-                    (font, scale, invisible)
+                    let angle = unsafe { b.FPDFText_GetCharAngle(tp, i) };
+                    let dir = direction(angle, rotation);
+                    by_object.insert(obj as usize, (font, scale, invisible, dir));
+                    (font, scale, invisible, dir)
                 }
             };
+            last_dir = dir;
             if !generated {
                 if is_unmapped_char(ch) || unsafe { b.FPDFText_HasUnicodeMapError(tp, i) } == 1 {
                     out.layer.unmapped += 1;
@@ -293,6 +315,7 @@ impl Document<'_> {
                 },
                 font,
                 generated,
+                dir,
             });
         }
         unsafe { b.FPDFText_ClosePage(tp) };

@@ -168,7 +168,7 @@ fn heading_like(l: &TextLine) -> bool {
         && first_letter.is_some_and(|c| !c.is_lowercase())
         && !text.ends_with(['.', ',', ';', ':', '!', '?'])
         && !sentence_inside
-        && !(starts_list_item(text) && !text.starts_with(|c: char| c.is_ascii_digit() || c == '('))
+        && (!starts_list_item(text) || text.starts_with(|c: char| c.is_ascii_digit() || c == '('))
 }
 
 /// Sets apart a line that a heading set in its own font makes: wholly in one font that

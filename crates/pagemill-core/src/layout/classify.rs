@@ -441,6 +441,7 @@ fn classify_style(
                 image: None,
                 table: None,
                 margin: margin.filter(|_| kind != BlockKind::PageNumber),
+                rotation: None,
             }
         })
         .collect()

@@ -21,6 +21,7 @@ pub mod aligned_tables;
 pub mod blank;
 pub mod blocks;
 pub mod classify;
+pub mod direction;
 pub mod figures;
 pub mod lines;
 pub mod ocr_tables;
@@ -47,6 +48,15 @@ pub struct RawChar {
     pub font: u16,
     /// The engine inserted this character (a space or line break it inferred).
     pub generated: bool,
+    /// The direction its text runs in, counter-clockwise degrees in the displayed frame:
+    /// 0 (left to right), 90 (bottom to top: a vertical margin stamp, a y-axis label), 180
+    /// or 270 (top to bottom). Text at other angles counts as 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dir: u16,
+}
+
+fn is_zero(v: &u16) -> bool {
+    *v == 0
 }
 
 /// A font used on a page.
@@ -160,8 +170,14 @@ pub struct RawPage {
     pub rules: Vec<BBox>,
 }
 
-/// Runs the four stages on one page, after taking out its tables.
+/// Runs the four stages on one page, after taking out its tables; text running in other
+/// directions is read turned upright ([`direction`]).
 pub fn analyze(raw: &RawPage) -> Page {
+    direction::analyze(raw)
+}
+
+/// [`analyze`] for a page whose text all runs left to right.
+pub(crate) fn analyze_upright(raw: &RawPage) -> Page {
     let drawings: Vec<BBox> = raw
         .figures
         .iter()
@@ -219,6 +235,7 @@ pub(crate) mod testutil {
                 size,
                 font,
                 generated: false,
+                dir: 0,
             });
             cx += adv;
         }

@@ -59,6 +59,7 @@ fn chars_of(blocks: &[Block]) -> (Vec<RawChar>, Vec<f32>) {
                         size,
                         font: 0,
                         generated: false,
+                        dir: 0,
                     });
                     conf.push(w.confidence);
                 }
@@ -79,6 +80,7 @@ fn generated(ch: char, at: BBox, size: f32) -> RawChar {
         size,
         font: 0,
         generated: true,
+        dir: 0,
     }
 }
 
@@ -172,6 +174,7 @@ mod tests {
             image: None,
             table: None,
             margin: None,
+            rotation: None,
         }
     }
 

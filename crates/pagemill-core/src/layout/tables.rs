@@ -337,6 +337,7 @@ pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block 
         image: None,
         table: Some(table),
         margin: None,
+        rotation: None,
     }
 }
 
@@ -558,6 +559,7 @@ mod tests {
                 size: 8.0,
                 font: 0,
                 generated: false,
+                dir: 0,
             });
         }
         set_text(&mut c, "Name", 205.0, 140.0, 10.0, 0);

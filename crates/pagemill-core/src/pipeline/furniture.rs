@@ -301,6 +301,7 @@ mod tests {
             image: None,
             table: None,
             margin,
+            rotation: None,
         }
     }
 
