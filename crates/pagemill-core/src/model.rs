@@ -219,6 +219,11 @@ pub struct Block {
     /// reads bottom to top, 270 top to bottom, 180 upside down). Absent for upright text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<u16>,
+    /// Prose blocks whose words differ in style: the text as Markdown, with `**bold**`,
+    /// `*italic*` and `` `code` `` runs and escaped (absent when the plain text says it
+    /// all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub markdown: Option<String>,
 }
 
 /// The page margin a running-header or -footer candidate sits in.
@@ -292,6 +297,7 @@ impl Block {
             table: None,
             margin: None,
             rotation: None,
+            markdown: None,
         }
     }
 }

@@ -101,6 +101,7 @@ mod tests {
                     table: None,
                     margin: None,
                     rotation: None,
+                    markdown: None,
                 }],
             ))
         };

@@ -197,6 +197,7 @@ mod tests {
                     table: None,
                     margin: None,
                     rotation: None,
+                    markdown: None,
                 }],
             )
         };

@@ -168,6 +168,7 @@ mod tests {
                 table: None,
                 margin: None,
                 rotation: None,
+                markdown: None,
             }],
         );
         let preview = PagePreview {

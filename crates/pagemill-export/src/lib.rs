@@ -14,7 +14,6 @@
 mod continuation;
 mod det;
 mod erased;
-mod escape;
 mod file_sink;
 mod hocr;
 mod invisible_text;

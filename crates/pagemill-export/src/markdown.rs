@@ -5,9 +5,9 @@
 use std::io::{self, Write};
 
 use pagemill_core::layout::classify::join_prose_text;
+use pagemill_core::layout::inline::escape_inline;
 use pagemill_core::{Block, BlockKind, PageOutcome};
 
-use crate::escape::escape_inline;
 use crate::table_markup::{render_table, TableForm};
 
 /// Writes Markdown page by page. Holds back only the last paragraph of a page, to join it
@@ -86,18 +86,19 @@ impl<W: Write> MarkdownWriter<W> {
 
     fn block(&mut self, b: &Block) -> io::Result<()> {
         if b.kind == BlockKind::Footnote && self.pending.is_some() {
-            self.notes.push(escape_line_start(&b.text));
+            self.notes.push(escape_line_start(&rendered(b)));
             return Ok(());
         }
         if b.kind == BlockKind::Paragraph {
+            let text = rendered(b);
             if let Some(prev) = self.pending.take() {
-                if continues(&prev, &b.text) {
-                    self.pending = Some(join_prose_text([prev.as_str(), b.text.as_str()]));
+                if continues(&prev, &text) {
+                    self.pending = Some(join_prose_text([prev.as_str(), text.as_str()]));
                     return Ok(());
                 }
                 self.emit(BlockKind::Paragraph, &prev)?;
             }
-            self.pending = Some(b.text.clone());
+            self.pending = Some(text);
             return Ok(());
         }
         self.flush_pending()?;
@@ -113,18 +114,18 @@ impl<W: Write> MarkdownWriter<W> {
             }
             BlockKind::ListItem => {
                 let depth = self.list_depth(b);
-                let item = list_item(&b.text);
+                let item = list_item(&rendered(b));
                 self.emit(b.kind, &format!("{}{item}", "    ".repeat(depth)))
             }
             BlockKind::Table => match &b.table {
                 Some(t) => self.emit(b.kind, &render_table(t, self.table_form)),
-                None => self.emit(BlockKind::Paragraph, &b.text),
+                None => self.emit(BlockKind::Paragraph, &escape_inline(&b.text)),
             },
             BlockKind::Toc => {
                 let items: Vec<String> = b
                     .text
                     .lines()
-                    .map(|l| format!("- {}", escape_line_start(l)))
+                    .map(|l| format!("- {}", escape_line_start(&escape_inline(l))))
                     .collect();
                 self.emit(BlockKind::ListItem, &items.join("\n"))
             }
@@ -136,7 +137,7 @@ impl<W: Write> MarkdownWriter<W> {
                 };
                 self.emit(b.kind, &format!("{fence}\n{}\n{fence}", b.text))
             }
-            _ => self.emit(b.kind, &escape_line_start(&b.text)),
+            _ => self.emit(b.kind, &escape_line_start(&rendered(b))),
         }
     }
 
@@ -225,7 +226,10 @@ fn definition(term: &Block, text: &Block) -> Option<String> {
     } else {
         ""
     };
-    Some(format!("- {tick}{pad}{t}{pad}{tick}: {}", text.text.trim()))
+    Some(format!(
+        "- {tick}{pad}{t}{pad}{tick}: {}",
+        rendered(text).trim()
+    ))
 }
 
 /// A definition at the start of `blocks` and the blocks continuing its description; returns
@@ -241,7 +245,7 @@ fn definition_run(blocks: &[&Block]) -> Option<(String, usize)> {
         if !continues_below(&def, last, next) {
             break;
         }
-        def = join_prose_text([def.as_str(), next.text.as_str()]);
+        def = join_prose_text([def.as_str(), rendered(next).as_str()]);
         last = next;
         used += 1;
     }
@@ -278,19 +282,23 @@ fn list_item(text: &str) -> String {
     match chars.next() {
         Some('•' | '◦' | '▪' | '‣' | '●' | '○' | '■' | '□' | '➢' | '►' | '–' | '·' | '-' | '*') =>
         {
-            format!("- {}", escape_inline(chars.as_str().trim_start()))
+            format!("- {}", chars.as_str().trim_start())
         }
         // "1. x" and "2) x" are Markdown ordered items as they stand.
-        Some(c) if c.is_ascii_digit() => escape_inline(t),
-        _ => format!("- {}", escape_inline(t)),
+        Some(c) if c.is_ascii_digit() => t.to_string(),
+        _ => format!("- {t}"),
     }
 }
 
-/// Escapes what Markdown would read as structure at the start of a paragraph, and inline
-/// ([`escape_inline`]).
+/// A prose block's text as Markdown: its own styled text, or the plain text escaped.
+fn rendered(b: &Block) -> String {
+    b.markdown.clone().unwrap_or_else(|| escape_inline(&b.text))
+}
+
+/// Escapes what Markdown would read as structure at the start of a paragraph (inline
+/// escaping is done: [`rendered`]).
 fn escape_line_start(text: &str) -> String {
-    let escaped = escape_inline(text.trim_start());
-    let t = escaped.as_str();
+    let t = text.trim_start();
     let needs = t.starts_with(['#', '>', '+', '=', '|'])
         || t.starts_with("- ")
         || t.starts_with("* ")
@@ -325,6 +333,7 @@ mod tests {
             table: None,
             margin: None,
             rotation: None,
+            markdown: None,
         }
     }
 

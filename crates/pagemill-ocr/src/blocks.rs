@@ -111,6 +111,7 @@ pub fn to_blocks_mapped(
                 table: None,
                 margin: None,
                 rotation: None,
+                markdown: None,
             }
         })
         .collect();

@@ -415,6 +415,12 @@ fn classify_style(
                 BlockKind::Toc => join_toc(&g),
                 _ => prose,
             };
+            let markdown = match kind {
+                BlockKind::Paragraph | BlockKind::ListItem => {
+                    super::inline::styled_prose(&g.lines, &text)
+                }
+                _ => None,
+            };
             let font_id = g.lines.first().map(|l| l.font);
             Block {
                 kind,
@@ -442,6 +448,7 @@ fn classify_style(
                 table: None,
                 margin: margin.filter(|_| kind != BlockKind::PageNumber),
                 rotation: None,
+                markdown,
             }
         })
         .collect()
@@ -466,6 +473,7 @@ mod tests {
             char_width: 5.0,
             font: 0,
             font_share: 1.0,
+            word_styles: Vec::new(),
         };
         assert_eq!(
             join_prose(&[mk("an exam-"), mk("ple here")]),

@@ -31,7 +31,17 @@ pub struct TextLine {
     pub font: u16,
     /// Fraction of the line's characters in [`TextLine::font`].
     pub font_share: f32,
+    /// Each word's style (`text.split(' ')`, empty words included): [`BOLD`], [`ITALIC`],
+    /// [`MONO`] bits set when most of its characters have them.
+    pub word_styles: Vec<u8>,
 }
+
+/// [`TextLine::word_styles`] bit: bold.
+pub const BOLD: u8 = 1;
+/// [`TextLine::word_styles`] bit: italic.
+pub const ITALIC: u8 = 2;
+/// [`TextLine::word_styles`] bit: fixed pitch.
+pub const MONO: u8 = 4;
 
 /// A horizontal gap wider than this many font sizes splits a line (a column gutter or a
 /// table cell boundary, not a word space).
@@ -57,6 +67,8 @@ struct Builder {
     last_mono: bool,
     /// The line opened with a symbol font's bullet, written as `• `.
     bullet: bool,
+    /// Where each glyph's text starts in `text`, and its style bits.
+    marks: Vec<(u32, u8)>,
 }
 
 impl Builder {
@@ -98,6 +110,10 @@ impl Builder {
             self.text.push('•');
             self.bullet = true;
         } else {
+            let style = font.map_or(0, |f| {
+                (f.bold as u8 * BOLD) | (f.italic as u8 * ITALIC) | (f.mono as u8 * MONO)
+            });
+            self.marks.push((self.text.len() as u32, style));
             push_normalised(&mut self.text, c.ch);
         }
         self.bbox = Some(match self.bbox {
@@ -123,6 +139,7 @@ impl Builder {
         let taken = std::mem::take(self);
         let bbox = taken.bbox?;
         let text = taken.text.trim_end().to_string();
+        let word_styles = word_styles(&text, &taken.marks);
         if text.is_empty() {
             return None;
         }
@@ -143,6 +160,7 @@ impl Builder {
             mono: taken.mono as f32 / n,
             char_width: taken.width_sum / n,
             font,
+            word_styles,
             font_share: in_font as f32
                 / taken
                     .font_counts
@@ -201,6 +219,35 @@ fn push_normalised(out: &mut String, ch: char) {
         c if c.is_control() => {}
         c => out.push(c),
     }
+}
+
+/// The style of each word of `text` (split at single spaces): the bits most of its glyphs
+/// (`marks`: byte offset, style) carry.
+fn word_styles(text: &str, marks: &[(u32, u8)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut m = 0usize;
+    for word in text.split(' ') {
+        let end = start + word.len();
+        let (mut n, mut counts) = (0u32, [0u32; 3]);
+        while m < marks.len() && (marks[m].0 as usize) < end {
+            if marks[m].0 as usize >= start {
+                n += 1;
+                for (bit, count) in counts.iter_mut().enumerate() {
+                    *count += u32::from(marks[m].1 >> bit & 1);
+                }
+            }
+            m += 1;
+        }
+        let style = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| n > 0 && c * 2 > n)
+            .fold(0u8, |s, (bit, _)| s | 1 << bit);
+        out.push(style);
+        start = end + 1;
+    }
+    out
 }
 
 /// Groups a page's characters into lines.

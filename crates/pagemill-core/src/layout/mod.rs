@@ -23,6 +23,7 @@ pub mod blocks;
 pub mod classify;
 pub mod direction;
 pub mod figures;
+pub mod inline;
 pub mod lines;
 pub mod ocr_tables;
 pub mod order;

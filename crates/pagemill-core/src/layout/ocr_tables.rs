@@ -175,6 +175,7 @@ mod tests {
             table: None,
             margin: None,
             rotation: None,
+            markdown: None,
         }
     }
 

@@ -338,6 +338,7 @@ pub(super) fn table_block(grid: &Grid, cell_lines: Vec<Vec<TextLine>>) -> Block 
         table: Some(table),
         margin: None,
         rotation: None,
+        markdown: None,
     }
 }
 

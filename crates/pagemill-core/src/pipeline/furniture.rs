@@ -302,6 +302,7 @@ mod tests {
             table: None,
             margin,
             rotation: None,
+            markdown: None,
         }
     }
 
