@@ -275,6 +275,38 @@ pub fn classify(groups: Vec<LineGroup>, fonts: &[FontInfo], body: f32, height: f
     blocks
 }
 
+/// Whether a short block could be a heading by its text: not a caption (`Figure 3: …`), not
+/// an e-mail address or a web address, not opening in lower case (`end for` of an
+/// algorithm, a sentence's continuation) unless `display` (set well above the body: a
+/// title such as `gnuplot 5.4`).
+fn may_be_heading(text: &str, display: bool) -> bool {
+    let t = text.trim();
+    let first_letter = t.chars().find(|c| c.is_alphabetic());
+    let address = t.split_whitespace().count() <= 2
+        && (t.contains('@') || t.starts_with("http") || t.starts_with("www."));
+    !is_caption(t) && !address && first_letter.is_some_and(|c| display || !c.is_lowercase())
+}
+
+/// A numbered section heading set as one line (`1. INTRODUCTION`, `2.3 Results` in bold):
+/// the section number's depth, where a list item would otherwise be read. The rest of the
+/// line must be in capitals or the whole line bold, short, and not end a sentence.
+fn numbered_heading(g: &LineGroup, text: &str, bold: bool) -> Option<usize> {
+    if g.lines.len() != 1 || text.chars().count() > 80 || text.ends_with(['.', ':', ',', ';']) {
+        return None;
+    }
+    let (number, rest) = text.trim().split_once(' ')?;
+    let digits = number.trim_end_matches('.');
+    let parts: Vec<&str> = digits.split('.').collect();
+    let numeric = !digits.is_empty()
+        && parts.len() <= 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit()));
+    let letters: Vec<char> = rest.chars().filter(|c| c.is_alphabetic()).collect();
+    let capitals = letters.len() >= 3 && letters.iter().all(|c| c.is_uppercase());
+    (numeric && (capitals || bold) && may_be_heading(rest, false)).then_some(parts.len())
+}
+
 /// Whether a heading opens with a section number (`2.1 Scope`): a heading of its own.
 fn starts_numbered(text: &str) -> bool {
     let first = text.split_whitespace().next().unwrap_or("");
@@ -379,14 +411,25 @@ fn classify_style(
                 (true, false, true) => Some(Margin::Bottom),
                 _ => None,
             };
+            let one_toc_line = g.lines.len() == 1
+                && leader_start(first).is_some()
+                && first.trim_end().ends_with(|c: char| c.is_alphanumeric());
+            let may_head = has_letters && may_be_heading(&prose, ratio >= 1.3);
             let (kind, level) = if margin.is_some() && ratio < 1.12 && is_page_number(&prose) {
                 (BlockKind::PageNumber, None)
-            } else if is_toc(&g) {
+            } else if is_toc(&g) || one_toc_line {
                 (BlockKind::Toc, None)
             } else if mono {
                 (BlockKind::Code, None)
+            } else if let Some(depth) = numbered_heading(&g, &prose, bold) {
+                let level = heading_level(ratio, false).unwrap_or(match depth {
+                    1 => 2,
+                    2 => 3,
+                    _ => 4,
+                });
+                (BlockKind::Heading, Some(level))
             } else if g.styled_line
-                && has_letters
+                && may_head
                 && chars <= 120
                 && !is_caption(&prose)
                 && !prose.ends_with(['.', ',', ';'])
@@ -395,7 +438,7 @@ fn classify_style(
                 (BlockKind::Heading, heading_level(ratio.max(1.0), true))
             } else if starts_list_item(first) {
                 (BlockKind::ListItem, None)
-            } else if has_letters
+            } else if may_head
                 && g.lines.len() <= 4
                 && chars <= 250
                 && !prose.ends_with(',')
