@@ -262,6 +262,23 @@ impl Document<'_> {
                     continue;
                 }
             }
+            // Arabic fonts map the lam-alef ligature glyph to its letters in visual order
+            // (alef, then lam: `اإلنتاجية` for `الإنتاجية`); in logical order lam comes first.
+            if ch == '\u{644}' && last_glyph == Some(glyph) {
+                if let Some(last) = out
+                    .chars
+                    .last_mut()
+                    .filter(|c| matches!(c.ch, '\u{622}' | '\u{623}' | '\u{625}' | '\u{627}'))
+                {
+                    let alef = last.ch;
+                    last.ch = ch;
+                    last_glyph = Some(glyph);
+                    let mut second = *last;
+                    second.ch = alef;
+                    out.chars.push(second);
+                    continue;
+                }
+            }
             last_glyph = Some(glyph);
             let (font, scale, invisible, dir) = match by_object.get(&(obj as usize)) {
                 Some(&v) => v,

@@ -284,7 +284,44 @@ fn may_be_heading(text: &str, display: bool) -> bool {
     let first_letter = t.chars().find(|c| c.is_alphabetic());
     let address = t.split_whitespace().count() <= 2
         && (t.contains('@') || t.starts_with("http") || t.starts_with("www."));
-    !is_caption(t) && !address && first_letter.is_some_and(|c| display || !c.is_lowercase())
+    !is_caption(t)
+        && !address
+        && !looks_like_date(t)
+        && first_letter.is_some_and(|c| display || !c.is_lowercase())
+}
+
+/// `January 3, 2024`, `3 Jan 2024`, `2024-01-03`: a date line (a paper's, a letter's).
+fn looks_like_date(text: &str) -> bool {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let year = |w: &str| w.len() == 4 && (w.starts_with("19") || w.starts_with("20"));
+    let numeric = |w: &str| {
+        let parts: Vec<&str> = w.split(['-', '/', '.']).collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match words.as_slice() {
+        [w] => numeric(w),
+        _ if words.len() <= 4 => {
+            words.iter().any(|w| year(w))
+                && words
+                    .iter()
+                    .any(|w| w.len() >= 3 && MONTHS.iter().any(|m| w.starts_with(m)))
+                && words.iter().all(|w| {
+                    w.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                        || MONTHS.iter().any(|m| w.starts_with(m))
+                })
+        }
+        _ => false,
+    }
 }
 
 /// A numbered section heading set as one line (`1. INTRODUCTION`, `2.3 Results` in bold):
@@ -596,6 +633,28 @@ mod tests {
             "{:#?}",
             p.blocks.iter().map(|b| &b.text).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn dates_addresses_and_captions_are_not_headings() {
+        for t in [
+            "January 3, 2024",
+            "3 Jan. 2024",
+            "2024-01-03",
+            "me@example.org",
+            "Figure 2: Axes",
+            "end for",
+        ] {
+            assert!(!may_be_heading(t, false), "{t}");
+        }
+        for t in [
+            "Introduction",
+            "March Madness Results",
+            "2 Installation",
+            "Mayhem in 2024",
+        ] {
+            assert!(may_be_heading(t, false), "{t}");
+        }
     }
 
     #[test]

@@ -69,6 +69,8 @@ struct Builder {
     bullet: bool,
     /// Where each glyph's text starts in `text`, and its style bits.
     marks: Vec<(u32, u8)>,
+    /// The line holds right-to-left letters.
+    rtl: bool,
 }
 
 impl Builder {
@@ -97,9 +99,13 @@ impl Builder {
                 self.text.extend(std::iter::repeat_n(' ', n.min(80)));
             } else if self.pending_space || gap > SPACE_EM * c.size.max(1.0) {
                 self.text.push(' ');
+            } else if self.rtl && last.bbox.x0 - c.bbox.x1 > SPACE_EM * c.size.max(1.0) {
+                // Right to left: the next word lies to the left.
+                self.text.push(' ');
             }
         }
         self.pending_space = false;
+        self.rtl |= is_rtl(c.ch);
         self.last_mono = font.is_some_and(|f| f.mono);
         if self.bullet && self.text == "•" {
             self.text.push(' '); // the item's text, even when set tight against it
@@ -183,8 +189,29 @@ impl Builder {
         let hdist = (c.bbox.x0 - last.bbox.x1)
             .max(last.bbox.x0 - c.bbox.x1)
             .max(0.0);
-        same_band && hdist <= GUTTER_EM * c.size.max(last.size).max(1.0)
+        let em = c.size.max(last.size).max(1.0);
+        if same_band && hdist <= GUTTER_EM * em {
+            return true;
+        }
+        // Right-to-left text comes in logical order: after `و` the Latin word `Python`
+        // starts at its own left end, a word's width away from the last glyph, and the
+        // Arabic after it resumes left of that word. Such a line goes on where the glyph
+        // lies just left of the line so far (the span of an embedded word).
+        self.rtl
+            && same_band
+            && c.bbox.x1 <= band.x0 + 0.5 * em
+            && band.x0 - c.bbox.x0 <= RTL_EMBED_EM * em
     }
+}
+
+/// The widest left-to-right run (a Latin word or number) a right-to-left line may hold, in
+/// font sizes.
+const RTL_EMBED_EM: f32 = 12.0;
+
+/// Whether `ch` is written right to left (Hebrew, Arabic, Syriac, Thaana, N'Ko and their
+/// presentation forms).
+pub fn is_rtl(ch: char) -> bool {
+    matches!(ch as u32, 0x0590..=0x08FF | 0xFB1D..=0xFDFF | 0xFE70..=0xFEFF)
 }
 
 /// Whether `ch`, opening a line in `font`, is a list bullet drawn from a symbol font: any
@@ -290,6 +317,7 @@ pub fn build_lines(chars: &[RawChar], fonts: &[FontInfo]) -> Vec<TextLine> {
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::model::BBox;
 
     #[test]
     fn bullets_from_symbol_fonts_become_bullets() {
@@ -303,6 +331,42 @@ mod tests {
         let lines = build_lines(&p.chars, &p.fonts);
         let texts: Vec<_> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, vec!["• first item", "• second item", "plain line"]);
+    }
+
+    #[test]
+    fn a_right_to_left_line_keeps_its_latin_words() {
+        // Logical order, as the text layer gives it: `كل من R و` right to left, then the
+        // Latin word `Python` (left to right, left of them), then `من` left of that.
+        let mut c = Vec::new();
+        let glyph = |c: &mut Vec<RawChar>, ch: char, x: f32| {
+            c.push(RawChar {
+                ch,
+                bbox: BBox::new(x, 100.0, x + 5.0, 112.0),
+                size: 10.0,
+                font: 0,
+                generated: false,
+                dir: 0,
+            })
+        };
+        for (ch, x) in [
+            ('ك', 400.0),
+            ('ل', 395.0),
+            ('م', 385.0),
+            ('ن', 380.0),
+            ('R', 370.0),
+            ('و', 360.0),
+        ] {
+            glyph(&mut c, ch, x);
+        }
+        for (i, ch) in "Python".chars().enumerate() {
+            glyph(&mut c, ch, 320.0 + 5.0 * i as f32);
+        }
+        glyph(&mut c, 'م', 305.0);
+        glyph(&mut c, 'ن', 300.0);
+        let p = page(c);
+        let lines = build_lines(&p.chars, &p.fonts);
+        let texts: Vec<_> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, vec!["كل من R و Python من"]);
     }
 
     #[test]
