@@ -156,13 +156,27 @@ pub fn styled_prose(lines: &[TextLine], prose: &str) -> Option<String> {
         }
         out.push_str(m);
         let code = m == "`";
+        // Punctuation ending the run is the sentence's (`TRUE,`, `*packages*.`): most of
+        // the word's glyphs decide its style, the comma's own is lost.
+        let last = if code { raw[j] } else { esc[j] };
+        let core = last.trim_end_matches([',', '.', ';', ':', '!', '?']);
+        let core = if core.is_empty() || core.ends_with('\\') {
+            last
+        } else {
+            core
+        };
         for k in i..=j {
             if k > i {
                 out.push(' ');
             }
-            out.push_str(if code { raw[k] } else { esc[k] });
+            if k == j {
+                out.push_str(core);
+            } else {
+                out.push_str(if code { raw[k] } else { esc[k] });
+            }
         }
         out.push_str(m);
+        out.push_str(&last[core.len()..]);
         i = j + 1;
     }
     Some(out)
@@ -203,7 +217,7 @@ mod tests {
         let prose = "Call the _mm_add function, a very important one, with care.";
         assert_eq!(
             styled_prose(&lines, prose).as_deref(),
-            Some("Call the `_mm_add` function, a *very important* one, **with** ***care.***")
+            Some("Call the `_mm_add` function, a *very important* one, **with** ***care***.")
         );
         // A paragraph all in italics has no marks; a hyphenated word joins its halves.
         let all = [
