@@ -61,10 +61,19 @@ fn emphasis_and_escaping_in_a_manual() {
     let (md, _) = convert_one("camlidl-manual");
     // Run-in bold terms, and C comment marks that would otherwise pair up as emphasis.
     assert!(
-        md.contains("**Blanks**. Space, newline"),
+        md.contains("**Blanks.** Space, newline"),
         "bold run-in term"
     );
     assert!(md.contains("/\\* ... \\*/"), "comment marks escaped");
+    // Footnotes: the superscript mark in the text refers to the note at the page's foot.
+    assert!(
+        md.contains("Microsoft developer Web site[^2]."),
+        "footnote reference"
+    );
+    assert!(
+        md.contains("\n[^2]: http://msdn.microsoft.com"),
+        "footnote definition"
+    );
 }
 
 #[test]

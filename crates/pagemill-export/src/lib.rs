@@ -15,6 +15,7 @@ mod continuation;
 mod det;
 mod erased;
 mod file_sink;
+mod footnotes;
 mod hocr;
 mod invisible_text;
 mod json;

@@ -2,12 +2,14 @@
 //! (running headers, footers, page numbers) left out; a paragraph broken by a page break
 //! joined again.
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 
 use pagemill_core::layout::classify::join_prose_text;
 use pagemill_core::layout::inline::escape_inline;
 use pagemill_core::{Block, BlockKind, PageOutcome};
 
+use crate::footnotes::PageNotes;
 use crate::table_markup::{render_table, TableForm};
 
 /// Writes Markdown page by page. Holds back only the last paragraph of a page, to join it
@@ -23,6 +25,8 @@ pub struct MarkdownWriter<W: Write> {
     /// Left edges of the open list levels on this page, outermost first: an item set
     /// further right than the one before nests under it.
     list_levels: Vec<f32>,
+    /// Footnote labels used so far.
+    footnote_labels: HashSet<String>,
 }
 
 impl<W: Write> MarkdownWriter<W> {
@@ -36,6 +40,7 @@ impl<W: Write> MarkdownWriter<W> {
             wrote_any: false,
             table_form: TableForm::Auto,
             list_levels: Vec::new(),
+            footnote_labels: HashSet::new(),
         }
     }
 
@@ -56,6 +61,8 @@ impl<W: Write> MarkdownWriter<W> {
                     .iter()
                     .filter(|b| !b.kind.is_furniture())
                     .collect();
+                let notes =
+                    PageNotes::of_page(&blocks, rendered, &mut self.footnote_labels, page.index);
                 let mut i = 0;
                 while i < blocks.len() {
                     if let Some((def, used)) = definition_run(&blocks[i..]) {
@@ -64,8 +71,13 @@ impl<W: Write> MarkdownWriter<W> {
                         i += used;
                         continue;
                     }
-                    self.block(blocks[i])?;
+                    self.block(blocks[i], &notes)?;
                     i += 1;
+                }
+                // The page's footnotes end its text (after the paragraph running on, if
+                // one does).
+                if self.pending.is_none() {
+                    self.flush_pending()?;
                 }
             }
             PageOutcome::Failed(f) => {
@@ -84,13 +96,17 @@ impl<W: Write> MarkdownWriter<W> {
         Ok(())
     }
 
-    fn block(&mut self, b: &Block) -> io::Result<()> {
+    fn block(&mut self, b: &Block, notes: &PageNotes) -> io::Result<()> {
+        if let Some(def) = notes.definition(b) {
+            self.notes.push(def.to_string());
+            return Ok(());
+        }
         if b.kind == BlockKind::Footnote && self.pending.is_some() {
             self.notes.push(escape_line_start(&rendered(b)));
             return Ok(());
         }
         if b.kind == BlockKind::Paragraph {
-            let text = rendered(b);
+            let text = notes.link(rendered(b));
             if let Some(prev) = self.pending.take() {
                 if continues(&prev, &text) {
                     self.pending = Some(join_prose_text([prev.as_str(), text.as_str()]));
@@ -114,7 +130,7 @@ impl<W: Write> MarkdownWriter<W> {
             }
             BlockKind::ListItem => {
                 let depth = self.list_depth(b);
-                let item = list_item(&rendered(b));
+                let item = list_item(&notes.link(rendered(b)));
                 self.emit(b.kind, &format!("{}{item}", "    ".repeat(depth)))
             }
             BlockKind::Table => match &b.table {
@@ -137,7 +153,7 @@ impl<W: Write> MarkdownWriter<W> {
                 };
                 self.emit(b.kind, &format!("{fence}\n{}\n{fence}", b.text))
             }
-            _ => self.emit(b.kind, &escape_line_start(&rendered(b))),
+            _ => self.emit(b.kind, &escape_line_start(&notes.link(rendered(b)))),
         }
     }
 

@@ -496,7 +496,7 @@ fn classify_style(
                 _ => prose,
             };
             let markdown = match kind {
-                BlockKind::Paragraph | BlockKind::ListItem => {
+                BlockKind::Paragraph | BlockKind::ListItem | BlockKind::Footnote => {
                     super::inline::styled_prose(&g.lines, &text)
                 }
                 _ => None,
@@ -554,6 +554,7 @@ mod tests {
             font: 0,
             font_share: 1.0,
             word_styles: Vec::new(),
+            scripts: None,
         };
         assert_eq!(
             join_prose(&[mk("an exam-"), mk("ple here")]),

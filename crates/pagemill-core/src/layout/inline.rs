@@ -12,7 +12,8 @@
 //! (CommonMark's rules: emphasis needs a flanking opener and closer, `_` never works inside
 //! a word, `<` opens HTML only before a letter, `/`, `!` or `?`).
 
-use super::lines::{TextLine, BOLD, ITALIC, MONO};
+use super::classify::join_prose_text;
+use super::lines::{TextLine, BOLD, ITALIC, MONO, SUB_CLOSE, SUB_OPEN, SUP_CLOSE, SUP_OPEN};
 
 /// `text` with the characters escaped that would make Markdown emphasis, code spans,
 /// links, HTML or entities out of plain text.
@@ -94,8 +95,21 @@ pub fn styled_prose(lines: &[TextLine], prose: &str) -> Option<String> {
         }
         ends_joined = text.ends_with(['-', '\u{AD}']);
     }
-    let raw: Vec<&str> = prose.split(' ').collect();
-    if raw.len() != styles.len() || !styles.iter().any(|&s| s != 0) {
+    // Superscripts and subscripts, when a line has them: the same words, marked.
+    let scripted = lines
+        .iter()
+        .any(|l| l.scripts.is_some())
+        .then(|| {
+            join_prose_text(
+                lines
+                    .iter()
+                    .map(|l| l.scripts.as_deref().unwrap_or(&l.text)),
+            )
+        })
+        .filter(|r| r.split(' ').count() == prose.split(' ').count());
+    let base = scripted.as_deref().unwrap_or(prose);
+    let raw: Vec<&str> = base.split(' ').collect();
+    if raw.len() != styles.len() || (scripted.is_none() && !styles.iter().any(|&s| s != 0)) {
         return None;
     }
     // A style most of the block has is the block's, not emphasis.
@@ -113,7 +127,7 @@ pub fn styled_prose(lines: &[TextLine], prose: &str) -> Option<String> {
             own |= bit;
         }
     }
-    let escaped = escape_inline(prose);
+    let escaped = escape_inline(base);
     let esc: Vec<&str> = escaped.split(' ').collect();
     if esc.len() != raw.len() {
         return None;
@@ -135,7 +149,7 @@ pub fn styled_prose(lines: &[TextLine], prose: &str) -> Option<String> {
         }
     };
     let marks: Vec<&str> = raw.iter().zip(&styles).map(|(w, &s)| mark(s, w)).collect();
-    if marks.iter().all(|m| m.is_empty()) {
+    if scripted.is_none() && marks.iter().all(|m| m.is_empty()) {
         return None;
     }
     let mut out = String::with_capacity(escaped.len() + 16);
@@ -156,10 +170,15 @@ pub fn styled_prose(lines: &[TextLine], prose: &str) -> Option<String> {
         }
         out.push_str(m);
         let code = m == "`";
-        // Punctuation ending the run is the sentence's (`TRUE,`, `*packages*.`): most of
-        // the word's glyphs decide its style, the comma's own is lost.
+        // Punctuation ending a code run is the sentence's (`TRUE`,): most of the word's
+        // glyphs decide its style, the comma's own is lost. (Emphasis keeps it: a bold
+        // `Figure 7-26.` is bold to its period, and either way reads the same.)
         let last = if code { raw[j] } else { esc[j] };
-        let core = last.trim_end_matches([',', '.', ';', ':', '!', '?']);
+        let core = if code {
+            last.trim_end_matches([',', '.', ';', ':', '!', '?'])
+        } else {
+            last
+        };
         let core = if core.is_empty() || core.ends_with('\\') {
             last
         } else {
@@ -179,7 +198,118 @@ pub fn styled_prose(lines: &[TextLine], prose: &str) -> Option<String> {
         out.push_str(&last[core.len()..]);
         i = j + 1;
     }
+    if scripted.is_some() {
+        out = scripts_as_markdown(&out);
+    }
     Some(out)
+}
+
+/// Digits, signs and a few letters have superscript and subscript characters of their own.
+const SUPERSCRIPTS: [(char, char); 18] = [
+    ('0', '⁰'),
+    ('1', '¹'),
+    ('2', '²'),
+    ('3', '³'),
+    ('4', '⁴'),
+    ('5', '⁵'),
+    ('6', '⁶'),
+    ('7', '⁷'),
+    ('8', '⁸'),
+    ('9', '⁹'),
+    ('+', '⁺'),
+    ('-', '⁻'),
+    ('−', '⁻'),
+    ('=', '⁼'),
+    ('(', '⁽'),
+    (')', '⁾'),
+    ('n', 'ⁿ'),
+    ('i', 'ⁱ'),
+];
+const SUBSCRIPTS: [(char, char); 20] = [
+    ('0', '₀'),
+    ('1', '₁'),
+    ('2', '₂'),
+    ('3', '₃'),
+    ('4', '₄'),
+    ('5', '₅'),
+    ('6', '₆'),
+    ('7', '₇'),
+    ('8', '₈'),
+    ('9', '₉'),
+    ('+', '₊'),
+    ('-', '₋'),
+    ('−', '₋'),
+    ('=', '₌'),
+    ('(', '₍'),
+    (')', '₎'),
+    ('a', 'ₐ'),
+    ('e', 'ₑ'),
+    ('o', 'ₒ'),
+    ('x', 'ₓ'),
+];
+
+/// The superscript characters of `text` (`2³¹`, a footnote mark `³`), if every character
+/// has one.
+pub fn superscript(text: &str) -> Option<String> {
+    text.chars()
+        .map(|c| SUPERSCRIPTS.iter().find(|(p, _)| *p == c).map(|(_, s)| *s))
+        .collect()
+}
+
+/// The digits and signs a run of superscript characters stands for (`³¹` → `31`).
+pub fn from_superscript(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            SUPERSCRIPTS
+                .iter()
+                .find(|(_, s)| *s == c)
+                .map_or(c, |(p, _)| *p)
+        })
+        .collect()
+}
+
+/// Whether `c` is one of the superscript characters [`superscript`] writes.
+pub fn is_superscript(c: char) -> bool {
+    SUPERSCRIPTS.iter().any(|(_, s)| *s == c)
+}
+
+/// Superscript and subscript runs between the line builder's marks as Markdown: their
+/// own characters where every character has one (they read as text and search as
+/// digits: `2³¹`, `x₁`), `<sup>`/`<sub>` otherwise.
+fn scripts_as_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(at) = rest.find([SUP_OPEN, SUB_OPEN]) {
+        out.push_str(&rest[..at]);
+        let sup = rest[at..].starts_with(SUP_OPEN);
+        let (open_len, close) = (SUP_OPEN.len_utf8(), if sup { SUP_CLOSE } else { SUB_CLOSE });
+        let inner_start = at + open_len;
+        let end = rest[inner_start..]
+            .find(close)
+            .map_or(rest.len(), |e| inner_start + e);
+        let inner = &rest[inner_start..end];
+        let table: &[(char, char)] = if sup { &SUPERSCRIPTS } else { &SUBSCRIPTS };
+        let own: Option<String> = inner
+            .chars()
+            .map(|c| table.iter().find(|(p, _)| *p == c).map(|(_, s)| *s))
+            .collect();
+        match own.filter(|o| !o.is_empty()) {
+            Some(o) => out.push_str(&o),
+            None if sup => {
+                out.push_str("<sup>");
+                out.push_str(inner);
+                out.push_str("</sup>");
+            }
+            None => {
+                out.push_str("<sub>");
+                out.push_str(inner);
+                out.push_str("</sub>");
+            }
+        }
+        rest = rest.get(end + close.len_utf8()..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -199,6 +329,7 @@ mod tests {
             font: 0,
             font_share: 1.0,
             word_styles: styles.to_vec(),
+            scripts: None,
         }
     }
 
@@ -217,7 +348,7 @@ mod tests {
         let prose = "Call the _mm_add function, a very important one, with care.";
         assert_eq!(
             styled_prose(&lines, prose).as_deref(),
-            Some("Call the `_mm_add` function, a *very important* one, **with** ***care***.")
+            Some("Call the `_mm_add` function, a *very important* one, **with** ***care.***")
         );
         // A paragraph all in italics has no marks; a hyphenated word joins its halves.
         let all = [

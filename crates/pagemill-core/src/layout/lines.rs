@@ -34,7 +34,21 @@ pub struct TextLine {
     /// Each word's style (`text.split(' ')`, empty words included): [`BOLD`], [`ITALIC`],
     /// [`MONO`] bits set when most of its characters have them.
     pub word_styles: Vec<u8>,
+    /// The text with its superscripts and subscripts (smaller glyphs off the baseline:
+    /// footnote marks, exponents, indices) between [`SUP_OPEN`]…[`SUP_CLOSE`] and
+    /// [`SUB_OPEN`]…[`SUB_CLOSE`]; absent when the line has none. Same words as `text`.
+    pub scripts: Option<String>,
 }
+
+/// Opens a superscript in [`TextLine::scripts`] (a private-use character: never in text
+/// the line builder keeps, see `push_normalised`).
+pub const SUP_OPEN: char = '\u{F0000}';
+/// Closes a superscript in [`TextLine::scripts`].
+pub const SUP_CLOSE: char = '\u{F0001}';
+/// Opens a subscript in [`TextLine::scripts`].
+pub const SUB_OPEN: char = '\u{F0002}';
+/// Closes a subscript in [`TextLine::scripts`].
+pub const SUB_CLOSE: char = '\u{F0003}';
 
 /// [`TextLine::word_styles`] bit: bold.
 pub const BOLD: u8 = 1;
@@ -69,6 +83,8 @@ struct Builder {
     bullet: bool,
     /// Where each glyph's text starts in `text`, and its style bits.
     marks: Vec<(u32, u8)>,
+    /// Each glyph's (bottom, size), in `marks`' order.
+    heights: Vec<(f32, f32)>,
     /// The line holds right-to-left letters.
     rtl: bool,
 }
@@ -120,6 +136,7 @@ impl Builder {
                 (f.bold as u8 * BOLD) | (f.italic as u8 * ITALIC) | (f.mono as u8 * MONO)
             });
             self.marks.push((self.text.len() as u32, style));
+            self.heights.push((c.bbox.y1, c.size));
             push_normalised(&mut self.text, c.ch);
         }
         self.bbox = Some(match self.bbox {
@@ -146,6 +163,7 @@ impl Builder {
         let bbox = taken.bbox?;
         let text = taken.text.trim_end().to_string();
         let word_styles = word_styles(&text, &taken.marks);
+        let scripts = scripts(&text, &taken.marks, &taken.heights);
         if text.is_empty() {
             return None;
         }
@@ -167,6 +185,7 @@ impl Builder {
             char_width: taken.width_sum / n,
             font,
             word_styles,
+            scripts,
             font_share: in_font as f32
                 / taken
                     .font_counts
@@ -277,6 +296,97 @@ fn word_styles(text: &str, marks: &[(u32, u8)]) -> Vec<u8> {
     out
 }
 
+/// [`TextLine::scripts`]: glyphs set at most 85 % of the line's size with their bottom a
+/// quarter of that size above the line's baseline are superscripts, an eighth below it
+/// subscripts (the boxes are the font's ascent to descent, so a smaller glyph on the
+/// baseline moves its bottom up by only a fraction of a point).
+fn scripts(text: &str, marks: &[(u32, u8)], heights: &[(f32, f32)]) -> Option<String> {
+    if heights.len() < 3 {
+        return None;
+    }
+    // The line's size: the 0.5 pt bucket with the most glyphs.
+    let mut buckets: Vec<(i32, usize)> = Vec::new();
+    for &(_, size) in heights {
+        let k = (size * 2.0).round() as i32;
+        match buckets.iter_mut().find(|(b, _)| *b == k) {
+            Some((_, n)) => *n += 1,
+            None => buckets.push((k, 1)),
+        }
+    }
+    let main = buckets.iter().max_by_key(|(_, n)| *n)?.0 as f32 / 2.0;
+    let mut bottoms: Vec<f32> = heights
+        .iter()
+        .filter(|(_, s)| (s - main).abs() < 0.5)
+        .map(|(b, _)| *b)
+        .collect();
+    bottoms.sort_by(f32::total_cmp);
+    let baseline = *bottoms.get(bottoms.len() / 2)?;
+    let state: Vec<u8> = heights
+        .iter()
+        .map(|&(bottom, size)| match () {
+            _ if size > 0.85 * main => 0,
+            _ if bottom < baseline - 0.25 * main => 1,
+            _ if bottom > baseline + 0.125 * main => 2,
+            _ => 0,
+        })
+        .collect();
+    // A fraction's numerator and denominator (`¹⁄₄` set as 1⁄4) are not scripts.
+    let glyph_char = |i: usize| {
+        marks
+            .get(i)
+            .and_then(|m| text.get(m.0 as usize..))
+            .and_then(|t| t.chars().next())
+    };
+    let fraction = |j: Option<usize>| j.and_then(glyph_char) == Some('\u{2044}');
+    let state: Vec<u8> = state
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            if s != 0 && (fraction(Some(i + 1)) || fraction(i.checked_sub(1))) {
+                0
+            } else {
+                s
+            }
+        })
+        .collect();
+    if state.iter().all(|&s| s == 0) || state.iter().all(|&s| s != 0) {
+        return None;
+    }
+    let close = |s: u8| if s == 1 { SUP_CLOSE } else { SUB_CLOSE };
+    let first = marks.first().map_or(0, |m| m.0 as usize).min(text.len());
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push_str(&text[..first]);
+    let mut open = 0u8;
+    for (i, &(start, _)) in marks.iter().enumerate() {
+        let start = (start as usize).min(text.len());
+        let end = marks
+            .get(i + 1)
+            .map_or(text.len(), |m| m.0 as usize)
+            .min(text.len());
+        let piece = text.get(start..end)?;
+        let core = piece.trim_end_matches(' ');
+        if state[i] != open {
+            if open != 0 {
+                out.push(close(open));
+            }
+            if state[i] != 0 {
+                out.push(if state[i] == 1 { SUP_OPEN } else { SUB_OPEN });
+            }
+            open = state[i];
+        }
+        out.push_str(core);
+        if core.len() < piece.len() && open != 0 {
+            out.push(close(open));
+            open = 0;
+        }
+        out.push_str(&piece[core.len()..]);
+    }
+    if open != 0 {
+        out.push(close(open));
+    }
+    Some(out)
+}
+
 /// Groups a page's characters into lines.
 pub fn build_lines(chars: &[RawChar], fonts: &[FontInfo]) -> Vec<TextLine> {
     let mut lines = Vec::new();
@@ -367,6 +477,31 @@ mod tests {
         let lines = build_lines(&p.chars, &p.fonts);
         let texts: Vec<_> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(texts, vec!["كل من R و Python من"]);
+    }
+
+    #[test]
+    fn raised_and_lowered_small_glyphs_are_scripts() {
+        let mut c = Vec::new();
+        set_text(&mut c, "area x", 50.0, 100.0, 10.0, 0);
+        // `2` raised 4 pt in 7 pt type, `1` lowered 2 pt, then a fraction 1⁄4.
+        set_text(&mut c, "2", 80.0, 96.0 + 3.6, 7.0, 0);
+        set_text(&mut c, " and y", 84.0, 100.0, 10.0, 0);
+        set_text(&mut c, "1", 114.0, 102.0 + 3.6, 7.0, 0);
+        set_text(&mut c, " is 1", 118.0, 100.0, 10.0, 0);
+        c.last_mut().unwrap().bbox = BBox::new(140.0, 96.0 + 3.6, 143.5, 96.0 + 12.0);
+        c.last_mut().unwrap().size = 7.0;
+        set_text(&mut c, "\u{2044}4", 144.0, 100.0, 10.0, 0);
+        let p = page(c);
+        let lines = build_lines(&p.chars, &p.fonts);
+        assert_eq!(lines.len(), 1);
+        let scripts = lines[0].scripts.as_deref().unwrap();
+        let shown = scripts
+            .replace(SUP_OPEN, "^(")
+            .replace(SUP_CLOSE, ")")
+            .replace(SUB_OPEN, "_(")
+            .replace(SUB_CLOSE, ")");
+        assert_eq!(shown, "area x^(2) and y_(1) is 1\u{2044}4");
+        assert_eq!(lines[0].text, "area x2 and y1 is 1\u{2044}4");
     }
 
     #[test]
