@@ -96,17 +96,22 @@ fn outputs_follow_the_documented_schema() {
     assert!(numbers >= 20, "most pages carry a page number: {numbers}");
     let md = read(dir.join("camlidl-manual.md"));
     assert!(md.contains("## 1 Overview"), "section headings");
-    assert!(md.contains("#### 1.1 What is IDL?"), "subsection headings");
+    assert!(
+        md.contains("### 1.1 What is IDL?"),
+        "subsection headings, a level per number"
+    );
     assert!(
         md.contains("```\nint f([in,string] char * msg);\n```"),
         "code kept verbatim"
     );
     assert!(!md.lines().any(|l| l.trim() == "2"), "page numbers dropped");
-    // A sentence broken by a page break is joined; the footnote between goes after it.
+    // A sentence broken by a page break is joined; the footnote between goes after it,
+    // as a Markdown footnote its mark refers to.
     assert!(
-        md.contains("1http://caml.inria.fr/ocaml/htmlman/index.html"),
+        md.contains("\n[^1]: http://caml.inria.fr/ocaml/htmlman/index.html"),
         "footnote kept"
     );
+    assert!(md.contains("reference manual[^1]"), "footnote reference");
     assert!(
         md.contains("used in other programs, either by dynamic linking"),
         "cross-page join"
