@@ -17,6 +17,9 @@ use crate::table_markup::{render_table, TableForm};
 pub struct MarkdownWriter<W: Write> {
     out: W,
     pending: Option<String>,
+    /// What the held-back text is: a paragraph, or a list item (whose text may go on at
+    /// the top of the next page too).
+    pending_kind: BlockKind,
     /// Footnotes met while a paragraph is held back; written after it.
     notes: Vec<String>,
     last_kind: Option<BlockKind>,
@@ -35,6 +38,7 @@ impl<W: Write> MarkdownWriter<W> {
         MarkdownWriter {
             out,
             pending: None,
+            pending_kind: BlockKind::Paragraph,
             notes: Vec::new(),
             last_kind: None,
             wrote_any: false,
@@ -112,9 +116,10 @@ impl<W: Write> MarkdownWriter<W> {
                     self.pending = Some(join_prose_text([prev.as_str(), text.as_str()]));
                     return Ok(());
                 }
-                self.emit(BlockKind::Paragraph, &prev)?;
+                self.emit(self.pending_kind, &prev)?;
             }
             self.pending = Some(text);
+            self.pending_kind = BlockKind::Paragraph;
             return Ok(());
         }
         self.flush_pending()?;
@@ -131,7 +136,11 @@ impl<W: Write> MarkdownWriter<W> {
             BlockKind::ListItem => {
                 let depth = self.list_depth(b);
                 let item = list_item(&notes.link(rendered(b)));
-                self.emit(b.kind, &format!("{}{item}", "    ".repeat(depth)))
+                // Held back like a paragraph: an item broken by a page or column break
+                // goes on in the paragraph that opens the next one.
+                self.pending = Some(format!("{}{item}", "    ".repeat(depth)));
+                self.pending_kind = BlockKind::ListItem;
+                Ok(())
             }
             BlockKind::Table => match &b.table {
                 Some(t) => self.emit(b.kind, &render_table(t, self.table_form)),
@@ -199,7 +208,7 @@ impl<W: Write> MarkdownWriter<W> {
 
     fn flush_pending(&mut self) -> io::Result<()> {
         if let Some(p) = self.pending.take() {
-            self.emit(BlockKind::Paragraph, &p)?;
+            self.emit(self.pending_kind, &p)?;
         }
         for note in std::mem::take(&mut self.notes) {
             self.emit(BlockKind::Footnote, &note)?;
@@ -392,6 +401,29 @@ mod tests {
         assert_eq!(
             md,
             "# Intro\n\nThis sentence continues here.\n\n1 A note.\n\n- one\n- two\n\n```\nx <- 1\n  y\n```\n\n\\# not a heading\n\n<!-- pagemill: page 3 not converted (invalid: broken) -->\n"
+        );
+    }
+
+    #[test]
+    fn a_list_item_broken_by_a_page_break_goes_on() {
+        let mut w = MarkdownWriter::new(Vec::new());
+        w.page(&page(
+            0,
+            vec![block(BlockKind::ListItem, None, "• an item that runs")],
+        ))
+        .unwrap();
+        w.page(&page(
+            1,
+            vec![
+                block(BlockKind::Paragraph, None, "onto the next page."),
+                block(BlockKind::Paragraph, None, "A paragraph."),
+            ],
+        ))
+        .unwrap();
+        let md = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert_eq!(
+            md,
+            "- an item that runs onto the next page.\n\nA paragraph.\n"
         );
     }
 

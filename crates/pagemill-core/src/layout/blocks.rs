@@ -265,11 +265,17 @@ fn joins(g: &LineGroup, line: &TextLine) -> bool {
     if starts_list_item(&line.text) && prev.mono < 0.5 {
         return false;
     }
-    // A first-line indent after a line that stopped short: a new paragraph.
+    // A first-line indent after a line that stopped short: a new paragraph. Justified
+    // text may fill the last line of a paragraph; there an indent like the one the block
+    // opened with, after flush lines, tells (notes set one per line with hanging
+    // continuations open flush, so they never split this way).
     let em = size;
     let indented = line.bbox.x0 > g.bbox.x0 + 0.8 * em && line.bbox.x0 < g.bbox.x0 + 6.0 * em;
     let prev_short = prev.bbox.x1 < g.bbox.x1 - 2.0 * em;
-    if line.mono < 0.5 && indented && prev_short {
+    let flush = |l: &TextLine| (l.bbox.x0 - g.bbox.x0).abs() < 0.3 * em;
+    let opened_indented = (g.lines[0].bbox.x0 - line.bbox.x0).abs() < 0.3 * em;
+    let after_flush_lines = opened_indented && g.lines.len() >= 2 && g.lines[1..].iter().all(flush);
+    if line.mono < 0.5 && indented && (prev_short || after_flush_lines) {
         return false;
     }
     true
@@ -314,6 +320,32 @@ mod tests {
         let g = groups_of(c);
         assert_eq!(g.len(), 4, "{g:?}");
         assert_eq!(g[1].len(), 2, "{g:?}");
+    }
+
+    #[test]
+    fn a_first_line_indent_after_a_full_line_starts_a_paragraph() {
+        let mut c = Vec::new();
+        let full = "justified text that fills the whole measure of its column";
+        set_text(&mut c, full, 60.0, 100.0, 10.0, 0);
+        set_text(&mut c, full, 50.0, 112.0, 10.0, 0);
+        set_text(&mut c, full, 50.0, 124.0, 10.0, 0);
+        set_text(&mut c, "A new paragraph opens here", 60.0, 136.0, 10.0, 0);
+        set_text(&mut c, full, 50.0, 148.0, 10.0, 0);
+        // A hanging indent: flush first line, the rest indented.
+        set_text(
+            &mut c,
+            "Term: a definition that wraps",
+            50.0,
+            200.0,
+            10.0,
+            0,
+        );
+        set_text(&mut c, "onto an indented second line", 60.0, 212.0, 10.0, 0);
+        set_text(&mut c, "and an indented third line", 60.0, 224.0, 10.0, 0);
+        let groups = groups_of(c);
+        assert_eq!(groups.len(), 3, "{groups:?}");
+        assert_eq!(groups[1][0], "A new paragraph opens here");
+        assert_eq!(groups[2].len(), 3);
     }
 
     #[test]
