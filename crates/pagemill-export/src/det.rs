@@ -40,7 +40,12 @@ impl<W: Write> DetWriter<W> {
                     };
                     writeln!(self.out, "<{kind}>[[{x0}, {y0}, {x1}, {y1}]]")?;
                     match (&b.image, &b.table) {
-                        (Some(path), _) => writeln!(self.out, "![]({path})")?,
+                        (Some(path), _) => {
+                            writeln!(self.out, "![]({path})")?;
+                            if !b.text.is_empty() {
+                                writeln!(self.out, "{}", b.text)?;
+                            }
+                        }
                         (None, Some(table)) => {
                             // The table as HTML (spans included), then each cell's box.
                             writeln!(self.out, "{}", html_table(table))?;

@@ -124,10 +124,22 @@ impl<W: Write> MarkdownWriter<W> {
         }
         self.flush_pending()?;
         match b.kind {
-            BlockKind::Figure => match &b.image {
-                Some(path) => self.emit(b.kind, &format!("![]({path})")),
-                None => Ok(()),
-            },
+            BlockKind::Figure => {
+                if let Some(path) = &b.image {
+                    self.emit(b.kind, &format!("![]({path})"))?;
+                }
+                // The text inside the picture (labels, callouts), on one line under it.
+                if b.text.trim().is_empty() {
+                    return Ok(());
+                }
+                let labels: Vec<String> = b
+                    .text
+                    .lines()
+                    .map(|l| escape_inline(l.trim()))
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                self.emit(BlockKind::Paragraph, &labels.join(" · "))
+            }
             BlockKind::Heading => {
                 let level = b.level.unwrap_or(2).clamp(1, 6) as usize;
                 let text = escape_inline(&b.text.split_whitespace().collect::<Vec<_>>().join(" "));

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::classify::is_caption;
 use super::order::insert_in_reading_order;
 use crate::model::{BBox, Block, BlockKind, Page};
 
@@ -84,10 +85,15 @@ pub fn place_figures(page: &mut Page, candidates: &[RawFigure]) -> Vec<PlacedFig
         return Vec::new();
     }
     let dpis: Vec<Option<f32>> = kept.iter().map(|f| f.dpi).collect();
-    let at = insert_in_reading_order(
-        &mut page.blocks,
-        kept.iter().map(|f| Block::figure(f.bbox)).collect(),
-    );
+    let figures: Vec<Block> = kept
+        .iter()
+        .map(|f| {
+            let mut fig = Block::figure(f.bbox);
+            take_labels(&mut page.blocks, &mut fig, page.body_font_size);
+            fig
+        })
+        .collect();
+    let at = insert_in_reading_order(&mut page.blocks, figures);
     let mut placed: Vec<PlacedFigure> = at
         .into_iter()
         .zip(dpis)
@@ -95,6 +101,44 @@ pub fn place_figures(page: &mut Page, candidates: &[RawFigure]) -> Vec<PlacedFig
         .collect();
     placed.sort_by_key(|p| p.block);
     placed
+}
+
+/// Moves the text inside a figure (axis labels, callouts, a diagram's symbols) from the
+/// page's blocks into the figure's own text and lines, in reading order: short blocks (at
+/// most three lines, 120 characters) lying within it and set smaller than the body, or
+/// a few characters long in the body's size (a title set large over a banner stays). Without this a chart's labels become dozens of tiny paragraphs,
+/// and one may land in the middle of a sentence. Captions stay with the text.
+fn take_labels(blocks: &mut Vec<Block>, fig: &mut Block, body: f32) {
+    let is_label = |b: &Block| {
+        let chars = b.text.chars().filter(|c| !c.is_whitespace()).count();
+        matches!(
+            b.kind,
+            BlockKind::Paragraph | BlockKind::Heading | BlockKind::ListItem
+        ) && overlap(&b.bbox, &fig.bbox) >= 0.8 * area(&b.bbox)
+            && b.lines.len() <= 3
+            && chars <= 120
+            && (b.font_size <= 0.95 * body || (chars <= 12 && b.font_size < 1.12 * body))
+            && !is_caption(&b.text)
+    };
+    let mut labels: Vec<Block> = Vec::new();
+    let mut i = 0;
+    while i < blocks.len() {
+        if is_label(&blocks[i]) {
+            labels.push(blocks.remove(i));
+        } else {
+            i += 1;
+        }
+    }
+    if labels.is_empty() {
+        return;
+    }
+    fig.text = labels
+        .iter()
+        .map(|b| b.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    fig.font_size = labels[0].font_size;
+    fig.lines = labels.into_iter().flat_map(|b| b.lines).collect();
 }
 
 fn area(b: &BBox) -> f32 {
@@ -202,6 +246,62 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn labels_inside_a_figure_become_its_text() {
+        let sized = |b: Block, size: f32| Block {
+            font_size: size,
+            ..b
+        };
+        let mut page = Page::new(
+            0,
+            612.0,
+            792.0,
+            vec![
+                sized(
+                    text(
+                        72.0,
+                        100.0,
+                        540.0,
+                        160.0,
+                        "A paragraph of body text above the chart, long enough to be prose.",
+                    ),
+                    10.0,
+                ),
+                sized(text(100.0, 220.0, 160.0, 230.0, "Nut case"), 8.0),
+                sized(text(300.0, 300.0, 380.0, 310.0, "Locking shoulder"), 8.0),
+                sized(
+                    text(
+                        72.0,
+                        420.0,
+                        300.0,
+                        432.0,
+                        "Figure 7-27. Stainless steel nut.",
+                    ),
+                    8.0,
+                ),
+                sized(
+                    text(
+                        72.0,
+                        450.0,
+                        540.0,
+                        500.0,
+                        "Body text below the figure goes on here.",
+                    ),
+                    10.0,
+                ),
+            ],
+        );
+        let placed = place_figures(
+            &mut page,
+            &[fig(72.0, 200.0, 540.0, 400.0, RawFigureKind::Image)],
+        );
+        assert_eq!(placed.len(), 1);
+        let f = &page.blocks[placed[0].block];
+        assert_eq!(f.text, "Nut case\nLocking shoulder");
+        assert_eq!(kinds(&page)[2], "Figure 7-27. Stainless steel nut.");
+        assert_eq!(page.blocks.len(), 4);
     }
 
     #[test]
