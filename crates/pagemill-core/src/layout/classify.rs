@@ -542,20 +542,7 @@ mod tests {
 
     #[test]
     fn dehyphenates_only_real_line_break_hyphens() {
-        let mk = |t: &str| TextLine {
-            bbox: Default::default(),
-            text: t.into(),
-            size: 10.0,
-            chars: t.len() as u32,
-            bold: 0.0,
-            italic: 0.0,
-            mono: 0.0,
-            char_width: 5.0,
-            font: 0,
-            font_share: 1.0,
-            word_styles: Vec::new(),
-            scripts: None,
-        };
+        let mk = super::super::lines::plain_line;
         assert_eq!(
             join_prose(&[mk("an exam-"), mk("ple here")]),
             "an example here"

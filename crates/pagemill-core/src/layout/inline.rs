@@ -318,18 +318,8 @@ mod tests {
 
     fn line(text: &str, styles: &[u8]) -> TextLine {
         TextLine {
-            bbox: Default::default(),
-            text: text.into(),
-            size: 10.0,
-            chars: text.len() as u32,
-            bold: 0.0,
-            italic: 0.0,
-            mono: 0.0,
-            char_width: 5.0,
-            font: 0,
-            font_share: 1.0,
             word_styles: styles.to_vec(),
-            scripts: None,
+            ..super::super::lines::plain_line(text)
         }
     }
 

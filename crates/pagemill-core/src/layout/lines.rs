@@ -50,6 +50,26 @@ pub const SUB_OPEN: char = '\u{F0002}';
 /// Closes a subscript in [`TextLine::scripts`].
 pub const SUB_CLOSE: char = '\u{F0003}';
 
+/// A line of `text` in 10-point regular type with no box (for tests of the stages after
+/// line building).
+#[cfg(test)]
+pub(crate) fn plain_line(text: &str) -> TextLine {
+    TextLine {
+        bbox: Default::default(),
+        text: text.into(),
+        size: 10.0,
+        chars: text.len() as u32,
+        bold: 0.0,
+        italic: 0.0,
+        mono: 0.0,
+        char_width: 5.0,
+        font: 0,
+        font_share: 1.0,
+        word_styles: Vec::new(),
+        scripts: None,
+    }
+}
+
 /// [`TextLine::word_styles`] bit: bold.
 pub const BOLD: u8 = 1;
 /// [`TextLine::word_styles`] bit: italic.
