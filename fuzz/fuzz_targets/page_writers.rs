@@ -98,6 +98,10 @@ fn block(u: &mut Unstructured<'_>) -> Result<Block> {
         } else {
             None
         },
+        // Marks the furniture stage clears before any writer sees a page.
+        margin: None,
+        rotation: u.arbitrary()?,
+        markdown: u.arbitrary()?,
     })
 }
 
