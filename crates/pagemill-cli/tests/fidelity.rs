@@ -163,6 +163,26 @@ fn a_table_set_sideways_is_read_turned() {
 }
 
 #[test]
+fn a_vertical_margin_stamp_reads_as_one_line_at_the_end_of_its_page() {
+    // An arXiv paper's first page: the identifier runs bottom to top in the left margin.
+    let (md, json) = convert_one("kreuzberg_tables_large_p1");
+    let stamp = "arXiv:2110.00061v3 [cs.LG] 18 Nov 2021";
+    assert_eq!(md.trim_end().lines().last(), Some(stamp), "{md}");
+    assert_eq!(md.matches("arXiv").count(), 1);
+    let b: Vec<_> = blocks(&json)
+        .into_iter()
+        .filter(|b| b["text"] == stamp)
+        .collect();
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0]["rotation"], 90);
+    let lone = md
+        .lines()
+        .filter(|l| l.trim().chars().count() == 1 && l.trim().chars().all(char::is_alphabetic))
+        .count();
+    assert_eq!(lone, 0);
+}
+
+#[test]
 fn a_right_to_left_line_reads_in_logical_order() {
     let (md, _) = convert_one("docling_rtl_01");
     // Arabic with Latin words inside the line, and the lam-alef ligature in logical order.

@@ -109,6 +109,11 @@ impl<W: Write> MarkdownWriter<W> {
             self.notes.push(escape_line_start(&rendered(b)));
             return Ok(());
         }
+        if b.kind == BlockKind::Paragraph && b.rotation.is_some() {
+            // Sideways text (a margin stamp, a label) neither continues nor is continued.
+            self.flush_pending()?;
+            return self.emit(BlockKind::Paragraph, &notes.link(rendered(b)));
+        }
         if b.kind == BlockKind::Paragraph {
             let text = notes.link(rendered(b));
             if let Some(prev) = self.pending.take() {

@@ -10,7 +10,7 @@
 //! figures with it, so its tables are found as on an upright page.
 
 use super::{analyze_upright, figures::RawFigure, order, RawChar, RawPage};
-use crate::model::{BBox, Page};
+use crate::model::{BBox, Block, Page};
 
 /// Where a point of the page lands when text running `dir` (counter-clockwise degrees) is
 /// turned to run left to right; `w`, `h` are the page's size.
@@ -146,7 +146,24 @@ pub fn analyze(raw: &RawPage) -> Page {
         }
         let mut part = analyze_upright(&turned(raw, d, false, |c| c.dir == d));
         turn_blocks_back(&mut part, d, raw.width, raw.height);
-        order::insert_in_reading_order(&mut page.blocks, part.blocks);
+        // Sideways text in a margin beside the body (an arXiv stamp, a vertical running
+        // title) ends the page; inside the body (a y-axis label) it goes where it stands.
+        let left = page
+            .blocks
+            .iter()
+            .map(|b| b.bbox.x0)
+            .fold(f32::INFINITY, f32::min);
+        let right = page
+            .blocks
+            .iter()
+            .map(|b| b.bbox.x1)
+            .fold(f32::NEG_INFINITY, f32::max);
+        let (beside, inside): (Vec<Block>, Vec<Block>) = part
+            .blocks
+            .into_iter()
+            .partition(|b| b.bbox.x1 <= left || b.bbox.x0 >= right);
+        order::insert_in_reading_order(&mut page.blocks, inside);
+        page.blocks.extend(beside);
     }
     page
 }
