@@ -275,6 +275,32 @@ pub fn classify(groups: Vec<LineGroup>, fonts: &[FontInfo], body: f32, height: f
     blocks
 }
 
+/// Marks the running-header and -footer candidates of a page whose blocks came from OCR:
+/// short blocks (two lines, 160 characters at most) in the outer [`MARGIN`] of the page,
+/// set no larger than a subheading; a bare page number there is one outright. The
+/// furniture stage decides the rest, as for text-layer pages.
+pub fn mark_margin_candidates(blocks: &mut [Block], body: f32, height: f32) {
+    for b in blocks.iter_mut() {
+        let short = b.lines.len() <= 2 && b.text.chars().count() <= 160;
+        let margin = if b.bbox.y1 <= height * MARGIN {
+            Some(Margin::Top)
+        } else if b.bbox.y0 >= height * (1.0 - MARGIN) {
+            Some(Margin::Bottom)
+        } else {
+            None
+        };
+        if !short || b.kind == BlockKind::Table || b.font_size > body.max(1.0) * 1.3 {
+            continue;
+        }
+        if margin.is_some() && is_page_number(&b.text) {
+            b.kind = BlockKind::PageNumber;
+            b.level = None;
+        } else {
+            b.margin = margin;
+        }
+    }
+}
+
 /// Whether a short block could be a heading by its text: not a caption (`Figure 3: …`), not
 /// an e-mail address or a web address, not opening in lower case (`end for` of an
 /// algorithm, a sentence's continuation) unless `display` (set well above the body: a
@@ -643,6 +669,33 @@ mod tests {
         ] {
             assert!(may_be_heading(t, false), "{t}");
         }
+    }
+
+    #[test]
+    fn ocr_blocks_in_the_margins_are_candidates() {
+        let block = |y0: f32, text: &str, size: f32| {
+            let mut b = Block::figure(crate::model::BBox::new(72.0, y0, 300.0, y0 + 10.0));
+            b.kind = BlockKind::Paragraph;
+            b.text = text.into();
+            b.font_size = size;
+            b.lines = vec![Line {
+                bbox: b.bbox,
+                text: text.into(),
+                words: Vec::new(),
+            }];
+            b
+        };
+        let mut blocks = vec![
+            block(20.0, "Chapter 1: Introduction", 10.0),
+            block(30.0, "A Big Title", 24.0),
+            block(400.0, "Body text in the middle of the page.", 10.0),
+            block(770.0, "12", 10.0),
+        ];
+        mark_margin_candidates(&mut blocks, 10.0, 792.0);
+        assert_eq!(blocks[0].margin, Some(Margin::Top));
+        assert_eq!(blocks[1].margin, None, "display type is no running head");
+        assert_eq!(blocks[2].margin, None);
+        assert_eq!(blocks[3].kind, BlockKind::PageNumber);
     }
 
     #[test]

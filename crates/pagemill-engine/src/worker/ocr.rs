@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use pagemill_core::layout::classify::mark_margin_candidates;
 use pagemill_core::layout::figures::{place_figures, PlacedFigure, RawFigure, RawFigureKind};
 use pagemill_core::layout::ocr_tables::ocr_tables;
 use pagemill_core::model::{OcrReason, TextSource};
@@ -284,6 +285,9 @@ fn recognize(
             dpi: (raster.dpi > 0).then_some(raster.dpi as f32),
         })
         .collect();
+    // Running heads and page numbers of scanned books: candidates here, decided by the
+    // furniture stage from the pages around.
+    mark_margin_candidates(&mut blocks, body, raster.height as f32 / s);
     let mut page = Page {
         index,
         width: raster.width as f32 / s,
