@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::classify::is_caption;
+use super::headings::is_caption;
 use super::order::insert_in_reading_order;
 use crate::model::{BBox, Block, BlockKind, Page};
 

@@ -8,8 +8,11 @@
 //!    ligatures, keeping code indentation);
 //! 2. [`blocks`]: lines → blocks (vertical proximity, indentation, style breaks, bullets);
 //! 3. [`order`]: blocks → reading order by recursive XY-cut, so columns read one after another;
-//! 4. [`classify`]: kinds (heading, list item, code, page furniture) and the block text
-//!    (lines joined, de-hyphenated).
+//! 4. [`classify`]: kinds (heading — [`headings`] says which short blocks may be one —,
+//!    list item, code, running-head candidates) and the block text (lines joined,
+//!    de-hyphenated), with [`inline`] Markdown (emphasis, code, scripts, escaping) for prose.
+//!
+//! [`direction`] runs them on each text direction of the page turned upright.
 //!
 //! Before them, [`text_layer`] decides whether the text layer is read or the page OCRed,
 //! and [`blank`] whether a page without text has anything on it at all. [`table_grid`]
@@ -23,6 +26,7 @@ pub mod blocks;
 pub mod classify;
 pub mod direction;
 pub mod figures;
+pub mod headings;
 pub mod inline;
 pub mod lines;
 pub mod ocr_tables;

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use crate::layout::classify::is_caption;
+use crate::layout::headings::is_caption;
 use crate::model::{Block, BlockKind, Margin, Page, PageOutcome};
 use crate::PageResult;
 
