@@ -65,6 +65,10 @@ impl<'a> PageNotes<'a> {
         used: &mut HashSet<String>,
         page: u32,
     ) -> Self {
+        // Most pages have no footnote: their text need not be rendered twice.
+        if !blocks.iter().any(|b| b.kind == BlockKind::Footnote) {
+            return PageNotes::default();
+        }
         let body: Vec<String> = blocks
             .iter()
             .filter(|b| b.kind != BlockKind::Footnote)

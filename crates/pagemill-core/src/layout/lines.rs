@@ -321,10 +321,12 @@ fn word_styles(text: &str, marks: &[(u32, u8)]) -> Vec<u8> {
 /// subscripts (the boxes are the font's ascent to descent, so a smaller glyph on the
 /// baseline moves its bottom up by only a fraction of a point).
 fn scripts(text: &str, marks: &[(u32, u8)], heights: &[(f32, f32)]) -> Option<String> {
-    if heights.len() < 3 {
+    // Most lines have no smaller glyph at all: nothing to look at, nothing allocated.
+    let largest = heights.iter().map(|h| h.1).fold(0.0, f32::max);
+    if heights.len() < 3 || !heights.iter().any(|h| h.1 <= 0.85 * largest) {
         return None;
     }
-    // The line's size: the 0.5 pt bucket with the most glyphs.
+    // The line's size: the 0.5 pt bucket with the most glyphs (the last of equals).
     let mut buckets: Vec<(i32, usize)> = Vec::new();
     for &(_, size) in heights {
         let k = (size * 2.0).round() as i32;
@@ -341,15 +343,6 @@ fn scripts(text: &str, marks: &[(u32, u8)], heights: &[(f32, f32)]) -> Option<St
         .collect();
     bottoms.sort_by(f32::total_cmp);
     let baseline = *bottoms.get(bottoms.len() / 2)?;
-    let state: Vec<u8> = heights
-        .iter()
-        .map(|&(bottom, size)| match () {
-            _ if size > 0.85 * main => 0,
-            _ if bottom < baseline - 0.25 * main => 1,
-            _ if bottom > baseline + 0.125 * main => 2,
-            _ => 0,
-        })
-        .collect();
     // A fraction's numerator and denominator (`¹⁄₄` set as 1⁄4) are not scripts.
     let glyph_char = |i: usize| {
         marks
@@ -358,15 +351,15 @@ fn scripts(text: &str, marks: &[(u32, u8)], heights: &[(f32, f32)]) -> Option<St
             .and_then(|t| t.chars().next())
     };
     let fraction = |j: Option<usize>| j.and_then(glyph_char) == Some('\u{2044}');
-    let state: Vec<u8> = state
+    let state: Vec<u8> = heights
         .iter()
         .enumerate()
-        .map(|(i, &s)| {
-            if s != 0 && (fraction(Some(i + 1)) || fraction(i.checked_sub(1))) {
-                0
-            } else {
-                s
-            }
+        .map(|(i, &(bottom, size))| match () {
+            _ if size > 0.85 * main => 0,
+            _ if fraction(Some(i + 1)) || fraction(i.checked_sub(1)) => 0,
+            _ if bottom < baseline - 0.25 * main => 1,
+            _ if bottom > baseline + 0.125 * main => 2,
+            _ => 0,
         })
         .collect();
     if state.iter().all(|&s| s == 0) || state.iter().all(|&s| s != 0) {
