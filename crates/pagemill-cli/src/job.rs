@@ -177,6 +177,15 @@ pub struct JobKind {
 
 /// Runs a job over `args.inputs`; returns the exit code.
 pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
+    run_with_sinks(args, kind, Vec::new())
+}
+
+/// Runs a job whose pages also go to `sinks` (the index).
+pub fn run_with_sinks(
+    args: &JobArgs,
+    kind: JobKind,
+    sinks: Vec<Arc<dyn pagemill_core::sink::SinkFactory>>,
+) -> anyhow::Result<u8> {
     let pages = match &args.pages {
         Some(p) => PageRanges::parse(p).context("--pages")?,
         None => PageRanges::all(),
@@ -218,7 +227,7 @@ pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
         max_file_size: Some(args.max_file_size),
         max_pages: Some(args.max_pages),
         source_label: pagemill_engine::SourceLabel::AsGiven,
-        sinks: Vec::new(),
+        sinks,
     };
     let config = EngineConfig {
         workers,

@@ -4,6 +4,7 @@
 
 mod convert;
 mod erase;
+mod index;
 mod job;
 mod progress;
 mod serve;
@@ -59,6 +60,12 @@ enum Command {
     /// Run the HTTP job service: upload documents, watch their pages convert (SSE), fetch
     /// the results. Settings also come from PAGEMILL_* environment variables (a flag wins).
     Serve(serve::ServeArgs),
+    /// Index documents for search: convert, chunk by structure, embed locally
+    /// (all-MiniLM-L6-v2) and store in DIR (SQLite + sqlite-vec + Tantivy). Incremental:
+    /// unchanged files are skipped, changed ones replaced, vanished ones removed.
+    Index(index::IndexArgs),
+    /// Search an index: BM25, vector or hybrid (reciprocal-rank fusion).
+    Search(index::SearchArgs),
     /// Internal: run as a worker process (started by `convert`).
     #[command(name = "internal-worker", hide = true)]
     InternalWorker,
@@ -97,6 +104,8 @@ fn main() -> ExitCode {
         Command::Convert(args) => exit_code(convert::run(args)),
         Command::EraseText(args) => exit_code(erase::run(args)),
         Command::Serve(args) => exit_code(serve::run(args)),
+        Command::Index(args) => exit_code(index::run(args)),
+        Command::Search(args) => exit_code(index::run_search(args)),
         Command::InternalWorker => match pagemill_engine::worker::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -1,0 +1,398 @@
+//! `pagemill index` and `pagemill search`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use pagemill_chunk::ChunkConfig;
+use pagemill_core::settings::OcrMode;
+use pagemill_export::Formats;
+use pagemill_index::{
+    open_store, search, DocumentRecord, Filter, IndexSinkFactory, Mode, PlannedDocument, Store,
+};
+
+use crate::convert::OcrWhen;
+use crate::exit;
+use crate::job::{self, JobArgs, JobKind, ProgressMode};
+
+/// Options of `pagemill index`.
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// PDF files, images or directories (searched recursively). Unchanged files are
+    /// skipped, changed ones indexed again, and files gone from a directory given here
+    /// removed from the index.
+    #[arg(value_name = "IN")]
+    inputs: Vec<PathBuf>,
+
+    /// The index directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    index: PathBuf,
+
+    /// Tokens per chunk, as the embedding model counts them (its special tokens
+    /// included); at most the model's window (256 for all-MiniLM-L6-v2).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    chunk_tokens: usize,
+
+    /// Tokens of prose a chunk repeats from the one before it (whole sentences).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    chunk_overlap: usize,
+
+    /// Embedding model (installed by scripts/setup).
+    #[arg(long, value_name = "NAME", default_value = "all-MiniLM-L6-v2")]
+    model: String,
+
+    /// Remove the given files (or every file under the given directories) from the
+    /// index instead of indexing them.
+    #[arg(long)]
+    remove: bool,
+
+    /// Print what the index holds and exit.
+    #[arg(long)]
+    stats: bool,
+
+    /// Worker processes converting pages [default: number of cores].
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
+
+    /// Memory that pages in flight may hold (as for `convert`).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = pagemill_core::size::parse_size)]
+    memory_budget: u64,
+
+    /// Seconds a page may take before it is abandoned.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    page_timeout: f64,
+
+    /// When to OCR (as for `convert`).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = OcrWhen::Auto)]
+    ocr: OcrWhen,
+
+    /// OCR languages in Tesseract's syntax.
+    #[arg(long, value_name = "LANGS", default_value = "eng")]
+    lang: String,
+
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
+    progress: ProgressMode,
+
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Files named by `inputs` (directories expanded), as the converter would take them.
+fn files_of(inputs: &[PathBuf], scratch: &std::path::Path) -> Vec<PathBuf> {
+    let (planned, _) = pagemill_engine::inputs::plan_inputs(inputs, scratch);
+    planned.into_iter().map(|i| i.path).collect()
+}
+
+/// Documents in the index that lie under one of the directories among `inputs` but are
+/// not in `present`.
+fn vanished(
+    docs: &[DocumentRecord],
+    inputs: &[PathBuf],
+    present: &[PlannedDocument],
+) -> Vec<DocumentRecord> {
+    let dirs: Vec<PathBuf> = inputs
+        .iter()
+        .filter(|p| p.is_dir())
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    docs.iter()
+        .filter(|d| {
+            dirs.iter()
+                .any(|dir| PathBuf::from(&d.path).starts_with(dir))
+        })
+        .filter(|d| !present.iter().any(|p| p.key == d.path))
+        .cloned()
+        .collect()
+}
+
+/// Runs `pagemill index`.
+pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
+    if args.stats {
+        return stats(&args);
+    }
+    if args.inputs.is_empty() {
+        bail!("name the files or directories to index (or use --stats)");
+    }
+    let embedder: Arc<dyn pagemill_embed::Embedder> =
+        Arc::from(pagemill_embed::load(&args.model).context("cannot load the embedding model")?);
+    let max = embedder.max_tokens() + 2;
+    if args.chunk_tokens < 16 || args.chunk_tokens > max {
+        bail!(
+            "--chunk-tokens must be between 16 and {max} for {}",
+            embedder.name()
+        );
+    }
+    if args.chunk_overlap * 2 > args.chunk_tokens {
+        bail!("--chunk-overlap must be at most half of --chunk-tokens");
+    }
+    let mut store = open_store(&args.index, embedder.name(), embedder.dimension(), true)?;
+    let scratch = args.index.join("convert");
+    let files = files_of(&args.inputs, &scratch);
+
+    let mut planned = Vec::new();
+    for f in &files {
+        planned
+            .push(PlannedDocument::of(f).with_context(|| format!("cannot read {}", f.display()))?);
+    }
+    let known = store.documents()?;
+    if args.remove {
+        let mut removed = 0;
+        for p in &planned {
+            if let Some(d) = known.iter().find(|d| d.path == p.key) {
+                store.remove_document(d.id)?;
+                removed += 1;
+            }
+        }
+        for d in vanished(&known, &args.inputs, &[]) {
+            store.remove_document(d.id)?;
+            removed += 1;
+        }
+        if !args.quiet {
+            eprintln!(
+                "pagemill: removed {removed} document(s) from {}",
+                args.index.display()
+            );
+        }
+        return Ok(exit::OK);
+    }
+    for d in vanished(&known, &args.inputs, &planned) {
+        if !args.quiet {
+            eprintln!("pagemill: {} is gone; removing it from the index", d.path);
+        }
+        store.remove_document(d.id)?;
+    }
+    let (todo, unchanged): (Vec<PlannedDocument>, Vec<PlannedDocument>) =
+        planned.into_iter().partition(|p| {
+            !known
+                .iter()
+                .any(|d| d.complete && d.path == p.key && d.sha256 == p.sha256)
+        });
+    if !args.quiet && !unchanged.is_empty() {
+        eprintln!(
+            "pagemill: {} unchanged document(s) skipped",
+            unchanged.len()
+        );
+    }
+    if todo.is_empty() {
+        return Ok(exit::OK);
+    }
+    let inputs: Vec<PathBuf> = todo.iter().map(|p| PathBuf::from(&p.key)).collect();
+    let store: Arc<Mutex<dyn Store>> = Arc::new(Mutex::new(store));
+    let config = ChunkConfig {
+        max_tokens: args.chunk_tokens - 2,
+        overlap_tokens: args.chunk_overlap,
+    };
+    let factory = IndexSinkFactory::new(Arc::clone(&store), embedder, config, todo);
+    let job_args = JobArgs {
+        inputs,
+        output: scratch,
+        pages: None,
+        jobs: args.jobs,
+        memory_budget: args.memory_budget,
+        page_timeout: args.page_timeout,
+        password: None,
+        password_file: None,
+        worker_memory: None,
+        max_file_size: 4 << 30,
+        max_pages: 100_000,
+        lang: args.lang.clone(),
+        ocr_dpi: 300,
+        max_page_pixels: 25_000_000,
+        max_image_pixels: 150_000_000,
+        upscale: pagemill_core::settings::Upscale::Auto,
+        resume: false,
+        progress: args.progress,
+        quiet: args.quiet,
+    };
+    let kind = JobKind {
+        mode: OcrMode::from(args.ocr),
+        formats: Formats::none(),
+        layout_dpi: 100,
+        figure_dpi: 150,
+        erase: None,
+    };
+    job::run_with_sinks(&job_args, kind, vec![Arc::new(factory)])
+}
+
+fn stats(args: &IndexArgs) -> anyhow::Result<u8> {
+    let model = pagemill_index::index_model(&args.index)?.unwrap_or_else(|| args.model.clone());
+    let dim = if model == pagemill_embed::MiniLm::NAME {
+        384
+    } else {
+        0
+    };
+    let store = open_store(&args.index, &model, dim, false)?;
+    let s = store.stats()?;
+    println!("index:      {}", args.index.display());
+    println!("model:      {model}");
+    println!("documents:  {}", s.documents);
+    if s.incomplete > 0 {
+        println!(
+            "incomplete: {} (removed and indexed again on the next run)",
+            s.incomplete
+        );
+    }
+    println!("pages:      {}", s.pages);
+    println!("chunks:     {}", s.chunks);
+    println!("entities:   {}", s.entities);
+    println!("size:       {:.1} MiB", s.bytes as f64 / (1 << 20) as f64);
+    Ok(exit::OK)
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SearchMode {
+    /// BM25 and vector results fused by reciprocal rank.
+    Hybrid,
+    /// Embedding similarity only.
+    Vector,
+    /// BM25 only.
+    Bm25,
+}
+
+/// Options of `pagemill search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for, in plain words.
+    #[arg(value_name = "QUERY")]
+    query: String,
+
+    /// The index directory.
+    #[arg(long, value_name = "DIR")]
+    index: PathBuf,
+
+    /// Results to show.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+
+    /// Which retriever answers.
+    #[arg(long, value_enum, default_value_t = SearchMode::Hybrid)]
+    mode: SearchMode,
+
+    /// Only documents whose path contains this.
+    #[arg(long, value_name = "TEXT")]
+    document: Option<String>,
+
+    /// Only these pages, 1-based: `12` or `10-20`.
+    #[arg(long, value_name = "RANGE")]
+    pages: Option<String>,
+
+    /// Only chunks with an entity of this kind (`date`, `quantity`, `email`, `url`,
+    /// `name`), or of this kind and value (`email=jane@example.org`).
+    #[arg(long, value_name = "KIND[=VALUE]")]
+    entity: Option<String>,
+
+    /// One JSON object with the results, for programs.
+    #[arg(long)]
+    json: bool,
+}
+
+fn page_range(s: &str) -> anyhow::Result<(u32, u32)> {
+    let parse = |t: &str| -> anyhow::Result<u32> {
+        let n: u32 = t
+            .trim()
+            .parse()
+            .with_context(|| format!("--pages: `{s}` is not N or N-M"))?;
+        if n == 0 {
+            bail!("--pages: pages count from 1");
+        }
+        Ok(n)
+    };
+    Ok(match s.split_once('-') {
+        Some((a, b)) => {
+            let lo = parse(a)?;
+            let hi = if b.trim().is_empty() {
+                u32::MAX
+            } else {
+                parse(b)?
+            };
+            (lo, hi)
+        }
+        None => {
+            let n = parse(s)?;
+            (n, n)
+        }
+    })
+}
+
+/// Runs `pagemill search`.
+pub fn run_search(args: SearchArgs) -> anyhow::Result<u8> {
+    let model = pagemill_index::index_model(&args.index)?
+        .context("the index holds nothing yet; add documents with `pagemill index`")?;
+    let embedder =
+        pagemill_embed::load(&model).context("cannot load the index's embedding model")?;
+    let store = open_store(&args.index, embedder.name(), embedder.dimension(), false)?;
+    let filter = Filter {
+        document: args.document.clone(),
+        pages: args.pages.as_deref().map(page_range).transpose()?,
+        entity: args.entity.clone(),
+    };
+    let mode = match args.mode {
+        SearchMode::Hybrid => Mode::Hybrid,
+        SearchMode::Vector => Mode::Vector,
+        SearchMode::Bm25 => Mode::Bm25,
+    };
+    let started = std::time::Instant::now();
+    let hits = search(
+        &store,
+        embedder.as_ref(),
+        &args.query,
+        args.k,
+        mode,
+        &filter,
+    )?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if args.json {
+        let out = serde_json::json!({
+            "query": args.query,
+            "mode": format!("{:?}", args.mode).to_lowercase(),
+            "milliseconds": (ms * 10.0).round() / 10.0,
+            "hits": hits,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(exit::OK);
+    }
+    if hits.is_empty() {
+        println!("no results");
+        return Ok(exit::OK);
+    }
+    let bold = std::io::stdout().is_terminal();
+    for (i, h) in hits.iter().enumerate() {
+        let c = &h.chunk;
+        let pages = if c.first_page == c.last_page {
+            format!("p. {}", c.first_page)
+        } else {
+            format!("pp. {}-{}", c.first_page, c.last_page)
+        };
+        println!("{}. [{:.4}] {} {pages}", i + 1, h.score, c.document);
+        if !c.heading_path.is_empty() {
+            println!("   {}", c.heading_path.join(" > "));
+        }
+        let snippet = if bold {
+            highlight(&h.snippet)
+        } else {
+            h.snippet.clone()
+        };
+        println!("   {snippet}\n");
+    }
+    Ok(exit::OK)
+}
+
+/// `**x**` → bold on a terminal.
+fn highlight(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in s.split("**").enumerate() {
+        if i % 2 == 1 {
+            out.push_str("\x1b[1m");
+            out.push_str(part);
+            out.push_str("\x1b[0m");
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}

@@ -1,0 +1,92 @@
+//! Local sentence embeddings behind the [`Embedder`] trait.
+//!
+//! The model shipped today is [`MiniLm`]: `all-MiniLM-L6-v2` (a 6-layer BERT, 384
+//! dimensions) run by `candle` on the CPU, with the sentence-transformers recipe — mean of
+//! the last hidden states over the real tokens, then L2 normalisation — so its vectors agree
+//! with sentence-transformers' to cosine ≥ 0.9999 (tested against reference vectors in
+//! `tests/data`). Nothing is fetched from a network: `scripts/setup` installs the weights.
+#![forbid(unsafe_code)]
+
+mod minilm;
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub use minilm::MiniLm;
+
+/// Why embedding could not be done.
+#[derive(Debug, Error)]
+pub enum EmbedError {
+    /// A model file is missing or unreadable.
+    #[error(
+        "cannot read the embedding model at {path}: {message} (run scripts/setup to install it)"
+    )]
+    Model {
+        /// The file or directory.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The tokenizer refused a text.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// The network itself failed (shapes, memory).
+    #[error("embedding model: {0}")]
+    Compute(String),
+}
+
+impl From<candle_core::Error> for EmbedError {
+    fn from(e: candle_core::Error) -> Self {
+        EmbedError::Compute(e.to_string())
+    }
+}
+
+/// A text embedding model.
+pub trait Embedder: Send + Sync {
+    /// The model's name, as stored in an index (`all-MiniLM-L6-v2`).
+    fn name(&self) -> &str;
+    /// Length of its vectors.
+    fn dimension(&self) -> usize;
+    /// Tokens it reads of one text, its special tokens excluded; the rest is cut.
+    fn max_tokens(&self) -> usize;
+    /// Tokens of `text` as the model counts them (special tokens excluded, nothing cut).
+    fn count_tokens(&self, text: &str) -> usize;
+    /// One unit-length vector per text, in order.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Where `scripts/setup` installs models: `$PAGEMILL_HOME/models` or
+/// `~/.local/share/pagemill/models`.
+pub fn models_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("PAGEMILL_HOME") {
+        return PathBuf::from(home).join("models");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".local/share/pagemill/models")
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na * nb)
+    }
+}
+
+/// Loads a model by name from [`models_dir`].
+pub fn load(name: &str) -> Result<Box<dyn Embedder>, EmbedError> {
+    match name {
+        MiniLm::NAME | "minilm" => Ok(Box::new(MiniLm::load(&models_dir().join(MiniLm::NAME))?)),
+        other => Err(EmbedError::Model {
+            path: models_dir().join(other),
+            message: format!("unknown model {other:?}; known: {}", MiniLm::NAME),
+        }),
+    }
+}
