@@ -359,7 +359,8 @@ mod tests {
 
     #[test]
     fn sentences_are_never_split_and_overlap_is_whole_sentences() {
-        let text = "one two three four. five six seven eight. nine ten eleven twelve.";
+        // (UAX #29: a sentence ends at a full stop followed by a capital.)
+        let text = "One two three four. Five six seven eight. Nine ten eleven twelve.";
         let chunks = chunk_pages(
             &[page(0, vec![block(BlockKind::Paragraph, text)])],
             config(9, 4),
@@ -369,8 +370,8 @@ mod tests {
         assert_eq!(
             texts,
             vec![
-                "one two three four. five six seven eight.",
-                "five six seven eight. nine ten eleven twelve."
+                "One two three four. Five six seven eight.",
+                "Five six seven eight. Nine ten eleven twelve."
             ]
         );
     }

@@ -69,7 +69,9 @@ pub fn piece(block: &Block) -> Option<Piece> {
 
 /// Sentences of a paragraph, trimmed, empty ones dropped. Line breaks inside are spaces.
 pub fn sentences(text: &str) -> Vec<String> {
-    text.split_sentence_bounds()
+    // UAX #29 ends a sentence at every line break; a block's line breaks are layout.
+    one_line(text)
+        .split_sentence_bounds()
         .map(one_line)
         .filter(|s| !s.is_empty())
         .collect()

@@ -5,8 +5,9 @@
 //! the last hidden states over the real tokens, then L2 normalisation — so its vectors agree
 //! with sentence-transformers' to cosine ≥ 0.9999 (tested against reference vectors in
 //! `tests/data`). Nothing is fetched from a network: `scripts/setup` installs the weights.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
+mod alloc;
 mod minilm;
 
 use std::path::PathBuf;

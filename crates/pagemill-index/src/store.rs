@@ -60,8 +60,20 @@ pub struct StoredChunk {
     pub first_page: u32,
     /// Last page, 1-based.
     pub last_page: u32,
-    /// Blocks it comes from: `[page (1-based), block index, x0, y0, x1, y1]`.
-    pub sources: Vec<[f32; 6]>,
+    /// Blocks it comes from, in reading order.
+    pub sources: Vec<SourceRef>,
+}
+
+/// A block a chunk's text comes from.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SourceRef {
+    /// 1-based page.
+    pub page: u32,
+    /// Index of the block in the page's `blocks` (as in the JSON output).
+    pub block: u32,
+    /// The block's box `[x0, y0, x1, y1]` in PDF points, origin top left of the page as
+    /// displayed.
+    pub bbox: [f32; 4],
 }
 
 /// Limits a search to some documents and pages.

@@ -5,7 +5,7 @@ use std::sync::Once;
 
 use rusqlite::{params, Connection, OpenFlags, Row, ToSql, Transaction};
 
-use crate::store::{DocumentRecord, Filter, NewChunk, Stats, StoredChunk};
+use crate::store::{DocumentRecord, Filter, NewChunk, SourceRef, Stats, StoredChunk};
 use crate::IndexError;
 
 /// Registers sqlite-vec with every connection this process opens.
@@ -117,18 +117,13 @@ pub fn insert_chunks(
     let mut rowids = Vec::with_capacity(chunks.len());
     for n in chunks {
         let c = &n.chunk;
-        let sources: Vec<[f32; 6]> = c
+        let sources: Vec<SourceRef> = c
             .sources
             .iter()
-            .map(|s| {
-                [
-                    (s.page + 1) as f32,
-                    s.block as f32,
-                    s.bbox.x0,
-                    s.bbox.y0,
-                    s.bbox.x1,
-                    s.bbox.y1,
-                ]
+            .map(|s| SourceRef {
+                page: s.page + 1,
+                block: s.block,
+                bbox: s.bbox.into(),
             })
             .collect();
         let sources = serde_json::to_string(&sources).unwrap_or_else(|_| "[]".into());

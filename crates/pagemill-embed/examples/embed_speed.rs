@@ -1,0 +1,38 @@
+//! Embedding throughput alone: `embed_speed TEXTS.txt [BATCH]` embeds every paragraph of
+//! TEXTS.txt (blank-line separated), BATCH texts per call (default 64, as the index sink
+//! does), and prints texts/s wall and per CPU-second. Used by `scripts/bench-index`.
+
+use pagemill_embed::{models_dir, Embedder, MiniLm};
+
+fn cpu_seconds() -> f64 {
+    // utime + stime of this process from /proc (Linux), in clock ticks of 100 Hz.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let path = args.get(1).ok_or("usage: embed_speed TEXTS.txt [BATCH]")?;
+    let batch: usize = args.get(2).map(|b| b.parse()).transpose()?.unwrap_or(64);
+    let text = std::fs::read_to_string(path)?;
+    let texts: Vec<&str> = text.split("\n\n").map(str::trim).filter(|t| !t.is_empty()).collect();
+    let model = MiniLm::load(&models_dir().join(MiniLm::NAME))?;
+    let tokens: usize = texts.iter().map(|t| model.count_tokens(t).min(254)).sum();
+    let (t0, c0) = (std::time::Instant::now(), cpu_seconds());
+    for group in texts.chunks(batch.max(1)) {
+        model.embed(group)?;
+    }
+    let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+    println!(
+        "{{\"texts\": {}, \"mean_tokens\": {:.1}, \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"texts_per_s\": {:.2}, \"texts_per_cpu_s\": {:.2}}}",
+        texts.len(),
+        tokens as f64 / texts.len().max(1) as f64,
+        wall,
+        cpu,
+        texts.len() as f64 / wall,
+        texts.len() as f64 / cpu.max(1e-9)
+    );
+    Ok(())
+}
