@@ -186,7 +186,12 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
         max_tokens: args.chunk_tokens - 2,
         overlap_tokens: args.chunk_overlap,
     };
-    let factory = IndexSinkFactory::new(Arc::clone(&store), embedder, config, todo);
+    let threads = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let factory = IndexSinkFactory::new(Arc::clone(&store), embedder, threads, config, todo);
     let job_args = JobArgs {
         inputs,
         output: scratch,

@@ -83,6 +83,11 @@ fn main() -> ExitCode {
             });
         }
     };
+    if matches!(cli.command, Command::Index(_) | Command::Search(_)) {
+        // The embedding model runs one batch per thread, each on one core (docs/index.md);
+        // candle reads this for its matrix products. Set before any thread exists.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     // The service logs what it does (jobs, requests refused) by default; the commands
     // only warnings.
     let (level, json) = match &cli.command {

@@ -47,9 +47,21 @@ fn search(dir: &Path, query: &str, extra: &[&str]) -> serde_json::Value {
 fn text_in_box(pdf: &Path, page: u64, b: &[f64]) -> String {
     let n = page.to_string();
     let (x, y) = (b[0].floor() as i64 - 1, b[1].floor() as i64 - 1);
-    let (w, h) = ((b[2] - b[0]).ceil() as i64 + 2, (b[3] - b[1]).ceil() as i64 + 2);
+    let (w, h) = (
+        (b[2] - b[0]).ceil() as i64 + 2,
+        (b[3] - b[1]).ceil() as i64 + 2,
+    );
     let o = Command::new("pdftotext")
-        .args(["-f", &n, "-l", &n, "-x", &x.to_string(), "-y", &y.to_string()])
+        .args([
+            "-f",
+            &n,
+            "-l",
+            &n,
+            "-x",
+            &x.to_string(),
+            "-y",
+            &y.to_string(),
+        ])
         .args(["-W", &w.to_string(), "-H", &h.to_string()])
         .arg(pdf)
         .arg("-")
@@ -69,7 +81,11 @@ fn a_manual_is_chunked_by_section_and_every_chunk_points_at_its_text() {
     let chunks = stat(dir.path(), "chunks");
     assert!((30..200).contains(&chunks), "{chunks} chunks");
 
-    let r = search(dir.path(), "exception raised to report Com errors", &["--mode", "bm25"]);
+    let r = search(
+        dir.path(),
+        "exception raised to report Com errors",
+        &["--mode", "bm25"],
+    );
     let hit = &r["hits"][0];
     let path: Vec<&str> = hit["heading_path"]
         .as_array()
@@ -78,20 +94,36 @@ fn a_manual_is_chunked_by_section_and_every_chunk_points_at_its_text() {
         .map(|h| h.as_str().unwrap())
         .collect();
     assert_eq!(path, ["5 Module Com: run-time library for COM components"]);
-    assert!(hit["text"].as_str().unwrap().contains("Com.Error") || hit["text"].as_str().unwrap().contains("Error of int"));
+    assert!(
+        hit["text"].as_str().unwrap().contains("Com.Error")
+            || hit["text"].as_str().unwrap().contains("Error of int")
+    );
 
     // Provenance: each of the top chunks' first words are inside its first block's box,
     // on the page it names.
     for hit in r["hits"].as_array().unwrap() {
         let s = &hit["sources"][0];
         let page = s["page"].as_u64().unwrap();
-        let b: Vec<f64> = s["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let b: Vec<f64> = s["bbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
         let alnum = |t: &str| -> String { t.chars().filter(|c| c.is_alphanumeric()).collect() };
         let inside = alnum(&text_in_box(&pdf, page, &b));
-        let first: Vec<&str> = hit["text"].as_str().unwrap().split_whitespace().take(3).collect();
+        let first: Vec<&str> = hit["text"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .take(3)
+            .collect();
         for w in first {
             let w = alnum(w);
-            assert!(inside.contains(&w), "{w:?} not in page {page} box {b:?}: {inside:?}");
+            assert!(
+                inside.contains(&w),
+                "{w:?} not in page {page} box {b:?}: {inside:?}"
+            );
         }
         assert!(hit["first_page"].as_u64().unwrap() <= page);
         assert!(page <= hit["last_page"].as_u64().unwrap());
@@ -132,15 +164,35 @@ fn search_modes_and_filters() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for mode in ["hybrid", "vector", "bm25"] {
-        let r = search(dir.path(), "how are pointers to arrays declared in IDL", &["--mode", mode]);
+        let r = search(
+            dir.path(),
+            "how are pointers to arrays declared in IDL",
+            &["--mode", mode],
+        );
         let hits = r["hits"].as_array().unwrap();
         assert_eq!(hits.len(), 5, "{mode}");
-        assert!(hits[0]["document"].as_str().unwrap().ends_with("camlidl-manual.pdf"), "{mode}: {r}");
-        assert!(hits[0]["snippet"].as_str().unwrap().contains("**"), "{mode}");
+        assert!(
+            hits[0]["document"]
+                .as_str()
+                .unwrap()
+                .ends_with("camlidl-manual.pdf"),
+            "{mode}: {r}"
+        );
+        assert!(
+            hits[0]["snippet"].as_str().unwrap().contains("**"),
+            "{mode}"
+        );
     }
-    let r = search(dir.path(), "pointers", &["--document", "R-refman", "--pages", "2-3"]);
+    let r = search(
+        dir.path(),
+        "pointers",
+        &["--document", "R-refman", "--pages", "2-3"],
+    );
     for h in r["hits"].as_array().unwrap() {
-        assert!(h["document"].as_str().unwrap().ends_with("R-refman_p133-138.pdf"));
+        assert!(h["document"]
+            .as_str()
+            .unwrap()
+            .ends_with("R-refman_p133-138.pdf"));
         assert!(h["last_page"].as_u64().unwrap() >= 2 && h["first_page"].as_u64().unwrap() <= 3);
     }
 }
@@ -162,7 +214,11 @@ fn reindexing_is_incremental_new_changed_and_removed_files() {
     let d = idx.display().to_string();
     let o = pagemill(&["index", &docs.path().display().to_string(), "--index", &d]);
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("2 unchanged"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("2 unchanged"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(stat(&idx, "chunks"), chunks);
 
     // Changed and removed.
@@ -177,7 +233,14 @@ fn reindexing_is_incremental_new_changed_and_removed_files() {
     }
 
     // --remove.
-    let o = pagemill(&["index", "--remove", &b.display().to_string(), "--index", &d, "--quiet"]);
+    let o = pagemill(&[
+        "index",
+        "--remove",
+        &b.display().to_string(),
+        "--index",
+        &d,
+        "--quiet",
+    ]);
     assert!(o.status.success());
     assert_eq!(stat(&idx, "documents"), 0);
 }
@@ -221,7 +284,10 @@ fn a_run_killed_mid_document_leaves_an_index_the_next_run_completes() {
 
 /// SIGKILL, as a crash or the OOM killer would end the process.
 fn unsafe_kill(pid: u32) {
-    let status = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -229,16 +295,27 @@ fn unsafe_kill(pid: u32) {
 fn bad_input_gives_a_clear_message_and_leaves_the_index_usable() {
     let dir = tempfile::tempdir().unwrap();
     let idx = dir.path().join("ix");
-    assert!(index(&idx, &[&data("R-refman_p133-138.pdf")]).status.success());
+    assert!(index(&idx, &[&data("R-refman_p133-138.pdf")])
+        .status
+        .success());
     let o = index(
         &idx,
-        &[&data("pdfplumber_empty_0bytes.pdf"), &data("qpdf_bad1_5bytes.pdf")],
+        &[
+            &data("pdfplumber_empty_0bytes.pdf"),
+            &data("qpdf_bad1_5bytes.pdf"),
+        ],
     );
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("pdfplumber_empty_0bytes.pdf"), "{err}");
     assert_eq!(stat(&idx, "documents"), 1);
-    assert_eq!(search(&idx, "argument", &[])["hits"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        search(&idx, "argument", &[])["hits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
 
     let missing = dir.path().join("nothing-here");
     let o = pagemill(&["search", "--index", &missing.display().to_string(), "x"]);

@@ -7,8 +7,18 @@ use pagemill_embed::{models_dir, Embedder, MiniLm};
 fn cpu_seconds() -> f64 {
     // utime + stime of this process from /proc (Linux), in clock ticks of 100 Hz.
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (tick(11) + tick(12)) / 100.0
 }
 
@@ -17,7 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = args.get(1).ok_or("usage: embed_speed TEXTS.txt [BATCH]")?;
     let batch: usize = args.get(2).map(|b| b.parse()).transpose()?.unwrap_or(64);
     let text = std::fs::read_to_string(path)?;
-    let texts: Vec<&str> = text.split("\n\n").map(str::trim).filter(|t| !t.is_empty()).collect();
+    let texts: Vec<&str> = text
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
     let model = MiniLm::load(&models_dir().join(MiniLm::NAME))?;
     let tokens: usize = texts.iter().map(|t| model.count_tokens(t).min(254)).sum();
     let (t0, c0) = (std::time::Instant::now(), cpu_seconds());

@@ -22,7 +22,10 @@ fn model() -> MiniLm {
 }
 
 fn reference() -> Reference {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/minilm_reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/minilm_reference.json"
+    );
     let text = std::fs::read_to_string(path).expect("reference vectors");
     serde_json::from_str(&text).expect("reference JSON")
 }
@@ -38,7 +41,11 @@ fn vectors_agree_with_sentence_transformers_to_cosine_0_9999() {
     for (item, v) in r.items.iter().zip(&together) {
         assert_eq!(v.len(), 384);
         let c = cosine(v, &item.vector);
-        assert!(c >= 0.9999, "cosine {c} for {:?}", &item.text[..item.text.len().min(40)]);
+        assert!(
+            c >= 0.9999,
+            "cosine {c} for {:?}",
+            &item.text[..item.text.len().min(40)]
+        );
         let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
     }
