@@ -1,6 +1,9 @@
-//! Embedding throughput alone: `embed_speed TEXTS.txt [BATCH]` embeds every paragraph of
-//! TEXTS.txt (blank-line separated), BATCH texts per call (default 64, as the index sink
-//! does), and prints texts/s wall and per CPU-second. Used by `scripts/bench-index`.
+//! Embedding throughput alone: `embed_speed TEXTS.txt [BATCH] [THREADS]` embeds every
+//! text of TEXTS.txt (separated by a line holding only `\x1e`, or by blank lines when there
+//! is none), BATCH texts per call (default 64, as the index sink does) on THREADS threads
+//! (default 1; each takes every THREADS-th batch, as the index's embedding pool does), and
+//! prints texts/s wall and per CPU-second as JSON. Run with `RAYON_NUM_THREADS=1` to
+//! measure what `pagemill index` does. Used by `scripts/bench-index`.
 
 use pagemill_embed::{models_dir, Embedder, MiniLm};
 
@@ -24,20 +27,45 @@ fn cpu_seconds() -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).ok_or("usage: embed_speed TEXTS.txt [BATCH]")?;
+    let path = args
+        .get(1)
+        .ok_or("usage: embed_speed TEXTS.txt [BATCH] [THREADS]")?;
     let batch: usize = args.get(2).map(|b| b.parse()).transpose()?.unwrap_or(64);
+    let threads: usize = args.get(3).map(|b| b.parse()).transpose()?.unwrap_or(1);
+    let threads = threads.max(1);
     let text = std::fs::read_to_string(path)?;
+    let sep = if text.contains("\n\u{1e}\n") {
+        "\n\u{1e}\n"
+    } else {
+        "\n\n"
+    };
     let texts: Vec<&str> = text
-        .split("\n\n")
+        .split(sep)
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .collect();
     let model = MiniLm::load(&models_dir().join(MiniLm::NAME))?;
     let tokens: usize = texts.iter().map(|t| model.count_tokens(t).min(254)).sum();
+    let groups: Vec<&[&str]> = texts.chunks(batch.max(1)).collect();
     let (t0, c0) = (std::time::Instant::now(), cpu_seconds());
-    for group in texts.chunks(batch.max(1)) {
-        model.embed(group)?;
-    }
+    std::thread::scope(|s| -> Result<(), pagemill_embed::EmbedError> {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (model, groups) = (&model, &groups);
+                s.spawn(move || -> Result<(), pagemill_embed::EmbedError> {
+                    for g in groups.iter().skip(t).step_by(threads) {
+                        model.embed(g)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| pagemill_embed::EmbedError::Compute("a thread panicked".into()))??;
+        }
+        Ok(())
+    })?;
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
     println!(
         "{{\"texts\": {}, \"mean_tokens\": {:.1}, \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"texts_per_s\": {:.2}, \"texts_per_cpu_s\": {:.2}}}",
