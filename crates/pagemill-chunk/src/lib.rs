@@ -63,14 +63,26 @@ pub struct ChunkConfig {
     /// Tokens of trailing prose repeated at the start of the next chunk of the same
     /// section (whole sentences only; 0 for none).
     pub overlap_tokens: usize,
+    /// A heading does not close a chunk holding fewer tokens than this: the next section
+    /// joins it (0: every heading closes its chunk).
+    pub combine_under_tokens: usize,
+}
+
+impl ChunkConfig {
+    /// `max_tokens` per chunk, `overlap_tokens` of overlap, sections combined while the
+    /// chunk is under a quarter of the budget.
+    pub fn new(max_tokens: usize, overlap_tokens: usize) -> Self {
+        ChunkConfig {
+            max_tokens,
+            overlap_tokens,
+            combine_under_tokens: max_tokens / 4,
+        }
+    }
 }
 
 impl Default for ChunkConfig {
     fn default() -> Self {
-        ChunkConfig {
-            max_tokens: 254,
-            overlap_tokens: 32,
-        }
+        ChunkConfig::new(254, 32)
     }
 }
 

@@ -2,7 +2,11 @@
 //!
 //! Rules, in the order they apply:
 //! - a heading closes the open chunk and sets the heading path (a heading of level *n*
-//!   replaces the path from level *n* down);
+//!   replaces the path from level *n* down) — unless the open chunk is still small
+//!   (under `combine_under_tokens`): then the section joins it, its heading as a line of
+//!   text, and the chunk's path becomes what the two sections share. A reference manual's
+//!   `Description`, `Usage` and `Value` of a few lines each become one chunk rather than
+//!   three fragments (as `unstructured`'s `combine_text_under_n_chars` does);
 //! - prose is added sentence by sentence; a sentence is split (by `text-splitter`, at the
 //!   largest unit that fits: clauses, words) only when it alone exceeds the budget;
 //! - a code block goes whole into the open chunk if it fits there, else into a chunk of its
@@ -46,6 +50,13 @@ pub struct Chunker<C> {
     counter: C,
     path: Vec<(u8, String)>,
     path_tokens: usize,
+    /// The heading path of the open chunk: the path when it opened, shortened to what
+    /// later sections combined into it share.
+    open_path: Vec<(u8, String)>,
+    /// Level of the heading that opened the chunk (0: none, the document's start). Only a
+    /// section at that level or deeper may combine into it: a chapter never joins the
+    /// end of the previous one.
+    open_level: u8,
     open: Vec<Part>,
     open_tokens: usize,
     seq: u32,
@@ -59,10 +70,13 @@ impl<C: TokenCounter> Chunker<C> {
             config: ChunkConfig {
                 max_tokens: config.max_tokens.max(8),
                 overlap_tokens: config.overlap_tokens.min(config.max_tokens / 2),
+                combine_under_tokens: config.combine_under_tokens.min(config.max_tokens),
             },
             counter,
             path: Vec::new(),
             path_tokens: 0,
+            open_path: Vec::new(),
+            open_level: 0,
             open: Vec::new(),
             open_tokens: 0,
             seq: 0,
@@ -100,11 +114,30 @@ impl<C: TokenCounter> Chunker<C> {
     fn push_piece(&mut self, p: Piece, source: SourceBlock) {
         match p {
             Piece::Heading { level, text } => {
-                self.close(false);
+                let has_text = self.open.iter().any(|p| !p.overlap);
+                let combine = has_text
+                    && level >= self.open_level
+                    && self.open_tokens < self.config.combine_under_tokens;
+                if !combine {
+                    self.close(false);
+                }
                 while self.path.last().is_some_and(|(l, _)| *l >= level) {
                     self.path.pop();
                 }
-                self.path.push((level, text));
+                self.path.push((level, text.clone()));
+                if combine {
+                    let shared = self
+                        .open_path
+                        .iter()
+                        .zip(&self.path)
+                        .take_while(|(a, b)| a == b)
+                        .count();
+                    self.open_path.truncate(shared);
+                    self.push_text(text, Join::Block, ChunkKind::Text, source);
+                } else {
+                    self.open_path = self.path.clone();
+                    self.open_level = level;
+                }
                 let line: Vec<&str> = self.path.iter().map(|(_, t)| t.as_str()).collect();
                 self.path_tokens = self.counter.count(&line.join(" > ")) + 1;
             }
@@ -257,7 +290,9 @@ impl<C: TokenCounter> Chunker<C> {
                 sources.push(p.source);
             }
         }
-        let path: Vec<String> = self.path.iter().map(|(_, t)| t.clone()).collect();
+        let path: Vec<String> = self.open_path.iter().map(|(_, t)| t.clone()).collect();
+        self.open_path = self.path.clone();
+        self.open_level = self.path.last().map_or(0, |(l, _)| *l);
         let tokens = self.counter.count(&embedding_text(&path, &text));
         let first = sources.iter().map(|s| s.page).min().unwrap_or(0);
         let last = sources.iter().map(|s| s.page).max().unwrap_or(0);
@@ -325,7 +360,47 @@ mod tests {
         ChunkConfig {
             max_tokens: max,
             overlap_tokens: overlap,
+            combine_under_tokens: 0,
         }
+    }
+
+    #[test]
+    fn small_sections_combine_under_the_path_they_share() {
+        let pages = [page(
+            0,
+            vec![
+                block(BlockKind::Heading, "Chapter One"),
+                block(BlockKind::Heading, "Usage"),
+                block(BlockKind::Paragraph, "f(x)."),
+                block(BlockKind::Heading, "Value"),
+                block(BlockKind::Paragraph, "A number."),
+                block(BlockKind::Heading, "Chapter Two"),
+                block(
+                    BlockKind::Paragraph,
+                    "Long enough text to stand alone here.",
+                ),
+                block(BlockKind::Heading, "Notes"),
+                block(BlockKind::Paragraph, "Small."),
+            ],
+        )];
+        let mut c = config(50, 0);
+        c.combine_under_tokens = 5;
+        let chunks = chunk_pages(&pages, c, &WordCounter);
+        let got: Vec<(String, &str)> = chunks
+            .iter()
+            .map(|c| (c.heading_line(), c.text.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("Chapter One".into(), "f(x).\n\nValue\n\nA number."),
+                (
+                    "Chapter Two".into(),
+                    "Long enough text to stand alone here."
+                ),
+                ("Chapter Two > Notes".into(), "Small."),
+            ]
+        );
     }
 
     #[test]

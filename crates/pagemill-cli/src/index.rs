@@ -182,10 +182,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
     }
     let inputs: Vec<PathBuf> = todo.iter().map(|p| PathBuf::from(&p.key)).collect();
     let store: Arc<Mutex<dyn Store>> = Arc::new(Mutex::new(store));
-    let config = ChunkConfig {
-        max_tokens: args.chunk_tokens - 2,
-        overlap_tokens: args.chunk_overlap,
-    };
+    let config = ChunkConfig::new(args.chunk_tokens - 2, args.chunk_overlap);
     let threads = args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())

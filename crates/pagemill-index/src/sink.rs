@@ -24,9 +24,10 @@ use sha2::{Digest, Sha256};
 
 use crate::store::{NewChunk, Store};
 
-/// Closed chunks embedded together: enough for the embedder to form full batches of
-/// similar length, few enough that a batch's texts and vectors stay well under a MB.
-const EMBED_BATCH: usize = 64;
+/// Closed chunks embedded together. The embedder sorts a call's texts by length, so a
+/// larger call pads less: on 1,024 of R-refman's chunks (2 threads), calls of 64 embed
+/// 42.9 chunks/s, of 256 51.9. A batch's texts and vectors stay under a MB.
+const EMBED_BATCH: usize = 256;
 
 /// A file about to be indexed: its key in the index and its content hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
