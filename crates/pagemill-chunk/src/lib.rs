@@ -20,6 +20,8 @@
 #![forbid(unsafe_code)]
 
 pub mod pack;
+#[cfg(test)]
+mod testkit;
 pub mod units;
 
 use pagemill_core::model::{BBox, Page};

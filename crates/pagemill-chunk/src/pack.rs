@@ -339,22 +339,9 @@ impl<C: TokenCounter> text_splitter::ChunkSizer for Sizer<'_, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::{block, page, paths_and_texts};
     use crate::{chunk_pages, WordCounter};
-    use pagemill_core::model::{BBox, Block, BlockKind};
-
-    fn block(kind: BlockKind, text: &str) -> Block {
-        let mut b = Block::figure(BBox::new(0.0, 0.0, 10.0, 10.0));
-        b.kind = kind;
-        b.text = text.to_string();
-        if kind == BlockKind::Heading {
-            b.level = Some(if text.starts_with("Chapter") { 1 } else { 2 });
-        }
-        b
-    }
-
-    fn page(index: u32, blocks: Vec<Block>) -> Page {
-        Page::new(index, 600.0, 800.0, blocks)
-    }
+    use pagemill_core::model::BlockKind;
 
     fn config(max: usize, overlap: usize) -> ChunkConfig {
         ChunkConfig {
@@ -386,12 +373,8 @@ mod tests {
         let mut c = config(50, 0);
         c.combine_under_tokens = 5;
         let chunks = chunk_pages(&pages, c, &WordCounter);
-        let got: Vec<(String, &str)> = chunks
-            .iter()
-            .map(|c| (c.heading_line(), c.text.as_str()))
-            .collect();
         assert_eq!(
-            got,
+            paths_and_texts(&chunks),
             vec![
                 ("Chapter One".into(), "f(x).\n\nValue\n\nA number."),
                 (
@@ -417,12 +400,8 @@ mod tests {
             ],
         )];
         let chunks = chunk_pages(&pages, config(50, 0), &WordCounter);
-        let got: Vec<(String, &str)> = chunks
-            .iter()
-            .map(|c| (c.heading_line(), c.text.as_str()))
-            .collect();
         assert_eq!(
-            got,
+            paths_and_texts(&chunks),
             vec![
                 ("Chapter One".into(), "Intro text."),
                 ("Chapter One > Section A".into(), "Body of A."),

@@ -131,14 +131,8 @@ fn table_piece(table: &Table) -> Option<Piece> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::block;
     use pagemill_core::model::{BBox, TableCell};
-
-    fn block(kind: BlockKind, text: &str) -> Block {
-        let mut b = Block::figure(BBox::new(0.0, 0.0, 10.0, 10.0));
-        b.kind = kind;
-        b.text = text.to_string();
-        b
-    }
 
     #[test]
     fn prose_is_cut_into_sentences() {
