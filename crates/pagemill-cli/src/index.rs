@@ -221,11 +221,9 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
 }
 
 fn stats(args: &IndexArgs) -> anyhow::Result<u8> {
-    let model = pagemill_index::index_model(&args.index)?.unwrap_or_else(|| args.model.clone());
-    let dim = if model == pagemill_embed::MiniLm::NAME {
-        384
-    } else {
-        0
+    let Some((model, dim)) = pagemill_index::index_model(&args.index)? else {
+        println!("index:      {} (empty)", args.index.display());
+        return Ok(exit::OK);
     };
     let store = open_store(&args.index, &model, dim, false)?;
     let s = store.stats()?;
@@ -323,7 +321,7 @@ fn page_range(s: &str) -> anyhow::Result<(u32, u32)> {
 
 /// Runs `pagemill search`.
 pub fn run_search(args: SearchArgs) -> anyhow::Result<u8> {
-    let model = pagemill_index::index_model(&args.index)?
+    let (model, _) = pagemill_index::index_model(&args.index)?
         .context("the index holds nothing yet; add documents with `pagemill index`")?;
     let embedder =
         pagemill_embed::load(&model).context("cannot load the index's embedding model")?;

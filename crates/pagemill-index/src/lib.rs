@@ -91,22 +91,28 @@ impl From<tantivy::query::QueryParserError> for IndexError {
     }
 }
 
-/// The name of the model an index was built with, if `dir` holds an index that has one.
-pub fn index_model(dir: &Path) -> Result<Option<String>, IndexError> {
+/// The model an index was built with and its dimension, if `dir` holds an index that has
+/// recorded them (an index whose first run was killed before its schema was written has
+/// not).
+pub fn index_model(dir: &Path) -> Result<Option<(String, usize)>, IndexError> {
     let file = dir.join("index.sqlite3");
     if !file.exists() {
         return Err(IndexError::NotAnIndex(dir.to_path_buf()));
     }
     let db =
         rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let model = db.query_row("SELECT value FROM meta WHERE key = 'model'", [], |r| {
-        r.get::<_, String>(0)
-    });
-    match model {
-        Ok(m) => Ok(Some(m)),
-        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
-        Err(rusqlite::Error::SqliteFailure(_, _)) => Ok(None),
-        Err(e) => Err(e.into()),
+    let get = |key: &str| {
+        db.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+    };
+    match (get("model"), get("dimension")) {
+        (Ok(m), Ok(d)) => Ok(d.parse().ok().map(|d| (m, d))),
+        (Err(rusqlite::Error::QueryReturnedNoRows), _)
+        | (_, Err(rusqlite::Error::QueryReturnedNoRows))
+        | (Err(rusqlite::Error::SqliteFailure(_, _)), _)
+        | (_, Err(rusqlite::Error::SqliteFailure(_, _))) => Ok(None),
+        (Err(e), _) | (_, Err(e)) => Err(e.into()),
     }
 }
 
