@@ -100,9 +100,9 @@ impl<C: TokenCounter> Chunker<C> {
     }
 
     /// The document ended: the open chunk, if any.
-    pub fn finish(mut self) -> Vec<Chunk> {
+    pub fn finish(&mut self) -> Vec<Chunk> {
         self.close(false);
-        self.ready
+        std::mem::take(&mut self.ready)
     }
 
     /// Tokens left for text once the heading path is counted.

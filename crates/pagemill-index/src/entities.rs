@@ -47,6 +47,34 @@ fn rules() -> &'static Rules {
     })
 }
 
+/// Month names, which the name rule would take for a name when two stand together.
+const MONTH_NAMES: &[&str] = &[
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Sept",
+    "Oct",
+    "Nov",
+    "Dec",
+];
+
 /// Words that start sentences and headings often enough to make false names.
 const NOT_NAME_START: &[&str] = &[
     "The", "This", "That", "These", "Those", "A", "An", "In", "On", "At", "For", "If", "When",
@@ -93,8 +121,7 @@ pub fn extract(text: &str) -> Vec<Entity> {
         while words.first().is_some_and(|w| NOT_NAME_START.contains(w)) {
             words.remove(0);
         }
-        let is_month = |w: &str| r.date.is_match(&format!("{w} 2000"));
-        if words.len() >= 2 && !words.iter().all(|w| is_month(w)) {
+        if words.len() >= 2 && !words.iter().all(|w| MONTH_NAMES.contains(w)) {
             add("name", &words.join(" "));
         }
     }

@@ -108,9 +108,10 @@ impl EmbedPool {
                             Ok(r) => r.recv(),
                             Err(_) => return,
                         };
-                        let Ok(batch) = next else { return };
-                        let result = embed_and_store(&batch, embedder.as_ref(), &store);
-                        let _ = batch.done.send(result);
+                        let Ok(Batch { doc, chunks, done }) = next else {
+                            return;
+                        };
+                        let _ = done.send(embed_and_store(doc, chunks, embedder.as_ref(), &store));
                     })
                     .ok()
             })
@@ -131,29 +132,29 @@ impl Drop for EmbedPool {
     }
 }
 
-/// Embeds a batch and stores it in one transaction.
+/// Embeds a batch of document `doc`'s chunks and stores it in one transaction.
 fn embed_and_store(
-    batch: &Batch,
+    doc: i64,
+    chunks: Vec<pagemill_chunk::Chunk>,
     embedder: &dyn Embedder,
     store: &Mutex<dyn Store>,
 ) -> Result<(), String> {
-    let texts: Vec<String> = batch.chunks.iter().map(|c| c.embedding_text()).collect();
+    let texts: Vec<String> = chunks.iter().map(|c| c.embedding_text()).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let vectors = embedder.embed(&refs).map_err(|e| e.to_string())?;
-    let rows: Vec<NewChunk> = batch
-        .chunks
-        .iter()
+    let rows: Vec<NewChunk> = chunks
+        .into_iter()
         .zip(vectors)
         .map(|(chunk, vector)| NewChunk {
             entities: crate::entities::extract(&chunk.text),
-            chunk: chunk.clone(),
+            chunk,
             vector,
         })
         .collect();
     store
         .lock()
-        .map_err(|_| "the index writer panicked in another document".to_string())?
-        .add_chunks(batch.doc, &rows)
+        .map_err(|_| WRITER_PANICKED.to_string())?
+        .add_chunks(doc, &rows)
         .map_err(|e| e.to_string())
 }
 
@@ -207,7 +208,6 @@ impl SinkFactory for IndexSinkFactory {
         Ok(Some(Box::new(IndexSink {
             store: Arc::clone(&self.store),
             pool: Arc::clone(&self.pool),
-            embedder: Arc::clone(&self.embedder),
             chunker: Chunker::new(self.config, ModelTokens(Arc::clone(&self.embedder))),
             planned,
             doc: None,
@@ -224,7 +224,6 @@ impl SinkFactory for IndexSinkFactory {
 struct IndexSink {
     store: Arc<Mutex<dyn Store>>,
     pool: Arc<EmbedPool>,
-    embedder: Arc<dyn Embedder>,
     chunker: Chunker<ModelTokens>,
     planned: PlannedDocument,
     doc: Option<i64>,
@@ -236,15 +235,16 @@ struct IndexSink {
     done_rx: Receiver<Result<(), String>>,
 }
 
+/// The store's lock is poisoned: another document's writer panicked while holding it.
+const WRITER_PANICKED: &str = "the index writer panicked in another document";
+
 fn sink_err(e: impl std::fmt::Display) -> SinkError {
     SinkError::Other(format!("index: {e}"))
 }
 
 impl IndexSink {
     fn store(&self) -> Result<std::sync::MutexGuard<'_, dyn Store + 'static>, SinkError> {
-        self.store
-            .lock()
-            .map_err(|_| sink_err("the index writer panicked in another document"))
+        self.store.lock().map_err(|_| sink_err(WRITER_PANICKED))
     }
 
     /// Takes the reports of finished batches; with `wait`, waits for all of them.
@@ -325,14 +325,8 @@ impl PageSink for IndexSink {
     }
 
     fn finish(&mut self) -> Result<Vec<PathBuf>, SinkError> {
-        let chunker = std::mem::replace(
-            &mut self.chunker,
-            Chunker::new(
-                ChunkConfig::default(),
-                ModelTokens(Arc::clone(&self.embedder)),
-            ),
-        );
-        self.pending.extend(chunker.finish());
+        let last = self.chunker.finish();
+        self.pending.extend(last);
         self.send()?;
         self.collect(true)?;
         if let Some(doc) = self.doc {
