@@ -3,7 +3,8 @@
 //! is none), BATCH texts per call (default 64, as the index sink does) on THREADS threads
 //! (default 1; each takes every THREADS-th batch, as the index's embedding pool does), and
 //! prints texts/s wall and per CPU-second as JSON. Run with `RAYON_NUM_THREADS=1` to
-//! measure what `pagemill index` does. Used by `scripts/bench-index`.
+//! measure what `pagemill index` does. The backend is chosen as `pagemill index` chooses it
+//! (`PAGEMILL_EMBED_BACKEND=candle|onnx` to force one). Used by `scripts/bench-index`.
 
 use pagemill_embed::{models_dir, Embedder, MiniLm};
 
@@ -68,13 +69,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
     println!(
-        "{{\"texts\": {}, \"mean_tokens\": {:.1}, \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"texts_per_s\": {:.2}, \"texts_per_cpu_s\": {:.2}}}",
+        "{{\"texts\": {}, \"mean_tokens\": {:.1}, \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"texts_per_s\": {:.2}, \"texts_per_cpu_s\": {:.2}, \"backend\": \"{}\"}}",
         texts.len(),
         tokens as f64 / texts.len().max(1) as f64,
         wall,
         cpu,
         texts.len() as f64 / wall,
-        texts.len() as f64 / cpu.max(1e-9)
+        texts.len() as f64 / cpu.max(1e-9),
+        model.backend()
     );
     Ok(())
 }

@@ -1,20 +1,24 @@
 //! Local sentence embeddings behind the [`Embedder`] trait.
 //!
 //! The model shipped today is [`MiniLm`]: `all-MiniLM-L6-v2` (a 6-layer BERT, 384
-//! dimensions) run by `candle` on the CPU, with the sentence-transformers recipe — mean of
-//! the last hidden states over the real tokens, then L2 normalisation — so its vectors agree
-//! with sentence-transformers' to cosine ≥ 0.9999 (tested against reference vectors in
-//! `tests/data`). Nothing is fetched from a network: `scripts/setup` installs the weights.
+//! dimensions) with the sentence-transformers recipe — mean of the last hidden states over
+//! the real tokens, then L2 normalisation — so its vectors agree with
+//! sentence-transformers' to cosine ≥ 0.9999 (tested against reference vectors in
+//! `tests/data`). Two backends run the network ([`Backend`]): ONNX Runtime, loaded at run
+//! time, when `scripts/setup` has installed it, and `candle` (pure Rust) otherwise.
+//! Nothing is fetched from a network: `scripts/setup` installs the weights.
 #![deny(unsafe_code)]
 
 mod alloc;
+mod candle_bert;
 mod minilm;
+mod onnx_bert;
 
 use std::path::PathBuf;
 
 use thiserror::Error;
 
-pub use minilm::MiniLm;
+pub use minilm::{Backend, MiniLm};
 
 /// Why embedding could not be done.
 #[derive(Debug, Error)]
@@ -57,16 +61,26 @@ pub trait Embedder: Send + Sync {
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
-/// Where `scripts/setup` installs models: `$PAGEMILL_HOME/models` or
-/// `~/.local/share/pagemill/models`.
-pub fn models_dir() -> PathBuf {
+/// pagemill's data directory: `$PAGEMILL_HOME` or `~/.local/share/pagemill`.
+fn data_dir() -> PathBuf {
     if let Some(home) = std::env::var_os("PAGEMILL_HOME") {
-        return PathBuf::from(home).join("models");
+        return PathBuf::from(home);
     }
     let home = std::env::var_os("HOME")
         .map(PathBuf::from)
         .unwrap_or_default();
-    home.join(".local/share/pagemill/models")
+    home.join(".local/share/pagemill")
+}
+
+/// Where `scripts/setup` installs models: `models/` in pagemill's data directory.
+pub fn models_dir() -> PathBuf {
+    data_dir().join("models")
+}
+
+/// Where `scripts/setup` installs shared libraries (ONNX Runtime): `lib/` in pagemill's
+/// data directory.
+pub fn lib_dir() -> PathBuf {
+    data_dir().join("lib")
 }
 
 /// Cosine similarity of two vectors (0 when either is zero).

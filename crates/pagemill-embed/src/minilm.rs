@@ -1,65 +1,106 @@
-//! `all-MiniLM-L6-v2` on candle's CPU backend.
+//! `all-MiniLM-L6-v2`: its tokenizer, batching, and a choice of backends for the network.
 //!
-//! Throughput comes from how texts are batched, not from the network: texts are sorted by
-//! length and cut into batches of similar length, each padded only to its own longest text
-//! (dynamic padding). A batch of 256-token chunks costs about as much per token as one
-//! text, while padding a short text to 256 tokens would cost it eight times its own work.
+//! Texts are sorted by length and cut into batches of similar length, each padded only to
+//! its own longest text (dynamic padding): padding a short text to 256 tokens would cost it
+//! eight times its own work. How many tokens go into one batch is the backend's choice
+//! (measured for each).
 
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{Tokenizer, TruncationParams};
 
+use crate::candle_bert::CandleBert;
+use crate::onnx_bert::{OnnxBert, GRAPH_FILE, RUNTIME_FILE};
 use crate::{EmbedError, Embedder};
 
 /// Tokens sentence-transformers reads of a text for this model (`max_seq_length`), special
 /// tokens included.
 const MAX_SEQ_LEN: usize = 256;
-/// Padded tokens per batch. Measured on 256 texts of ~180 tokens (2 cores,
-/// `examples/embed_speed`): 512 → 8.7 texts per CPU-second, 181 MB peak; 2048 → 10.1;
-/// 8192 → 7.7 and 678 MB (attention scores grow with the square of the length and
-/// linearly with the batch, and fall out of cache).
-const BATCH_TOKENS: usize = 2048;
+/// What runs the network: both give the same vectors (cosine ≥ 0.9999 with
+/// sentence-transformers, tested), so an index written with one is read with the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// ONNX Runtime when its library and the graph are installed, else candle.
+    Auto,
+    /// candle, pure Rust.
+    Candle,
+    /// ONNX Runtime (`model.onnx` + `libonnxruntime.so`, both from `scripts/setup`).
+    Onnx,
+}
+
+impl Backend {
+    /// From `PAGEMILL_EMBED_BACKEND` (`candle`, `onnx`; anything else or unset: auto).
+    pub fn from_env() -> Backend {
+        match std::env::var("PAGEMILL_EMBED_BACKEND").as_deref() {
+            Ok("candle") => Backend::Candle,
+            Ok("onnx") | Ok("onnxruntime") => Backend::Onnx,
+            _ => Backend::Auto,
+        }
+    }
+}
+
+/// One way to run the network: token ids of similar length in, unit vectors out.
+pub(crate) trait Network: Send + Sync {
+    /// Short name for logs and reports.
+    fn backend(&self) -> &'static str;
+    /// Padded tokens per call of [`Network::embed_batch`] (at least one text per call).
+    fn batch_tokens(&self) -> usize;
+    /// Embeds texts that are already tokenised and of similar length.
+    fn embed_batch(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Reads one file of a model directory.
+pub(crate) fn read_model_file(dir: &Path, name: &str) -> Result<Vec<u8>, EmbedError> {
+    let path = dir.join(name);
+    std::fs::read(&path).map_err(|e| EmbedError::Model {
+        path,
+        message: e.to_string(),
+    })
+}
 
 /// The all-MiniLM-L6-v2 sentence-embedding model.
 pub struct MiniLm {
-    model: BertModel,
+    network: Box<dyn Network>,
     /// Cuts at [`MAX_SEQ_LEN`], adds `[CLS]`/`[SEP]`, no padding.
     tokenizer: Tokenizer,
     /// Same vocabulary, nothing cut: for counting.
     counter: Tokenizer,
-    device: Device,
 }
 
 impl MiniLm {
     /// The model's name.
     pub const NAME: &'static str = "all-MiniLM-L6-v2";
 
-    /// Loads `config.json`, `model.safetensors` and `tokenizer.json` from `dir`.
+    /// Loads the model from `dir` with the backend `PAGEMILL_EMBED_BACKEND` asks for.
     pub fn load(dir: &Path) -> Result<MiniLm, EmbedError> {
-        crate::alloc::keep_activations_mapped();
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|e| EmbedError::Model {
-                path,
-                message: e.to_string(),
-            })
+        Self::load_with(dir, Backend::from_env())
+    }
+
+    /// Loads `tokenizer.json` and the network from `dir`: `config.json` and
+    /// `model.safetensors` for candle, `model.onnx` and pagemill's `libonnxruntime.so`
+    /// for ONNX Runtime.
+    pub fn load_with(dir: &Path, backend: Backend) -> Result<MiniLm, EmbedError> {
+        let library = crate::lib_dir().join(RUNTIME_FILE);
+        let network: Box<dyn Network> = match backend {
+            Backend::Candle => Box::new(CandleBert::load(dir)?),
+            Backend::Onnx => Box::new(OnnxBert::load(dir, &library)?),
+            Backend::Auto if dir.join(GRAPH_FILE).is_file() && library.is_file() => {
+                match OnnxBert::load(dir, &library) {
+                    Ok(net) => Box::new(net),
+                    Err(e) => {
+                        tracing::warn!("ONNX Runtime unusable ({e}); embedding with candle");
+                        Box::new(CandleBert::load(dir)?)
+                    }
+                }
+            }
+            Backend::Auto => Box::new(CandleBert::load(dir)?),
         };
+        tracing::debug!(backend = network.backend(), "embedding model loaded");
         let bad = |name: &str, message: String| EmbedError::Model {
             path: dir.join(name),
             message,
         };
-        let config: Config = serde_json::from_slice(&read("config.json")?)
-            .map_err(|e| bad("config.json", e.to_string()))?;
-        let device = Device::Cpu;
-        let vb =
-            VarBuilder::from_buffered_safetensors(read("model.safetensors")?, DType::F32, &device)
-                .map_err(|e| bad("model.safetensors", e.to_string()))?;
-        let model =
-            BertModel::load(vb, &config).map_err(|e| bad("model.safetensors", e.to_string()))?;
-        let mut counter = Tokenizer::from_bytes(read("tokenizer.json")?)
+        let mut counter = Tokenizer::from_bytes(read_model_file(dir, "tokenizer.json")?)
             .map_err(|e| bad("tokenizer.json", e.to_string()))?;
         counter.with_padding(None);
         counter
@@ -73,37 +114,15 @@ impl MiniLm {
             }))
             .map_err(|e| bad("tokenizer.json", e.to_string()))?;
         Ok(MiniLm {
-            model,
+            network,
             tokenizer,
             counter,
-            device,
         })
     }
 
-    /// Embeds texts that are already tokenised and of similar length.
-    fn embed_batch(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let len = ids.iter().map(|t| t.len()).max().unwrap_or(0).max(1);
-        let mut flat_ids = Vec::with_capacity(ids.len() * len);
-        let mut flat_mask = Vec::with_capacity(ids.len() * len);
-        for t in ids {
-            flat_ids.extend_from_slice(t);
-            flat_ids.extend(std::iter::repeat_n(0u32, len - t.len()));
-            flat_mask.extend(std::iter::repeat_n(1u32, t.len()));
-            flat_mask.extend(std::iter::repeat_n(0u32, len - t.len()));
-        }
-        let shape = (ids.len(), len);
-        let input = Tensor::from_vec(flat_ids, shape, &self.device)?;
-        let mask = Tensor::from_vec(flat_mask, shape, &self.device)?;
-        let types = input.zeros_like()?;
-        let hidden = self.model.forward(&input, &types, Some(&mask))?;
-        // Mean over real tokens: padded positions are zeroed by the mask before the sum.
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        let unit = mean.broadcast_div(&norm)?;
-        Ok(unit.to_vec2::<f32>()?)
+    /// What runs the network: `candle` or `onnxruntime`.
+    pub fn backend(&self) -> &'static str {
+        self.network.backend()
     }
 }
 
@@ -142,9 +161,9 @@ impl Embedder for MiniLm {
         while start < order.len() {
             // Sorted longest first: the first text of a batch sets its padded length.
             let len = ids[order[start]].len().max(1);
-            let n = (BATCH_TOKENS / len).clamp(1, order.len() - start);
+            let n = (self.network.batch_tokens() / len).clamp(1, order.len() - start);
             let batch: Vec<&[u32]> = order[start..start + n].iter().map(|&i| ids[i]).collect();
-            for (k, v) in self.embed_batch(&batch)?.into_iter().enumerate() {
+            for (k, v) in self.network.embed_batch(&batch)?.into_iter().enumerate() {
                 out[order[start + k]] = v;
             }
             start += n;

@@ -1,8 +1,9 @@
-//! The candle model agrees with sentence-transformers: reference vectors made once by
+//! Both backends agree with sentence-transformers: reference vectors made once by
 //! `scripts/make-embedding-fixture` (sentence-transformers on torch, same weights) for
-//! texts from short words to one past the 256-token window.
+//! texts from short words to one past the 256-token window. `scripts/setup` installs both
+//! (ONNX Runtime and the graph too), so neither is skipped.
 
-use pagemill_embed::{cosine, models_dir, Embedder, MiniLm};
+use pagemill_embed::{cosine, models_dir, Backend, Embedder, MiniLm};
 
 #[derive(serde::Deserialize)]
 struct Reference {
@@ -16,9 +17,9 @@ struct Item {
     vector: Vec<f32>,
 }
 
-fn model() -> MiniLm {
+fn model(backend: Backend) -> MiniLm {
     let dir = models_dir().join(MiniLm::NAME);
-    MiniLm::load(&dir).unwrap_or_else(|e| panic!("{e}"))
+    MiniLm::load_with(&dir, backend).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn reference() -> Reference {
@@ -31,8 +32,23 @@ fn reference() -> Reference {
 }
 
 #[test]
-fn vectors_agree_with_sentence_transformers_to_cosine_0_9999() {
-    let model = model();
+fn candle_vectors_agree_with_sentence_transformers_to_cosine_0_9999() {
+    agrees(&model(Backend::Candle));
+}
+
+#[test]
+fn onnx_runtime_vectors_agree_with_sentence_transformers_to_cosine_0_9999() {
+    let model = model(Backend::Onnx);
+    assert_eq!(model.backend(), "onnxruntime");
+    agrees(&model);
+}
+
+#[test]
+fn auto_prefers_onnx_runtime_when_installed() {
+    assert_eq!(model(Backend::Auto).backend(), "onnxruntime");
+}
+
+fn agrees(model: &MiniLm) {
     let r = reference();
     assert_eq!(r.max_seq_length, model.max_tokens() + 2);
     let texts: Vec<&str> = r.items.iter().map(|i| i.text.as_str()).collect();
@@ -57,7 +73,12 @@ fn vectors_agree_with_sentence_transformers_to_cosine_0_9999() {
 
 #[test]
 fn a_text_past_the_window_is_cut_not_refused() {
-    let model = model();
+    for backend in [Backend::Candle, Backend::Onnx] {
+        past_the_window(&model(backend));
+    }
+}
+
+fn past_the_window(model: &MiniLm) {
     let long = "word ".repeat(2000);
     assert!(model.count_tokens(&long) >= 2000);
     let v = model.embed(&[long.as_str()]).expect("embed");
