@@ -29,10 +29,13 @@ use crate::store::{NewChunk, Store};
 /// 42.9 chunks/s, of 256 51.9. A batch's texts and vectors stay under a MB.
 const EMBED_BATCH: usize = 256;
 
-/// A file about to be indexed: its key in the index and its content hash.
+/// A file about to be indexed: where it is, its key in the index and its content hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDocument {
-    /// The path the index knows it by (absolute).
+    /// The file (canonical path).
+    pub path: PathBuf,
+    /// The name the index knows it by: its absolute path, unless given another
+    /// ([`PlannedDocument::with_key`]: a service names uploads by their file names).
     pub key: String,
     /// SHA-256 of its bytes, hex.
     pub sha256: String,
@@ -59,9 +62,18 @@ impl PlannedDocument {
         let sha256 = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         Ok(PlannedDocument {
             key: key.to_string_lossy().into_owned(),
+            path: key,
             sha256,
             size,
         })
+    }
+
+    /// The same file under another name in the index.
+    pub fn with_key(self, key: impl Into<String>) -> PlannedDocument {
+        PlannedDocument {
+            key: key.into(),
+            ..self
+        }
     }
 }
 
@@ -169,8 +181,8 @@ pub struct IndexSinkFactory {
 
 impl IndexSinkFactory {
     /// Sinks writing to `store`, embedding with `embedder` on `threads` threads. `planned`
-    /// gives the hash of files already read (keyed by canonical path); others are hashed
-    /// when they start.
+    /// gives the key and hash of files already read (matched by canonical path); others
+    /// are hashed when they start and known by their paths.
     pub fn new(
         store: Arc<Mutex<dyn Store>>,
         embedder: Arc<dyn Embedder>,
@@ -178,10 +190,7 @@ impl IndexSinkFactory {
         config: ChunkConfig,
         planned: Vec<PlannedDocument>,
     ) -> Self {
-        let planned = planned
-            .into_iter()
-            .map(|p| (PathBuf::from(&p.key), p))
-            .collect();
+        let planned = planned.into_iter().map(|p| (p.path.clone(), p)).collect();
         let pool = Arc::new(EmbedPool::new(
             threads,
             Arc::clone(&embedder),

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// The engine's machine settings (workers, memory budget).
     pub engine: EngineConfig,
+    /// The embedding model of the search indexes (`/v1/indexes`).
+    pub index_model: String,
 }
 
 impl ServerConfig {
@@ -50,6 +52,7 @@ impl ServerConfig {
             insecure_no_auth: false,
             cors_origins: Vec::new(),
             engine: EngineConfig::default(),
+            index_model: "all-MiniLM-L6-v2".into(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! DATA/uploads/ID/          an upload being received (removed at start-up: a crash's leftovers)
 //! DATA/jobs/ID/input/       the job's files, once received whole
 //! DATA/jobs/ID/output/      what the engine writes: output/<stem>/<stem>.md, …
+//! DATA/indexes/             search indexes, per API key (see `indexes`)
 //! ```
 
 use std::io;
@@ -43,6 +44,11 @@ impl DataDir {
     /// The job database.
     pub fn database(&self) -> PathBuf {
         self.root.join("pagemill.db")
+    }
+
+    /// The search indexes.
+    pub fn indexes(&self) -> PathBuf {
+        self.root.join("indexes")
     }
 
     /// Where upload `id` is received.

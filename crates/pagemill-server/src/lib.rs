@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod indexes;
 pub mod live;
 pub mod metrics;
 pub mod options;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// The jobs' runner (and the engine).
     pub runner: Runner,
+    /// The search indexes.
+    pub indexes: Arc<indexes::Indexes>,
     /// The API keys accepted (none: no authentication).
     pub keys: ApiKeys,
     /// The metrics recorder, when this process installed one.
@@ -138,11 +141,19 @@ impl Server {
             live.open(&id, 0);
         }
         let engine = pagemill_engine::Engine::start(config.engine.clone())?;
+        // One embedding thread per worker: they share the cores with the page workers, and
+        // a job's embedding keeps pace with its conversion (see docs/index.md).
+        let indexes = Arc::new(indexes::Indexes::new(
+            data.indexes(),
+            &config.index_model,
+            config.engine.workers,
+        ));
         let runner = Runner::start(
             engine,
             Arc::clone(&store),
             data.clone(),
             Arc::clone(&live),
+            Arc::clone(&indexes),
             config.max_running_jobs,
         )
         .map_err(ServeError::Thread)?;
@@ -158,6 +169,7 @@ impl Server {
             data,
             live,
             runner,
+            indexes,
             keys,
             metrics: metrics::install(),
         });

@@ -52,6 +52,9 @@ pub struct JobOptions {
     pub figure_dpi: u32,
     /// Seconds a page may take.
     pub page_timeout: f64,
+    /// The caller's search index the documents go into (`POST /v1/indexes/{name}/documents`);
+    /// nothing but the index is written then. Set by the route, never by an option field.
+    pub index: Option<String>,
 }
 
 impl Default for JobOptions {
@@ -65,6 +68,7 @@ impl Default for JobOptions {
             layout_dpi: 100,
             figure_dpi: 150,
             page_timeout: 60.0,
+            index: None,
         }
     }
 }

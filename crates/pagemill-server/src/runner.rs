@@ -13,6 +13,7 @@ use pagemill_engine::{Engine, EngineError, JobEvent, JobHandle, JobSummary};
 use serde_json::Value;
 
 use crate::data::DataDir;
+use crate::indexes::Indexes;
 use crate::live::Live;
 use crate::options::JobOptions;
 use crate::store::{EventBatch, JobRecord, JobState, PageErrorRecord, Store};
@@ -37,6 +38,7 @@ struct Shared {
     store: Arc<Store>,
     data: DataDir,
     live: Arc<Live>,
+    indexes: Arc<Indexes>,
     max_running: usize,
     /// Running jobs and their cancellation flags.
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
@@ -59,6 +61,7 @@ impl Runner {
         store: Arc<Store>,
         data: DataDir,
         live: Arc<Live>,
+        indexes: Arc<Indexes>,
         max_running: usize,
     ) -> std::io::Result<Runner> {
         let runner = Runner {
@@ -67,6 +70,7 @@ impl Runner {
                 store,
                 data,
                 live,
+                indexes,
                 max_running: max_running.max(1),
                 running: Mutex::new(HashMap::new()),
                 wake: Condvar::new(),
@@ -184,18 +188,32 @@ impl Runner {
             .iter()
             .map(|name| s.data.inputs(&job.id).join(name))
             .collect();
-        let spec = options.to_spec(inputs, s.data.outputs(&job.id), job.resume);
+        let mut spec = options.to_spec(inputs, s.data.outputs(&job.id), job.resume);
         let runner = self.clone();
         let id = job.id.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("job-{}", job.id_short()))
             .spawn(move || {
                 let id = job.id.clone();
+                // An index job writes the index only: its pages go to the index's sinks.
+                if let Some(name) = options.index.as_deref() {
+                    spec.formats = pagemill_export::Formats::none();
+                    let owner = crate::Owner(job.owner.clone());
+                    match runner.shared.indexes.sink(&owner, name, &spec.inputs) {
+                        Ok(sink) => spec.sinks.push(sink),
+                        Err(e) => {
+                            runner.refused(&job, &e.to_string());
+                            runner.lock_running().remove(&id);
+                            runner.poke();
+                            return;
+                        }
+                    }
+                }
                 match runner.submit(spec) {
                     Ok(handle) => runner.follow(&job, &handle, &cancel),
                     // Stopping: the job stays `running`, to start again at the next start.
                     Err(EngineError::Stopped) => {}
-                    Err(e) => runner.refused(&job, &e),
+                    Err(e) => runner.refused(&job, &e.to_string()),
                 }
                 runner.lock_running().remove(&id);
                 runner.poke();
@@ -210,10 +228,10 @@ impl Runner {
         }
     }
 
-    /// The engine refused the job (no readable input, a missing OCR language).
-    fn refused(&self, job: &JobRecord, e: &EngineError) {
+    /// The job could not start: the engine refused it (no readable input, a missing OCR
+    /// language), or its index could not be opened.
+    fn refused(&self, job: &JobRecord, message: &str) {
         let s = &self.shared;
-        let message = e.to_string();
         let event = serde_json::json!({"event": "state", "job": job.id, "state": "failed", "error": message});
         let batch = EventBatch {
             events: vec![event.to_string()],
@@ -222,7 +240,7 @@ impl Runner {
         let seq = s.store.append(&job.id, &batch).unwrap_or(0);
         if let Err(e) = s
             .store
-            .finish(&job.id, JobState::Failed, Some(&message), now_ms())
+            .finish(&job.id, JobState::Failed, Some(message), now_ms())
         {
             tracing::error!(error = %e, "cannot record a job's end");
         }

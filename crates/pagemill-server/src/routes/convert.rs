@@ -69,7 +69,7 @@ pub async fn convert(
         Some(w) => parse_wait(&w)?,
         None => Duration::from_secs(30),
     };
-    let job = receive(&app, &owner, query, req, true).await?;
+    let job = receive(&app, &owner, query, req, |o| o.formats.markdown = true).await?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut live = app.live.subscribe(&job.id);
     let job = loop {

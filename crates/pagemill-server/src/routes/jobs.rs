@@ -65,19 +65,20 @@ pub async fn create(
     Query(query): Query<HashMap<String, String>>,
     req: Request,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let job = receive(&app, &owner, query, req, false).await?;
+    let job = receive(&app, &owner, query, req, |_| {}).await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted::of(job))))
 }
 
 /// Receives an upload and queues its job: the limits first (size from `Content-Length`,
-/// queue, disk), then options, then the body, streamed. `markdown` adds Markdown to the
-/// formats asked for.
+/// queue, disk), then options, then the body, streamed. `adjust` sets what the route
+/// decides over the client's options (Markdown for `/v1/convert`, the index for
+/// `/v1/indexes/…`).
 pub(crate) async fn receive(
     app: &App,
     owner: &Owner,
     query: HashMap<String, String>,
     req: Request,
-    markdown: bool,
+    adjust: impl FnOnce(&mut JobOptions) + Send,
 ) -> Result<JobRecord, ApiError> {
     let limit = app.config.max_upload_size;
     let multipart = req
@@ -133,10 +134,6 @@ pub(crate) async fn receive(
                 .map_err(|e| ApiError::bad_request(e.to_string()))?,
         }
     }
-    let force_markdown = |mut o: JobOptions| {
-        o.formats.markdown |= markdown;
-        o
-    };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let staging = app.data.staging(&id);
     let received = if multipart {
@@ -155,7 +152,7 @@ pub(crate) async fn receive(
             return Err(e);
         }
     };
-    received.options = force_markdown(received.options);
+    adjust(&mut received.options);
     let job = accept(app, owner, &id, received).await;
     if job.is_err() {
         let _ = tokio::fs::remove_dir_all(&staging).await;

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod events;
 pub mod files;
 pub mod health;
+pub mod indexes;
 pub mod jobs;
 pub mod page;
 
@@ -30,6 +31,7 @@ use crate::App;
     tags(
         (name = "jobs", description = "Upload, follow, list and delete jobs"),
         (name = "files", description = "A job's outputs"),
+        (name = "indexes", description = "Search indexes: add documents, search, remove"),
         (name = "operations", description = "Health, readiness, metrics"),
     ),
     modifiers(&BearerKeys)
@@ -61,7 +63,10 @@ fn parts() -> (OpenApiRouter<App>, OpenApiRouter<App>) {
         .routes(routes!(events::stream_events))
         .routes(routes!(files::list))
         .routes(routes!(files::get))
-        .routes(routes!(archive::archive));
+        .routes(routes!(archive::archive))
+        .routes(routes!(indexes::add_documents, indexes::list_documents))
+        .routes(routes!(indexes::delete_document))
+        .routes(routes!(indexes::search));
     let open = OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
