@@ -59,6 +59,12 @@ pub trait Embedder: Send + Sync {
     fn count_tokens(&self, text: &str) -> usize;
     /// One unit-length vector per text, in order.
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Makes ready what `callers` threads embedding at once need (ONNX Runtime: one session
+    /// each), so memory is taken up front, not as work arrives. The default does nothing.
+    fn reserve(&self, callers: usize) -> Result<(), EmbedError> {
+        let _ = callers;
+        Ok(())
+    }
 }
 
 /// pagemill's data directory: `$PAGEMILL_HOME` or `~/.local/share/pagemill`.

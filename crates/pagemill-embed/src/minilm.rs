@@ -47,6 +47,11 @@ pub(crate) trait Network: Send + Sync {
     fn batch_tokens(&self) -> usize;
     /// Embeds texts that are already tokenised and of similar length.
     fn embed_batch(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// Makes ready what `callers` concurrent callers need.
+    fn reserve(&self, callers: usize) -> Result<(), EmbedError> {
+        let _ = callers;
+        Ok(())
+    }
 }
 
 /// Reads one file of a model directory.
@@ -146,6 +151,10 @@ impl Embedder for MiniLm {
             // A text the tokenizer refuses is counted by its words: the budget stays a
             // budget, and the embedder reports the refusal if it is ever embedded.
             .unwrap_or_else(|_| text.split_whitespace().count())
+    }
+
+    fn reserve(&self, callers: usize) -> Result<(), EmbedError> {
+        self.network.reserve(callers)
     }
 
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -65,10 +65,15 @@ impl OnnxBert {
         Ok(net)
     }
 
+    /// An idle session, or a new one when all are busy.
     fn session(&self) -> Result<Session, EmbedError> {
         if let Some(s) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             return Ok(s);
         }
+        self.session_new()
+    }
+
+    fn session_new(&self) -> Result<Session, EmbedError> {
         let bad = |e: ort::Error| EmbedError::Model {
             path: self.graph.clone(),
             message: e.to_string(),
@@ -101,6 +106,15 @@ impl Network for OnnxBert {
 
     fn batch_tokens(&self) -> usize {
         BATCH_TOKENS
+    }
+
+    fn reserve(&self, callers: usize) -> Result<(), EmbedError> {
+        let idle = self.idle.lock().map(|i| i.len()).unwrap_or(0);
+        for _ in idle..callers {
+            let session = self.session_new()?;
+            self.put_back(session);
+        }
+        Ok(())
     }
 
     fn embed_batch(&self, ids: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {

@@ -94,9 +94,10 @@ struct Batch {
 }
 
 /// Embedding threads shared by every document of a run. Each thread runs the model on
-/// one core (the process sets `RAYON_NUM_THREADS=1` before any thread starts): measured
-/// on 256 texts, candle on one thread embeds 17.7 texts per CPU-second against 9.7 when
-/// it spreads one batch over two cores, so batches in parallel beat threads in a batch.
+/// one core (one intra-op thread per ONNX Runtime session; for candle the process sets
+/// `RAYON_NUM_THREADS=1` before any thread starts): measured on 256 texts, candle on one
+/// thread embeds 17.7 texts per CPU-second against 9.7 when it spreads one batch over two
+/// cores, so batches in parallel beat threads in a batch.
 pub struct EmbedPool {
     queue: Option<SyncSender<Batch>>,
     threads: Vec<JoinHandle<()>>,
@@ -107,6 +108,11 @@ impl EmbedPool {
     /// thread: a sink with more waits (and so does the engine behind it).
     pub fn new(threads: usize, embedder: Arc<dyn Embedder>, store: Arc<Mutex<dyn Store>>) -> Self {
         let threads = threads.max(1);
+        // Every thread's share of the model now: memory is the same from the first page
+        // of a run as at its 10,000th (measured in BENCHMARKS.md, 100 pages vs 9,660).
+        if let Err(e) = embedder.reserve(threads) {
+            tracing::warn!(error = %e, "cannot prepare the embedding threads ahead");
+        }
         let (tx, rx) = sync_channel::<Batch>(threads);
         let rx = Arc::new(Mutex::new(rx));
         let handles = (0..threads)
