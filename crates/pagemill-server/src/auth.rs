@@ -61,7 +61,9 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` may name a key or an index (and so a directory): 1 to 64 ASCII
+/// letters, digits, `-` or `_`.
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name

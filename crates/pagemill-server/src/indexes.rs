@@ -23,6 +23,7 @@ use pagemill_index::{
 };
 use thiserror::Error;
 
+use crate::auth::valid_name;
 use crate::Owner;
 
 /// Chunk size in tokens, as `pagemill index --chunk-tokens` (special tokens included).
@@ -55,15 +56,6 @@ pub struct Indexes {
     threads: usize,
     embedder: OnceLock<Result<Arc<dyn Embedder>, String>>,
     open: Mutex<HashMap<PathBuf, Arc<Mutex<dyn Store>>>>,
-}
-
-/// Whether `name` may name an index (and so a directory).
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl Indexes {
