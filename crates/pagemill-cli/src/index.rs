@@ -292,31 +292,8 @@ pub struct SearchArgs {
 }
 
 fn page_range(s: &str) -> anyhow::Result<(u32, u32)> {
-    let parse = |t: &str| -> anyhow::Result<u32> {
-        let n: u32 = t
-            .trim()
-            .parse()
-            .with_context(|| format!("--pages: `{s}` is not N or N-M"))?;
-        if n == 0 {
-            bail!("--pages: pages count from 1");
-        }
-        Ok(n)
-    };
-    Ok(match s.split_once('-') {
-        Some((a, b)) => {
-            let lo = parse(a)?;
-            let hi = if b.trim().is_empty() {
-                u32::MAX
-            } else {
-                parse(b)?
-            };
-            (lo, hi)
-        }
-        None => {
-            let n = parse(s)?;
-            (n, n)
-        }
-    })
+    Filter::page_span(s)
+        .with_context(|| format!("--pages: `{s}` is not N, N-M or N- (pages count from 1)"))
 }
 
 /// Runs `pagemill search`.

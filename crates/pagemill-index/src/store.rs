@@ -87,6 +87,19 @@ pub struct Filter {
     pub entity: Option<String>,
 }
 
+impl Filter {
+    /// Reads a page span as a search filter takes it: `12`, `10-20` or `10-` (1-based,
+    /// inclusive; an open end runs to the last page). `None` when it is not one.
+    pub fn page_span(s: &str) -> Option<(u32, u32)> {
+        let page = |t: &str| t.trim().parse::<u32>().ok().filter(|&n| n > 0);
+        match s.split_once('-') {
+            Some((a, b)) if b.trim().is_empty() => Some((page(a)?, u32::MAX)),
+            Some((a, b)) => Some((page(a)?, page(b)?)),
+            None => page(s).map(|n| (n, n)),
+        }
+    }
+}
+
 /// Counts over the whole index.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -137,4 +150,19 @@ pub trait Store: Send {
     fn chunks(&self, rowids: &[i64]) -> Result<Vec<StoredChunk>, IndexError>;
     /// Counts.
     fn stats(&self) -> Result<Stats, IndexError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Filter;
+
+    #[test]
+    fn page_spans() {
+        assert_eq!(Filter::page_span("12"), Some((12, 12)));
+        assert_eq!(Filter::page_span(" 10-20 "), Some((10, 20)));
+        assert_eq!(Filter::page_span("5-"), Some((5, u32::MAX)));
+        for bad in ["0", "x", "", "-3", "1-0"] {
+            assert_eq!(Filter::page_span(bad), None, "{bad:?}");
+        }
+    }
 }

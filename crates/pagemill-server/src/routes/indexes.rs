@@ -250,26 +250,11 @@ pub struct SearchAnswer {
 }
 
 fn parse_pages(s: &str) -> Result<(u32, u32), ApiError> {
-    let bad = || ApiError::bad_request(format!("`pages={s}` is not a page or range like 10-20"));
-    let page = |t: &str| -> Result<u32, ApiError> {
-        match t.trim().parse::<u32>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(bad()),
-        }
-    };
-    match s.split_once('-') {
-        Some((a, b)) if b.trim().is_empty() => Ok((page(a)?, u32::MAX)),
-        Some((a, b)) => {
-            let (lo, hi) = (page(a)?, page(b)?);
-            if lo > hi {
-                return Err(bad());
-            }
-            Ok((lo, hi))
-        }
-        None => {
-            let n = page(s)?;
-            Ok((n, n))
-        }
+    match Filter::page_span(s) {
+        Some((lo, hi)) if lo <= hi => Ok((lo, hi)),
+        _ => Err(ApiError::bad_request(format!(
+            "`pages={s}` is not a page or range like 10-20"
+        ))),
     }
 }
 
