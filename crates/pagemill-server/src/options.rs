@@ -179,7 +179,12 @@ impl JobOptions {
             inputs,
             output,
             pages,
-            formats: self.formats,
+            // An index job writes the index (its sinks) and no file output.
+            formats: if self.index.is_some() {
+                Formats::none()
+            } else {
+                self.formats
+            },
             ocr: OcrSettings {
                 mode: self.ocr,
                 languages: self.lang.clone(),
@@ -217,6 +222,9 @@ mod tests {
         assert_eq!(spec.ocr.dpi, 200);
         assert!(spec.formats.markdown && spec.formats.json && spec.formats.searchable);
         assert!(!spec.formats.det);
+        o.index = Some("manuals".into());
+        let spec = o.to_spec(vec!["a.pdf".into()], "out".into(), false);
+        assert_eq!(spec.formats, Formats::none(), "an index job writes only the index");
     }
 
     #[test]

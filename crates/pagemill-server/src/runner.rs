@@ -195,25 +195,27 @@ impl Runner {
             .name(format!("job-{}", job.id_short()))
             .spawn(move || {
                 let id = job.id.clone();
-                // An index job writes the index only: its pages go to the index's sinks.
-                if let Some(name) = options.index.as_deref() {
-                    spec.formats = pagemill_export::Formats::none();
-                    let owner = crate::Owner(job.owner.clone());
-                    match runner.shared.indexes.sink(&owner, name, &spec.inputs) {
-                        Ok(sink) => spec.sinks.push(sink),
-                        Err(e) => {
-                            runner.refused(&job, &e.to_string());
-                            runner.lock_running().remove(&id);
-                            runner.poke();
-                            return;
+                // An index job's pages go to the index's sinks (and nowhere else: its
+                // options ask for no file output).
+                let sink = match options.index.as_deref() {
+                    Some(name) => runner
+                        .shared
+                        .indexes
+                        .sink(&crate::Owner(job.owner.clone()), name, &spec.inputs)
+                        .map(Some),
+                    None => Ok(None),
+                };
+                match sink {
+                    Err(e) => runner.refused(&job, &e.to_string()),
+                    Ok(sink) => {
+                        spec.sinks.extend(sink);
+                        match runner.submit(spec) {
+                            Ok(handle) => runner.follow(&job, &handle, &cancel),
+                            // Stopping: the job stays `running`, to start again at the next start.
+                            Err(EngineError::Stopped) => {}
+                            Err(e) => runner.refused(&job, &e.to_string()),
                         }
                     }
-                }
-                match runner.submit(spec) {
-                    Ok(handle) => runner.follow(&job, &handle, &cancel),
-                    // Stopping: the job stays `running`, to start again at the next start.
-                    Err(EngineError::Stopped) => {}
-                    Err(e) => runner.refused(&job, &e.to_string()),
                 }
                 runner.lock_running().remove(&id);
                 runner.poke();
