@@ -224,7 +224,11 @@ mod tests {
         assert!(!spec.formats.det);
         o.index = Some("manuals".into());
         let spec = o.to_spec(vec!["a.pdf".into()], "out".into(), false);
-        assert_eq!(spec.formats, Formats::none(), "an index job writes only the index");
+        assert_eq!(
+            spec.formats,
+            Formats::none(),
+            "an index job writes only the index"
+        );
     }
 
     #[test]
