@@ -65,6 +65,14 @@ pub trait PageSink: Send {
 pub trait SinkFactory: Send + Sync {
     /// A sink for the document `doc`, or `None` when this sink has nothing to do for it.
     fn create(&self, doc: &DocumentMeta) -> Result<Option<Box<dyn PageSink>>, SinkError>;
+
+    /// Bytes these sinks hold for the whole job whatever the page — a model and the
+    /// buffers of the threads running it. The engine counts them in its memory budget
+    /// while the job runs, so pages are admitted only into what is left. Most sinks hold
+    /// a page's worth at most and say 0.
+    fn resident_bytes(&self) -> u64 {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! prints texts/s wall and per CPU-second as JSON. Run with `RAYON_NUM_THREADS=1` to
 //! measure what `pagemill index` does. The backend is chosen as `pagemill index` chooses it
 //! (`PAGEMILL_EMBED_BACKEND=candle|onnx` to force one). Used by `scripts/bench-index`.
+//! It also prints the memory the model takes: resident before loading it, and the peak
+//! after (`resident_mb`, the figure `Embedder::resident_bytes` is set from).
 
 use pagemill_embed::{models_dir, Embedder, MiniLm};
 
@@ -26,6 +28,17 @@ fn cpu_seconds() -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
+/// A `/proc/self/status` field in kB (`VmRSS`, `VmHWM`), as MB.
+fn status_mb(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let path = args
@@ -45,7 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .collect();
+    let before = status_mb("VmRSS");
     let model = MiniLm::load(&models_dir().join(MiniLm::NAME))?;
+    model.reserve(threads)?;
     let tokens: usize = texts.iter().map(|t| model.count_tokens(t).min(254)).sum();
     let groups: Vec<&[&str]> = texts.chunks(batch.max(1)).collect();
     let (t0, c0) = (std::time::Instant::now(), cpu_seconds());
@@ -69,14 +84,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     let (wall, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
     println!(
-        "{{\"texts\": {}, \"mean_tokens\": {:.1}, \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"texts_per_s\": {:.2}, \"texts_per_cpu_s\": {:.2}, \"backend\": \"{}\"}}",
+        "{{\"texts\": {}, \"mean_tokens\": {:.1}, \"wall_s\": {:.3}, \"cpu_s\": {:.3}, \"texts_per_s\": {:.2}, \"texts_per_cpu_s\": {:.2}, \"backend\": \"{}\", \"resident_mb\": {:.0}, \"estimate_mb\": {:.0}}}",
         texts.len(),
         tokens as f64 / texts.len().max(1) as f64,
         wall,
         cpu,
         texts.len() as f64 / wall,
         texts.len() as f64 / cpu.max(1e-9),
-        model.backend()
+        model.backend(),
+        status_mb("VmHWM") - before,
+        model.resident_bytes(threads) as f64 / (1 << 20) as f64,
     );
     Ok(())
 }

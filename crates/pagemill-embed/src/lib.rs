@@ -65,6 +65,13 @@ pub trait Embedder: Send + Sync {
         let _ = callers;
         Ok(())
     }
+    /// Memory the model holds with `callers` threads embedding at once — weights, runtime
+    /// state, each thread's largest activations — for a memory budget to count. The
+    /// default says nothing is known (0).
+    fn resident_bytes(&self, callers: usize) -> u64 {
+        let _ = callers;
+        0
+    }
 }
 
 /// pagemill's data directory: `$PAGEMILL_HOME` or `~/.local/share/pagemill`.

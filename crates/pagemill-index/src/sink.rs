@@ -213,6 +213,12 @@ impl IndexSinkFactory {
 }
 
 impl SinkFactory for IndexSinkFactory {
+    /// The model and its threads' buffers: held for the whole job, so the engine admits
+    /// pages into what is left of its budget.
+    fn resident_bytes(&self) -> u64 {
+        self.embedder.resident_bytes(self.pool.threads.len())
+    }
+
     fn create(&self, doc: &DocumentMeta) -> Result<Option<Box<dyn PageSink>>, SinkError> {
         let key = std::fs::canonicalize(&doc.path).unwrap_or_else(|_| doc.path.clone());
         let planned = match self.planned.get(&key) {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use pagemill_core::model::FileErrorKind;
-use pagemill_core::pipeline::MemoryBudget;
+use pagemill_core::pipeline::{MemoryBudget, Permit};
 use pagemill_core::protocol::{DocRef, DocumentSource};
 use pagemill_core::settings::OcrMode;
 use pagemill_core::size::human;
@@ -84,6 +84,10 @@ pub(crate) struct Job {
     /// Pages written so far.
     pub(crate) pages_done: u64,
     first_doc: u32,
+    /// The budget held for the job's sinks while it runs ([`SinkFactory::resident_bytes`]).
+    ///
+    /// [`SinkFactory::resident_bytes`]: pagemill_core::sink::SinkFactory::resident_bytes
+    resident: Option<Permit>,
 }
 
 impl Job {
@@ -228,6 +232,8 @@ impl Scheduler {
             events.send(JobEvent::file_finished(id, None, r));
         }
         let costs = spec.page_costs();
+        let resident: u64 = spec.sinks.iter().map(|s| s.resident_bytes()).sum();
+        let resident = (resident > 0).then(|| self.budget.reserve(resident));
         self.jobs.push(Job {
             id,
             spec,
@@ -246,6 +252,7 @@ impl Scheduler {
             stopping: None,
             pages_done: 0,
             first_doc,
+            resident,
         });
         self.take_up_inputs(id);
     }
@@ -288,6 +295,9 @@ impl Scheduler {
         }
         let rss = self.transport.tree_rss();
         let mut j = self.jobs.remove(pos);
+        if let Some(p) = j.resident.take() {
+            self.budget.release(p);
+        }
         self.turn = self.turn.min(self.jobs.len().saturating_sub(1));
         j.summary.peak_rss = j.summary.peak_rss.max(rss);
         j.summary.budget_peak = self.budget.peak();

@@ -277,6 +277,46 @@ fn pages_wait_for_the_memory_budget() {
     assert!(s.budget_peak <= 3 * TEXT_PAGE_COST, "{}", s.budget_peak);
 }
 
+/// A sink holding `0` bytes for the whole job (a model, say), recording nothing.
+struct Resident(u64);
+
+impl SinkFactory for Resident {
+    fn create(&self, _: &DocumentMeta) -> Result<Option<Box<dyn PageSink>>, SinkError> {
+        Ok(None)
+    }
+    fn resident_bytes(&self) -> u64 {
+        self.0
+    }
+}
+
+#[test]
+fn a_sinks_resident_memory_is_priced_in_the_budget_while_its_job_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = Arc::new(Record::default());
+    // Room for four text pages; the sink's model takes the room of two.
+    let engine = engine(4, 4 * TEXT_PAGE_COST, 3, &record);
+    let mut job_spec = spec(dir.path(), &["a-30.pdf"]);
+    job_spec.sinks.push(Arc::new(Resident(2 * TEXT_PAGE_COST)));
+    let s = engine.submit(job_spec).unwrap().wait();
+    assert_eq!(s.pages_ok(), 30);
+    let most = record.most_busy.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&most),
+        "at most 2 pages beside the model, saw {most}"
+    );
+    assert!(s.budget_peak > 2 * TEXT_PAGE_COST, "{}", s.budget_peak);
+    assert!(s.budget_peak <= 4 * TEXT_PAGE_COST, "{}", s.budget_peak);
+
+    // A model larger than the whole budget still lets pages run, one at a time.
+    let record3 = Arc::new(Record::default());
+    let engine = self::engine(4, 2 * TEXT_PAGE_COST, 3, &record3);
+    let mut job_spec = spec(dir.path(), &["c-10.pdf"]);
+    job_spec.sinks.push(Arc::new(Resident(10 * TEXT_PAGE_COST)));
+    let s = engine.submit(job_spec).unwrap().wait();
+    assert_eq!(s.pages_ok(), 10);
+    assert_eq!(record3.most_busy.load(Ordering::SeqCst), 1);
+}
+
 #[test]
 fn a_crashed_page_is_retried_and_pages_are_written_in_order() {
     let dir = tempfile::tempdir().unwrap();
