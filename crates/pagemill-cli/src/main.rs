@@ -4,9 +4,11 @@
 
 mod convert;
 mod erase;
+mod extract;
 mod index;
 mod job;
 mod progress;
+mod sections;
 mod serve;
 
 use std::process::ExitCode;
@@ -66,6 +68,15 @@ enum Command {
     Index(index::IndexArgs),
     /// Search an index: BM25, vector or hybrid (reciprocal-rank fusion).
     Search(index::SearchArgs),
+    /// List a document's sections — from its outline (bookmarks), its detected headings,
+    /// page ranges or a JSON file — without converting it (headings excepted).
+    Sections(sections::SectionsArgs),
+    /// Write one PDF per section: OUT/IN/IN.<id>.pdf, and IN.sections.json listing them.
+    Split(sections::SplitArgs),
+    /// Send each section to an OpenAI-compatible endpoint with a prompt (and a JSON
+    /// Schema the answer must match): concurrent, retried, isolated per section,
+    /// resumable. Answers in OUT/IN/IN.sections.jsonl; exit code 3 when some failed.
+    Extract(extract::ExtractArgs),
     /// Internal: run as a worker process (started by `convert`).
     #[command(name = "internal-worker", hide = true)]
     InternalWorker,
@@ -111,6 +122,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => exit_code(serve::run(args)),
         Command::Index(args) => exit_code(index::run(args)),
         Command::Search(args) => exit_code(index::run_search(args)),
+        Command::Sections(args) => exit_code(sections::run(args)),
+        Command::Split(args) => exit_code(sections::run_split(args)),
+        Command::Extract(args) => exit_code(extract::run(args)),
         Command::InternalWorker => match pagemill_engine::worker::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -153,7 +153,7 @@ pub struct Document<'e> {
     pub(crate) engine: &'e Engine,
     pub(crate) handle: FPDF_DOCUMENT,
     /// What PDFium reads a custom document through (views, repaired files).
-    _source: Option<CustomSource>,
+    pub(crate) _source: Option<CustomSource>,
 }
 
 impl Document<'_> {

@@ -41,6 +41,12 @@ pub enum PdfError {
         /// The file, as shown to the user.
         file: String,
     },
+    /// A new PDF could not be written.
+    #[error("cannot write the PDF: {message}")]
+    Write {
+        /// What happened.
+        message: String,
+    },
     /// A page could not be loaded.
     #[error("page {index}: {message}")]
     Page {

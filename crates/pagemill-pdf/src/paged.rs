@@ -158,7 +158,7 @@ impl<'e> PagedDocument<'e> {
     }
 
     /// The open document holding page `index`, and the page's index in it.
-    fn document_for(&mut self, index: u32) -> Result<(&Document<'e>, u32), PdfError> {
+    pub(crate) fn document_for(&mut self, index: u32) -> Result<(&Document<'e>, u32), PdfError> {
         // A document that fits one view is read whole; so are encrypted ones (views
         // would have to decrypt object streams, which the structure reader leaves alone).
         if self.pages <= self.view_pages || self.password.is_some() {
@@ -183,6 +183,17 @@ impl<'e> PagedDocument<'e> {
                 message: "no open view".into(),
             }),
         }
+    }
+
+    /// The engine the document is open in.
+    pub(crate) fn engine(&self) -> &'e Engine {
+        self.engine
+    }
+
+    /// The whole document (closing any view), for what views do not carry (the outline).
+    pub(crate) fn whole_document(&mut self) -> Result<&Document<'e>, PdfError> {
+        self.view = None;
+        self.whole()
     }
 
     /// The whole document, reopened if it was closed for views.

@@ -1,0 +1,33 @@
+//! Per-section extraction with an LLM: each section's Markdown, assembled as its pages
+//! convert, is sent to an OpenAI-compatible chat-completions endpoint with the user's
+//! prompt (and JSON Schema), while later pages are still converting.
+//!
+//! - [`llm`]: one request, and its failures sorted into retryable and final;
+//! - [`retry`]: backoff with full jitter, `Retry-After`;
+//! - [`schema`]: answers checked against the schema (`jsonschema`);
+//! - [`prompt`]: the template and its placeholders;
+//! - [`parts`]: token counts, sections cut into parts at block boundaries, answers merged;
+//! - [`ask`]: one section through the endpoint, retries and corrections included;
+//! - [`record`]: `IN.sections.jsonl` lines and the `--resume` fingerprint;
+//! - [`extractor`]: the page sink and the LLM threads (bounded, isolated per section);
+//! - [`events`]: section events for progress output.
+#![forbid(unsafe_code)]
+
+pub mod ask;
+pub mod events;
+pub mod extractor;
+pub mod llm;
+pub mod parts;
+pub mod prompt;
+pub mod record;
+pub mod retry;
+pub mod schema;
+
+pub use ask::AskConfig;
+pub use events::{SectionEvent, SectionRef};
+pub use extractor::{DocPlan, ExtractOptions, ExtractSummary, Extractor};
+pub use llm::{CallError, Client, Endpoint};
+pub use prompt::Template;
+pub use record::{SectionRecord, State};
+pub use retry::Backoff;
+pub use schema::Schema;
