@@ -147,6 +147,30 @@ fn api_key(file: Option<&PathBuf>) -> anyhow::Result<Option<String>> {
     Ok(std::env::var(KEY_ENV).ok().filter(|k| !k.trim().is_empty()))
 }
 
+/// The pages `sections` cover, as `--pages` ranges (`1-10,31-40`).
+fn covering(sections: &[pagemill_sections::Section]) -> String {
+    let mut spans: Vec<(u32, u32)> = sections.iter().map(|s| (s.first, s.last)).collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::new();
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Runs `pagemill extract`.
 pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     let prompt = std::fs::read_to_string(&args.prompt)
@@ -197,6 +221,11 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
         })
         .collect();
     let total: usize = plans.iter().map(|p| p.sections.len()).sum();
+    // One document whose sections leave pages out (ranges, a file): only theirs convert.
+    let pages = match (&plans[..], &args.sections) {
+        ([plan], SectionRule::Pages(_) | SectionRule::File(_)) => Some(covering(&plan.sections)),
+        _ => None,
+    };
     let ask = AskConfig {
         template,
         schema,
@@ -235,7 +264,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     let job_args = JobArgs {
         inputs: inputs.iter().map(|i| i.path.clone()).collect(),
         output: args.output.clone(),
-        pages: None,
+        pages,
         jobs: args.jobs,
         memory_budget: args.memory_budget,
         page_timeout: args.page_timeout,
@@ -283,4 +312,32 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     } else {
         code
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(first: u32, last: u32) -> pagemill_sections::Section {
+        pagemill_sections::Section {
+            id: String::new(),
+            title: String::new(),
+            first,
+            last,
+            path: Vec::new(),
+            level: 0,
+        }
+    }
+
+    #[test]
+    fn the_pages_to_convert_are_the_sections_merged() {
+        let s = [
+            section(31, 40),
+            section(1, 5),
+            section(6, 10),
+            section(8, 9),
+            section(20, 20),
+        ];
+        assert_eq!(covering(&s), "1-10,20,31-40");
+    }
 }
