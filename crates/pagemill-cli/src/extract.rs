@@ -7,17 +7,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use pagemill_core::settings::OcrMode;
-use pagemill_export::Formats;
 use pagemill_extract::{
     AskConfig, Backoff, Client, DocPlan, Endpoint, ExtractOptions, Extractor, Schema, SectionEvent,
     Template,
 };
 use pagemill_sections::SectionRule;
 
-use crate::convert::OcrWhen;
 use crate::exit;
-use crate::job::{self, JobArgs, JobKind, ProgressMode};
+use crate::job::{PipelineArgs, ProgressMode};
 
 /// The environment variable holding the endpoint's API key.
 pub const KEY_ENV: &str = "PAGEMILL_LLM_API_KEY";
@@ -99,35 +96,11 @@ pub struct ExtractArgs {
     #[arg(long)]
     resume: bool,
 
-    /// Worker processes converting pages [default: number of cores].
-    #[arg(short, long, value_name = "N")]
-    jobs: Option<usize>,
-
-    /// Memory that pages in flight may hold (as for `convert`).
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = pagemill_core::size::parse_size)]
-    memory_budget: u64,
-
-    /// Seconds a page may take to convert before it is abandoned.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    page_timeout: f64,
-
-    /// When to OCR (as for `convert`).
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = OcrWhen::Auto)]
-    ocr: OcrWhen,
-
-    /// OCR languages in Tesseract's syntax.
-    #[arg(long, value_name = "LANGS", default_value = "eng")]
-    lang: String,
-
-    /// Progress display: `json` prints the engine's events and section events
+    /// How pages are converted. With `--progress json`, section events
     /// (section_sent, section_retried, section_answered, section_failed,
-    /// section_skipped) as NDJSON on stdout.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
-    progress: ProgressMode,
-
-    /// No progress and no summary (errors are still printed).
-    #[arg(short, long)]
-    quiet: bool,
+    /// section_skipped) are printed as NDJSON beside the engine's.
+    #[command(flatten)]
+    pipeline: PipelineArgs,
 }
 
 /// The API key: from `--llm-key-file`, else the environment; never from a flag.
@@ -236,8 +209,8 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
         corrections: args.corrections,
         max_prompt_tokens: args.max_section_tokens,
     };
-    let json = args.progress == ProgressMode::Json;
-    let show = !args.quiet;
+    let json = args.pipeline.progress == ProgressMode::Json;
+    let show = !args.pipeline.quiet;
     let on_event = Box::new(move |e: SectionEvent| {
         if json {
             if let Ok(line) = serde_json::to_string(&e) {
@@ -261,41 +234,18 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
         on_event,
     )
     .context("cannot prepare the outputs")?;
-    let job_args = JobArgs {
-        inputs: inputs.iter().map(|i| i.path.clone()).collect(),
-        output: args.output.clone(),
+    let code = args.pipeline.run(
+        inputs.iter().map(|i| i.path.clone()).collect(),
+        args.output.clone(),
         pages,
-        jobs: args.jobs,
-        memory_budget: args.memory_budget,
-        page_timeout: args.page_timeout,
-        password: None,
-        password_file: None,
-        worker_memory: None,
-        max_file_size: 4 << 30,
-        max_pages: 100_000,
-        lang: args.lang.clone(),
-        ocr_dpi: 300,
-        max_page_pixels: 25_000_000,
-        max_image_pixels: 150_000_000,
-        upscale: pagemill_core::settings::Upscale::Auto,
-        resume: false,
-        progress: args.progress,
-        quiet: args.quiet,
-    };
-    let kind = JobKind {
-        mode: OcrMode::from(args.ocr),
-        formats: Formats::none(),
-        layout_dpi: 100,
-        figure_dpi: 150,
-        erase: None,
-    };
-    let code = job::run_with_sinks(&job_args, kind, vec![extractor.sink_factory()]);
+        vec![extractor.sink_factory()],
+    );
     // The sections in flight finish (or fail) before the process ends, whatever the job.
     let summary = extractor
         .finish()
         .context("cannot write the section records")?;
     let code = code?;
-    if !args.quiet && !json {
+    if !args.pipeline.quiet && !json {
         eprintln!(
             "pagemill: {total} sections: {} answered, {} kept from an earlier run, {} failed",
             summary.answered, summary.skipped, summary.failed

@@ -7,15 +7,12 @@ use std::sync::{Arc, Mutex};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use pagemill_chunk::ChunkConfig;
-use pagemill_core::settings::OcrMode;
-use pagemill_export::Formats;
 use pagemill_index::{
     open_store, search, DocumentRecord, Filter, IndexSinkFactory, Mode, PlannedDocument, Store,
 };
 
-use crate::convert::OcrWhen;
 use crate::exit;
-use crate::job::{self, JobArgs, JobKind, ProgressMode};
+use crate::job::PipelineArgs;
 
 /// Options of `pagemill index`.
 #[derive(Debug, Args)]
@@ -52,33 +49,9 @@ pub struct IndexArgs {
     #[arg(long)]
     stats: bool,
 
-    /// Worker processes converting pages [default: number of cores].
-    #[arg(short, long, value_name = "N")]
-    jobs: Option<usize>,
-
-    /// Memory that pages in flight may hold (as for `convert`).
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = pagemill_core::size::parse_size)]
-    memory_budget: u64,
-
-    /// Seconds a page may take before it is abandoned.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
-    page_timeout: f64,
-
-    /// When to OCR (as for `convert`).
-    #[arg(long, value_enum, value_name = "WHEN", default_value_t = OcrWhen::Auto)]
-    ocr: OcrWhen,
-
-    /// OCR languages in Tesseract's syntax.
-    #[arg(long, value_name = "LANGS", default_value = "eng")]
-    lang: String,
-
-    /// Progress display.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
-    progress: ProgressMode,
-
-    /// No progress bar and no summary.
-    #[arg(short, long)]
-    quiet: bool,
+    /// How pages are converted.
+    #[command(flatten)]
+    pipeline: PipelineArgs,
 }
 
 /// Files named by `inputs` (directories expanded), as the converter would take them.
@@ -151,7 +124,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
             store.remove_document(d.id)?;
             removed += 1;
         }
-        if !args.quiet {
+        if !args.pipeline.quiet {
             eprintln!(
                 "pagemill: removed {removed} document(s) from {}",
                 args.index.display()
@@ -160,7 +133,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
         return Ok(exit::OK);
     }
     for d in vanished(&known, &args.inputs, &planned) {
-        if !args.quiet {
+        if !args.pipeline.quiet {
             eprintln!("pagemill: {} is gone; removing it from the index", d.path);
         }
         store.remove_document(d.id)?;
@@ -171,7 +144,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
                 .iter()
                 .any(|d| d.complete && d.path == p.key && d.sha256 == p.sha256)
         });
-    if !args.quiet && !unchanged.is_empty() {
+    if !args.pipeline.quiet && !unchanged.is_empty() {
         eprintln!(
             "pagemill: {} unchanged document(s) skipped",
             unchanged.len()
@@ -183,41 +156,14 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
     let inputs: Vec<PathBuf> = todo.iter().map(|p| PathBuf::from(&p.key)).collect();
     let store: Arc<Mutex<dyn Store>> = Arc::new(Mutex::new(store));
     let config = ChunkConfig::new(args.chunk_tokens - 2, args.chunk_overlap);
-    let threads = args.jobs.unwrap_or_else(|| {
+    let threads = args.pipeline.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
     let factory = IndexSinkFactory::new(Arc::clone(&store), embedder, threads, config, todo);
-    let job_args = JobArgs {
-        inputs,
-        output: scratch,
-        pages: None,
-        jobs: args.jobs,
-        memory_budget: args.memory_budget,
-        page_timeout: args.page_timeout,
-        password: None,
-        password_file: None,
-        worker_memory: None,
-        max_file_size: 4 << 30,
-        max_pages: 100_000,
-        lang: args.lang.clone(),
-        ocr_dpi: 300,
-        max_page_pixels: 25_000_000,
-        max_image_pixels: 150_000_000,
-        upscale: pagemill_core::settings::Upscale::Auto,
-        resume: false,
-        progress: args.progress,
-        quiet: args.quiet,
-    };
-    let kind = JobKind {
-        mode: OcrMode::from(args.ocr),
-        formats: Formats::none(),
-        layout_dpi: 100,
-        figure_dpi: 150,
-        erase: None,
-    };
-    job::run_with_sinks(&job_args, kind, vec![Arc::new(factory)])
+    args.pipeline
+        .run(inputs, scratch, None, vec![Arc::new(factory)])
 }
 
 fn stats(args: &IndexArgs) -> anyhow::Result<u8> {

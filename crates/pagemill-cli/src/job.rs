@@ -147,6 +147,94 @@ pub struct JobArgs {
     pub quiet: bool,
 }
 
+/// The conversion options of the commands that convert for another purpose (`index`,
+/// `extract`): the pages go to their sinks, nothing else is written.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Worker processes converting pages [default: number of cores].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Memory that pages in flight may hold (as for `convert`).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    pub memory_budget: u64,
+
+    /// Seconds a page may take to convert before it is abandoned.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub page_timeout: f64,
+
+    /// When to OCR (as for `convert`).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = crate::convert::OcrWhen::Auto)]
+    pub ocr: crate::convert::OcrWhen,
+
+    /// OCR languages in Tesseract's syntax.
+    #[arg(long, value_name = "LANGS", default_value = "eng")]
+    pub lang: String,
+
+    /// Progress display.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Bar)]
+    pub progress: ProgressMode,
+
+    /// No progress bar and no summary (errors are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl PipelineArgs {
+    /// Defaults, quiet: for a conversion a command runs on the side (finding headings).
+    pub fn quiet_defaults() -> Self {
+        PipelineArgs {
+            jobs: None,
+            memory_budget: 512 << 20,
+            page_timeout: 60.0,
+            ocr: crate::convert::OcrWhen::Auto,
+            lang: "eng".into(),
+            progress: ProgressMode::Bar,
+            quiet: true,
+        }
+    }
+
+    /// Runs a job converting `inputs` (only `pages`, when given) into `sinks`, writing no
+    /// files of its own; `output` holds the engine's scratch files.
+    pub fn run(
+        &self,
+        inputs: Vec<PathBuf>,
+        output: PathBuf,
+        pages: Option<String>,
+        sinks: Vec<Arc<dyn pagemill_core::sink::SinkFactory>>,
+    ) -> anyhow::Result<u8> {
+        let args = JobArgs {
+            inputs,
+            output,
+            pages,
+            jobs: self.jobs,
+            memory_budget: self.memory_budget,
+            page_timeout: self.page_timeout,
+            password: None,
+            password_file: None,
+            worker_memory: None,
+            max_file_size: 4 << 30,
+            max_pages: 100_000,
+            lang: self.lang.clone(),
+            ocr_dpi: 300,
+            max_page_pixels: 25_000_000,
+            max_image_pixels: 150_000_000,
+            upscale: Upscale::Auto,
+            resume: false,
+            progress: self.progress,
+            quiet: self.quiet,
+        };
+        let kind = JobKind {
+            mode: OcrMode::from(self.ocr),
+            formats: Formats::none(),
+            layout_dpi: 100,
+            figure_dpi: 150,
+            erase: None,
+        };
+        run_with_sinks(&args, kind, sinks)
+    }
+}
+
 /// The first line of a password file (its line ending removed).
 fn read_password(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)

@@ -7,14 +7,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use pagemill_core::settings::OcrMode;
-use pagemill_export::Formats;
 use pagemill_sections::{
     from_marks, from_ranges, read_file, HeadingCollector, Mark, MarkKind, SectionFile, SectionRule,
 };
 
 use crate::exit;
-use crate::job::{self, JobArgs, JobKind, ProgressMode};
+use crate::job::PipelineArgs;
 
 /// Options of `pagemill sections`.
 #[derive(Debug, Args)]
@@ -156,35 +154,12 @@ fn detect_headings(
 ) -> anyhow::Result<HeadingCollector> {
     let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
     let collector = Arc::new(HeadingCollector::new(level));
-    let args = JobArgs {
-        inputs: inputs.iter().map(|i| i.path.clone()).collect(),
-        output: scratch.path().to_path_buf(),
-        pages: None,
-        jobs: None,
-        memory_budget: 512 << 20,
-        page_timeout: 60.0,
-        password: None,
-        password_file: None,
-        worker_memory: None,
-        max_file_size: 4 << 30,
-        max_pages: 100_000,
-        lang: "eng".into(),
-        ocr_dpi: 300,
-        max_page_pixels: 25_000_000,
-        max_image_pixels: 150_000_000,
-        upscale: pagemill_core::settings::Upscale::Auto,
-        resume: false,
-        progress: ProgressMode::Bar,
-        quiet: true,
-    };
-    let kind = JobKind {
-        mode: OcrMode::Auto,
-        formats: Formats::none(),
-        layout_dpi: 100,
-        figure_dpi: 150,
-        erase: None,
-    };
-    let code = job::run_with_sinks(&args, kind, vec![collector.clone()])?;
+    let code = PipelineArgs::quiet_defaults().run(
+        inputs.iter().map(|i| i.path.clone()).collect(),
+        scratch.path().to_path_buf(),
+        None,
+        vec![collector.clone()],
+    )?;
     if code != exit::OK && code != exit::PARTIAL {
         bail!("converting the pages to find their headings failed");
     }
