@@ -1,6 +1,6 @@
 //! `pagemill extract` end to end (issue 18): the happy path against the real llama-server
 //! (SmolLM2-135M, built by scripts/setup), faults injected by a proxy in front of it —
-//! 500s, 429 with Retry-After, dropped connections, slowness past the timeout, answers
+//! 500s and 503s, 429 with Retry-After, dropped connections, a hung endpoint, answers
 //! that do not match the schema — oversize sections sent in parts, a run killed with
 //! SIGKILL and resumed, and the API key kept out of every output.
 //!
@@ -280,23 +280,19 @@ fn errors_rate_limits_dropped_connections_and_bad_answers_are_retried_until_answ
 #[test]
 fn a_section_that_keeps_failing_is_recorded_failed_and_resume_asks_only_for_it() {
     let llama = Llama::start(None);
-    // Section s2's requests hang past --section-timeout; the others pass.
+    // Section s2's requests always fail (503); the others pass.
     let proxy = FaultProxy::start(
         &llama.url,
         Box::new(|_, prompt| {
             if prompt.starts_with("Section s2 ") {
-                Action::Hang(Duration::from_secs(25))
+                Action::Status(503, vec![], r#"{"error":"overloaded"}"#.into())
             } else {
                 Action::Forward
             }
         }),
     );
     let run = Run::new();
-    let o = run.run(
-        &proxy.url,
-        SMALL,
-        &["--section-timeout", "15", "--retries", "1"],
-    );
+    let o = run.run(&proxy.url, SMALL, &["--retries", "1"]);
     assert_eq!(
         o.status.code(),
         Some(3),
@@ -306,13 +302,10 @@ fn a_section_that_keeps_failing_is_recorded_failed_and_resume_asks_only_for_it()
     let records = run.records();
     assert_eq!(records.len(), 3);
     assert_eq!(records[1]["state"], "failed");
+    let error = records[1]["error"].as_str().unwrap();
     assert!(
-        records[1]["error"]
-            .as_str()
-            .unwrap()
-            .contains("no answer within"),
-        "{}",
-        records[1]
+        error.contains("HTTP 503") && error.contains("gave up after 2 tries"),
+        "{error}"
     );
     assert_eq!(records[1]["attempts"], 2);
     assert_answer_matches(&records[0]);
@@ -329,6 +322,38 @@ fn a_section_that_keeps_failing_is_recorded_failed_and_resume_asks_only_for_it()
     let records = run.records();
     assert_eq!(records.len(), 3);
     records.iter().for_each(assert_answer_matches);
+}
+
+#[test]
+fn a_hung_endpoint_times_out_and_the_section_is_recorded_failed() {
+    let proxy = FaultProxy::start(
+        "http://127.0.0.1:9/v1",
+        Box::new(|_, _| Action::Hang(Duration::from_secs(10))),
+    );
+    let run = Run::new();
+    let started = std::time::Instant::now();
+    let o = run.run(
+        &proxy.url,
+        "pages:1",
+        &["--section-timeout", "1", "--retries", "1"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = &run.records()[0];
+    assert_eq!(r["state"], "failed");
+    assert_eq!(r["attempts"], 2);
+    assert!(
+        r["error"].as_str().unwrap().contains("no answer within 1s"),
+        "{r}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout, not the endpoint, ended it"
+    );
 }
 
 #[test]
