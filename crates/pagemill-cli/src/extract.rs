@@ -3,21 +3,17 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use pagemill_extract::{
-    AskConfig, Backoff, Client, DocPlan, Endpoint, ExtractOptions, Extractor, Schema, SectionEvent,
-    Template,
+    AskConfig, Backoff, DocPlan, ExtractOptions, Extractor, Schema, SectionEvent, Template,
 };
 use pagemill_sections::SectionRule;
 
 use crate::exit;
 use crate::job::{PipelineArgs, ProgressMode};
-
-/// The environment variable holding the endpoint's API key.
-pub const KEY_ENV: &str = "PAGEMILL_LLM_API_KEY";
+use crate::llm::LlmArgs;
 
 /// Options of `pagemill extract`.
 #[derive(Debug, Args)]
@@ -46,45 +42,19 @@ pub struct ExtractArgs {
     #[arg(long, value_name = "SCHEMA.json")]
     schema: Option<PathBuf>,
 
-    /// Base URL of an OpenAI-compatible API.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "PAGEMILL_LLM_URL",
-        default_value = "http://127.0.0.1:8080/v1"
-    )]
-    llm_url: String,
-
     /// Model name sent with each request.
     #[arg(
         long,
         value_name = "NAME",
         env = "PAGEMILL_LLM_MODEL",
-        default_value = "default"
+        default_value = "default",
+        alias = "llm-model"
     )]
     model: String,
 
-    /// File whose first line is the API key (else PAGEMILL_LLM_API_KEY; never a flag, so
-    /// it stays out of shell history and the process list).
-    #[arg(long, value_name = "FILE")]
-    llm_key_file: Option<PathBuf>,
-
-    /// Requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    llm_concurrency: usize,
-
-    /// Seconds one request may take; a slower one is abandoned and retried.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
-    section_timeout: f64,
-
-    /// Retries of a request after a timeout, a dropped connection, HTTP 429 (after its
-    /// Retry-After) or 5xx, with exponential backoff and jitter.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    retries: u32,
-
-    /// Follow-up requests after an answer that does not match the schema.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    corrections: u32,
+    /// The endpoint and the bounds of its requests.
+    #[command(flatten)]
+    llm: LlmArgs,
 
     /// Largest prompt in tokens (cl100k_base); a longer section is sent in parts cut at
     /// block boundaries, and their answers merged (docs/extract.md).
@@ -101,47 +71,6 @@ pub struct ExtractArgs {
     /// section_skipped) are printed as NDJSON beside the engine's.
     #[command(flatten)]
     pipeline: PipelineArgs,
-}
-
-/// The API key: from `--llm-key-file`, else the environment; never from a flag.
-fn api_key(file: Option<&PathBuf>) -> anyhow::Result<Option<String>> {
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("--llm-key-file: cannot read {}", path.display()))?;
-        let key = text.lines().next().unwrap_or("").trim().to_string();
-        if key.is_empty() {
-            bail!(
-                "--llm-key-file: {} is empty; put the key on its first line",
-                path.display()
-            );
-        }
-        return Ok(Some(key));
-    }
-    Ok(std::env::var(KEY_ENV).ok().filter(|k| !k.trim().is_empty()))
-}
-
-/// The pages `sections` cover, as `--pages` ranges (`1-10,31-40`).
-fn covering(sections: &[pagemill_sections::Section]) -> String {
-    let mut spans: Vec<(u32, u32)> = sections.iter().map(|s| (s.first, s.last)).collect();
-    spans.sort_unstable();
-    let mut merged: Vec<(u32, u32)> = Vec::new();
-    for (a, b) in spans {
-        match merged.last_mut() {
-            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
-            _ => merged.push((a, b)),
-        }
-    }
-    merged
-        .iter()
-        .map(|(a, b)| {
-            if a == b {
-                a.to_string()
-            } else {
-                format!("{a}-{b}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// Runs `pagemill extract`.
@@ -162,19 +91,10 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    if !(args.section_timeout.is_finite() && args.section_timeout > 0.0) {
-        bail!("--section-timeout must be a positive number of seconds");
-    }
     if args.max_section_tokens < 256 {
         bail!("--max-section-tokens must be at least 256");
     }
-    let endpoint = Endpoint {
-        url: args.llm_url.clone(),
-        model: args.model.clone(),
-        api_key: api_key(args.llm_key_file.as_ref())?,
-    };
-    let client = Client::new(endpoint, Duration::from_secs_f64(args.section_timeout))
-        .map_err(|e| anyhow::anyhow!("cannot set up the LLM client: {e}"))?;
+    let client = args.llm.client(&args.model)?;
 
     let inputs = crate::sections::pdf_inputs(&args.inputs, &args.output)?;
     let found = crate::sections::find_sections(&inputs, &args.sections)?;
@@ -196,17 +116,19 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     let total: usize = plans.iter().map(|p| p.sections.len()).sum();
     // One document whose sections leave pages out (ranges, a file): only theirs convert.
     let pages = match (&plans[..], &args.sections) {
-        ([plan], SectionRule::Pages(_) | SectionRule::File(_)) => Some(covering(&plan.sections)),
+        ([plan], SectionRule::Pages(_) | SectionRule::File(_)) => {
+            Some(pagemill_sections::covered_pages(&plan.sections))
+        }
         _ => None,
     };
     let ask = AskConfig {
         template,
         schema,
         backoff: Backoff {
-            attempts: args.retries + 1,
+            attempts: args.llm.retries + 1,
             ..Backoff::default()
         },
-        corrections: args.corrections,
+        corrections: args.llm.corrections,
         max_prompt_tokens: args.max_section_tokens,
     };
     let json = args.pipeline.progress == ProgressMode::Json;
@@ -228,7 +150,7 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
         client,
         ask,
         ExtractOptions {
-            concurrency: args.llm_concurrency,
+            concurrency: args.llm.llm_concurrency,
             resume: args.resume,
         },
         on_event,
@@ -262,32 +184,4 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     } else {
         code
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn section(first: u32, last: u32) -> pagemill_sections::Section {
-        pagemill_sections::Section {
-            id: String::new(),
-            title: String::new(),
-            first,
-            last,
-            path: Vec::new(),
-            level: 0,
-        }
-    }
-
-    #[test]
-    fn the_pages_to_convert_are_the_sections_merged() {
-        let s = [
-            section(31, 40),
-            section(1, 5),
-            section(6, 10),
-            section(8, 9),
-            section(20, 20),
-        ];
-        assert_eq!(covering(&s), "1-10,20,31-40");
-    }
 }

@@ -7,12 +7,15 @@ use std::sync::{Arc, Mutex};
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use pagemill_chunk::ChunkConfig;
+use pagemill_extract::{LlmEntities, Passage};
 use pagemill_index::{
-    open_store, search, DocumentRecord, Filter, IndexSinkFactory, Mode, PlannedDocument, Store,
+    open_store, search, DocumentRecord, Entity, EntityFinder, Filter, IndexSinkFactory, Mode,
+    PlannedDocument, RuleEntities, Store,
 };
 
 use crate::exit;
 use crate::job::PipelineArgs;
+use crate::llm::LlmArgs;
 
 /// Options of `pagemill index`.
 #[derive(Debug, Args)]
@@ -40,6 +43,26 @@ pub struct IndexArgs {
     #[arg(long, value_name = "NAME", default_value = "all-MiniLM-L6-v2")]
     model: String,
 
+    /// How entities are found in each chunk: `rules` (dates, quantities, e-mails, URLs,
+    /// capitalised names; no network) or `llm` (the rules, plus people, organisations,
+    /// places, products, events and works named by an LLM with a built-in prompt and
+    /// schema, one request per chunk, bounded like `pagemill extract`).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "rules")]
+    entities: EntitiesBy,
+
+    /// Model name sent with `--entities llm` requests.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "PAGEMILL_LLM_MODEL",
+        default_value = "default"
+    )]
+    llm_model: String,
+
+    /// The LLM endpoint of `--entities llm`, and the bounds of its requests.
+    #[command(flatten)]
+    llm: LlmArgs,
+
     /// Remove the given files (or every file under the given directories) from the
     /// index instead of indexing them.
     #[arg(long)]
@@ -52,6 +75,70 @@ pub struct IndexArgs {
     /// How pages are converted.
     #[command(flatten)]
     pipeline: PipelineArgs,
+}
+
+/// How entities are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EntitiesBy {
+    /// Rules only.
+    Rules,
+    /// Rules and an LLM.
+    Llm,
+}
+
+/// The rules' entities and an LLM's, per chunk. A chunk whose request fails keeps the
+/// rules' (warned and counted), so the index is never short of a chunk.
+struct LlmEntityFinder(LlmEntities);
+
+impl EntityFinder for LlmEntityFinder {
+    fn find(&self, document: &str, chunks: &[pagemill_chunk::Chunk]) -> Vec<Vec<Entity>> {
+        let texts: Vec<(String, String)> = chunks
+            .iter()
+            .map(|c| {
+                let (a, b) = c.pages;
+                let pages = if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                };
+                (c.heading_line(), pages)
+            })
+            .collect();
+        let passages: Vec<Passage<'_>> = chunks
+            .iter()
+            .zip(&texts)
+            .map(|(c, (path, pages))| Passage {
+                document,
+                path,
+                pages,
+                text: &c.text,
+            })
+            .collect();
+        let found = self.0.find(&passages);
+        chunks
+            .iter()
+            .zip(found)
+            .map(|(c, llm)| {
+                let mut all = pagemill_index::entities::extract(&c.text);
+                match llm {
+                    Ok(pairs) => {
+                        for (kind, value) in pairs {
+                            if !all.iter().any(|e| e.kind == kind && e.value == value) {
+                                all.push(Entity { kind, value });
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(
+                        document,
+                        chunk = c.seq,
+                        error = %e,
+                        "no LLM entities for a chunk (the rules' are kept)"
+                    ),
+                }
+                all
+            })
+            .collect()
+    }
 }
 
 /// Files named by `inputs` (directories expanded), as the converter would take them.
@@ -161,9 +248,43 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let factory = IndexSinkFactory::new(Arc::clone(&store), embedder, threads, config, todo);
-    args.pipeline
-        .run(inputs, scratch, None, vec![Arc::new(factory)])
+    let llm = match args.entities {
+        EntitiesBy::Rules => None,
+        EntitiesBy::Llm => Some(Arc::new(LlmEntityFinder(LlmEntities::new(
+            args.llm.client(&args.llm_model)?,
+            args.llm.llm_concurrency,
+            args.llm.retries,
+            args.llm.corrections,
+        )))),
+    };
+    let entities: Arc<dyn EntityFinder> = match &llm {
+        Some(finder) => finder.clone(),
+        None => Arc::new(RuleEntities),
+    };
+    let factory = IndexSinkFactory::new(
+        Arc::clone(&store),
+        embedder,
+        threads,
+        config,
+        todo,
+        entities,
+    );
+    let code = args
+        .pipeline
+        .run(inputs, scratch, None, vec![Arc::new(factory)])?;
+    if let Some(finder) = llm {
+        let (asked, failed) = finder.0.counts();
+        if !args.pipeline.quiet {
+            eprintln!(
+                "pagemill: LLM entities for {} of {asked} chunks ({failed} failed: their rule entities are kept)",
+                asked - failed
+            );
+        }
+        if failed > 0 && code == exit::OK {
+            return Ok(exit::PARTIAL);
+        }
+    }
+    Ok(code)
 }
 
 fn stats(args: &IndexArgs) -> anyhow::Result<u8> {
@@ -228,7 +349,8 @@ pub struct SearchArgs {
     pages: Option<String>,
 
     /// Only chunks with an entity of this kind (`date`, `quantity`, `email`, `url`,
-    /// `name`), or of this kind and value (`email=jane@example.org`).
+    /// `name`; after `--entities llm` also `person`, `organization`, `place`, `product`,
+    /// `event`, `work`, `other`), or of this kind and value (`email=jane@example.org`).
     #[arg(long, value_name = "KIND[=VALUE]")]
     entity: Option<String>,
 

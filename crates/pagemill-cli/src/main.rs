@@ -7,6 +7,7 @@ mod erase;
 mod extract;
 mod index;
 mod job;
+mod llm;
 mod progress;
 mod sections;
 mod serve;

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use pagemill_sections::{
-    from_marks, from_ranges, read_file, HeadingCollector, Mark, MarkKind, SectionFile, SectionRule,
-};
+use pagemill_extract::Source;
+use pagemill_sections::{HeadingCollector, SectionFile, SectionRule};
 
 use crate::exit;
 use crate::job::PipelineArgs;
@@ -79,71 +78,26 @@ fn is_pdf(path: &Path) -> bool {
     head[..n].windows(5).any(|w| w == b"%PDF-")
 }
 
-/// Finds the sections of every input by `rule`.
+/// Finds the sections of every input by `rule`; the first document without sections
+/// stops the command with its reason.
 pub fn find_sections(
     inputs: &[pagemill_engine::Input],
     rule: &SectionRule,
 ) -> anyhow::Result<Vec<SectionFile>> {
-    let pdfium = pagemill_pdf::Engine::load()?;
-    let mut counts = Vec::with_capacity(inputs.len());
-    let mut outlines = Vec::with_capacity(inputs.len());
-    for i in inputs {
-        let mut doc = pagemill_pdf::PagedDocument::open(&pdfium, &i.path, None)?;
-        counts.push(doc.page_count());
-        outlines.push(match rule {
-            SectionRule::Outline { .. } => doc.outline()?,
-            _ => Vec::new(),
-        });
-    }
-    drop(pdfium);
     let headings = match rule {
-        // Every level is kept: levels count from each document's top heading (below).
+        // Every level is kept: levels count from each document's top heading.
         SectionRule::Headings { .. } => Some(detect_headings(inputs, 6)?),
         _ => None,
     };
-    let mut files = Vec::with_capacity(inputs.len());
-    for (k, input) in inputs.iter().enumerate() {
-        let pages = counts[k];
-        let shown = input.path.display().to_string();
-        let (sections, notes) = match rule {
-            SectionRule::Outline { depth } => {
-                let marks: Vec<Mark> = outlines[k]
-                    .iter()
-                    .map(|b| Mark {
-                        level: b.level,
-                        title: b.title.clone(),
-                        page: b.page,
-                    })
-                    .collect();
-                let built = from_marks(&marks, *depth, pages, MarkKind::Outline)
-                    .with_context(|| shown.clone())?;
-                (built.sections, built.notes)
-            }
-            SectionRule::Headings { level } => {
-                let mut marks = headings
-                    .as_ref()
-                    .and_then(|h| h.take(&input.path))
-                    .with_context(|| format!("{shown}: the conversion did not finish"))?;
-                pagemill_sections::relative_levels(&mut marks);
-                let built = from_marks(&marks, *level, pages, MarkKind::Headings)
-                    .with_context(|| shown.clone())?;
-                (built.sections, built.notes)
-            }
-            SectionRule::Pages(ranges) => (
-                from_ranges(ranges, pages).with_context(|| shown.clone())?,
-                Vec::new(),
-            ),
-            SectionRule::File(path) => (read_file(path, pages)?, Vec::new()),
-        };
-        files.push(SectionFile {
-            document: shown,
-            pages,
-            rule: rule.to_string(),
-            sections,
-            notes,
-        });
-    }
-    Ok(files)
+    let sources: Vec<Source> = inputs
+        .iter()
+        .map(|i| Source {
+            path: i.path.clone(),
+            shown: i.path.display().to_string(),
+        })
+        .collect();
+    let found = pagemill_extract::find_sections(&sources, rule, headings.as_ref())?;
+    Ok(found.into_iter().collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Converts the inputs' pages (text layer or OCR, no files written) and keeps their

@@ -9,6 +9,8 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use pagemill_core::size::parse_size;
 use pagemill_engine::EngineConfig;
+use pagemill_extract::Endpoint;
+use pagemill_server::config::LlmConfig;
 use pagemill_server::ServerConfig;
 use serde::Deserialize;
 
@@ -125,6 +127,29 @@ pub struct ServeArgs {
     )]
     cors_origins: Vec<String>,
 
+    /// Base URL of the OpenAI-compatible endpoint extraction jobs (a `prompt` option)
+    /// use; without it they are refused. Its key comes from --llm-key-file or
+    /// PAGEMILL_LLM_API_KEY, never a flag.
+    #[arg(long, value_name = "URL", env = "PAGEMILL_LLM_URL")]
+    llm_url: Option<String>,
+
+    /// Model name sent with extraction requests [default: default].
+    #[arg(long, value_name = "NAME", env = "PAGEMILL_LLM_MODEL")]
+    llm_model: Option<String>,
+
+    /// File whose first line is the endpoint's API key (else PAGEMILL_LLM_API_KEY).
+    #[arg(long, value_name = "FILE", env = "PAGEMILL_LLM_KEY_FILE")]
+    llm_key_file: Option<PathBuf>,
+
+    /// Extraction requests in flight at once, across all jobs [default: 2].
+    #[arg(long, value_name = "N", env = "PAGEMILL_LLM_CONCURRENCY")]
+    llm_concurrency: Option<usize>,
+
+    /// Let a job name its own `llm_url` and `model` (the server's key is never sent to
+    /// an endpoint a client names).
+    #[arg(long, env = "PAGEMILL_LLM_ALLOW_CLIENT_ENDPOINT")]
+    llm_allow_client_endpoint: bool,
+
     /// Log format on stderr [default: text]. RUST_LOG sets the level (default info).
     #[arg(long, value_enum, env = "PAGEMILL_LOG_FORMAT")]
     log_format: Option<LogFormat>,
@@ -146,6 +171,11 @@ struct FileSettings {
     api_keys: Option<PathBuf>,
     insecure_no_auth: Option<bool>,
     cors_origins: Option<Vec<String>>,
+    llm_url: Option<String>,
+    llm_model: Option<String>,
+    llm_key_file: Option<PathBuf>,
+    llm_concurrency: Option<usize>,
+    llm_allow_client_endpoint: Option<bool>,
     log_format: Option<LogFormat>,
 }
 
@@ -234,6 +264,26 @@ fn settings(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         file.cors_origins.unwrap_or_default()
     } else {
         args.cors_origins
+    };
+    config.llm = match args.llm_url.or(file.llm_url) {
+        Some(url) => Some(LlmConfig {
+            endpoint: Endpoint {
+                url,
+                model: args
+                    .llm_model
+                    .or(file.llm_model)
+                    .unwrap_or_else(|| "default".into()),
+                api_key: crate::llm::api_key(args.llm_key_file.or(file.llm_key_file).as_ref())?,
+            },
+            concurrency: args
+                .llm_concurrency
+                .or(file.llm_concurrency)
+                .unwrap_or(2)
+                .max(1),
+            allow_client_endpoint: args.llm_allow_client_endpoint
+                || file.llm_allow_client_endpoint.unwrap_or(false),
+        }),
+        None => None,
     };
     let defaults = EngineConfig::default();
     config.engine = EngineConfig {

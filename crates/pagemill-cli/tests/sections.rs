@@ -101,7 +101,7 @@ fn a_document_without_an_outline_says_which_rule_to_use_instead() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("has no outline"), "{err}");
-    assert!(err.contains("--sections headings"), "{err}");
+    assert!(err.contains("`headings`"), "{err}");
 }
 
 #[test]

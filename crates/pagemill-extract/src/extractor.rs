@@ -431,7 +431,7 @@ impl PageSink for SectionSink {
         for (k, w) in std::mem::take(&mut self.open) {
             self.close(k, w)?;
         }
-        self.fail_rest("none of its pages was converted (outside --pages?)");
+        self.fail_rest("none of its pages was converted (outside the pages asked for?)");
         Ok(vec![self.doc.plan.records_path()])
     }
 

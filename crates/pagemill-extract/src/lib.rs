@@ -2,6 +2,8 @@
 //! convert, is sent to an OpenAI-compatible chat-completions endpoint with the user's
 //! prompt (and JSON Schema), while later pages are still converting.
 //!
+//! - [`discover`]: the sections of PDF files, by a rule;
+//! - [`entities`]: named entities of index chunks, by a ready-made prompt and schema;
 //! - [`llm`]: one request, and its failures sorted into retryable and final;
 //! - [`retry`]: backoff with full jitter, `Retry-After`;
 //! - [`schema`]: answers checked against the schema (`jsonschema`);
@@ -14,6 +16,8 @@
 #![forbid(unsafe_code)]
 
 pub mod ask;
+pub mod discover;
+pub mod entities;
 pub mod events;
 pub mod extractor;
 pub mod llm;
@@ -24,9 +28,11 @@ pub mod retry;
 pub mod schema;
 
 pub use ask::AskConfig;
+pub use discover::{find_sections, DiscoverError, Source};
+pub use entities::{LlmEntities, Passage, ENTITY_KINDS};
 pub use events::{SectionEvent, SectionRef};
 pub use extractor::{DocPlan, ExtractOptions, ExtractSummary, Extractor};
-pub use llm::{CallError, Client, Endpoint};
+pub use llm::{CallError, Client, Endpoint, Gate};
 pub use prompt::Template;
 pub use record::{SectionRecord, State};
 pub use retry::Backoff;

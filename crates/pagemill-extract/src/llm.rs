@@ -1,6 +1,7 @@
 //! One chat-completions request to an OpenAI-compatible endpoint, and what can go wrong
 //! with it, sorted into what a retry may fix and what it cannot.
 
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -135,12 +136,54 @@ impl CallError {
 /// Longest body quoted in an error.
 const BODY_QUOTE: usize = 300;
 
+/// A limit on requests in flight shared by several clients: a service's extraction jobs
+/// each have their LLM threads, and the operator's limit holds across all of them.
+///
+/// A counting semaphore over a mutex: requests last seconds, so the lock is cold, and
+/// the blocking LLM threads need nothing async.
+#[derive(Debug)]
+pub struct Gate {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Gate {
+    /// A gate letting `limit` requests through at once (at least one).
+    pub fn new(limit: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            free: Mutex::new(limit.max(1)),
+            freed: Condvar::new(),
+        })
+    }
+
+    fn enter(&self) -> GatePass<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        GatePass(self)
+    }
+}
+
+/// One request's place in a [`Gate`], given back when dropped.
+struct GatePass<'a>(&'a Gate);
+
+impl Drop for GatePass<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free += 1;
+        self.0.freed.notify_one();
+    }
+}
+
 /// Sends chat requests. One per LLM thread; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Client {
     endpoint: Endpoint,
     http: reqwest::blocking::Client,
     timeout: Duration,
+    gate: Option<Arc<Gate>>,
 }
 
 impl Client {
@@ -155,7 +198,15 @@ impl Client {
             endpoint,
             http,
             timeout,
+            gate: None,
         })
+    }
+
+    /// The same client, its requests counted against `gate` (the timeout starts once a
+    /// request is through it).
+    pub fn with_gate(mut self, gate: Arc<Gate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The endpoint.
@@ -179,6 +230,7 @@ impl Client {
                 "json_schema": {"name": "section", "schema": schema, "strict": true},
             });
         }
+        let _pass = self.gate.as_deref().map(Gate::enter);
         let mut req = self.http.post(self.endpoint.completions_url()).json(&body);
         if let Some(key) = &self.endpoint.api_key {
             req = req.bearer_auth(key);
@@ -249,6 +301,30 @@ fn parse_reply(text: &str) -> Result<Reply, CallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gate_lets_through_no_more_than_its_limit() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let gate = Gate::new(2);
+        let (inside, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let (gate, inside, most) = (gate.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    let _pass = gate.enter();
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert_eq!(*gate.free.lock().unwrap(), 2, "every pass was given back");
+    }
 
     #[test]
     fn a_completion_body_gives_its_text_and_token_counts() {

@@ -13,7 +13,8 @@ use regex::Regex;
 /// One entity found in a chunk.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Entity {
-    /// `date`, `quantity`, `email`, `url` or `name`.
+    /// `date`, `quantity`, `email`, `url` or `name` by the rules; an LLM's kinds
+    /// (`person`, `organization`, `place`, …) with `--entities llm`.
     pub kind: &'static str,
     /// The text as found (dates and e-mails as written; names with single spaces).
     pub value: String,
@@ -80,6 +81,23 @@ const NOT_NAME_START: &[&str] = &[
     "The", "This", "That", "These", "Those", "A", "An", "In", "On", "At", "For", "If", "When",
     "See", "Note", "Figure", "Table", "Section", "Chapter", "Page", "Example", "It", "We",
 ];
+
+/// Finds the entities of a batch of chunks as they are stored. The rules
+/// ([`RuleEntities`]) are the default; `pagemill index --entities llm` adds a model's.
+pub trait EntityFinder: Send + Sync {
+    /// The entities of each chunk of `document`, in order.
+    fn find(&self, document: &str, chunks: &[pagemill_chunk::Chunk]) -> Vec<Vec<Entity>>;
+}
+
+/// The rules of this module ([`extract`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RuleEntities;
+
+impl EntityFinder for RuleEntities {
+    fn find(&self, _document: &str, chunks: &[pagemill_chunk::Chunk]) -> Vec<Vec<Entity>> {
+        chunks.iter().map(|c| extract(&c.text)).collect()
+    }
+}
 
 /// Entities in `text`, each (kind, value) once, in order of first appearance.
 pub fn extract(text: &str) -> Vec<Entity> {

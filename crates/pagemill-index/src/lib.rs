@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 pub use embedded::EmbeddedStore;
+pub use entities::{Entity, EntityFinder, RuleEntities};
 pub use search::{search, Hit, Mode};
 pub use sink::{IndexSinkFactory, PlannedDocument};
 pub use store::{DocumentRecord, Filter, Stats, Store, StoredChunk};

@@ -22,6 +22,7 @@ use pagemill_core::sink::{DocumentMeta, PageSink, SinkError, SinkFactory};
 use pagemill_embed::Embedder;
 use sha2::{Digest, Sha256};
 
+use crate::entities::EntityFinder;
 use crate::store::{NewChunk, Store};
 
 /// Closed chunks embedded together. The embedder sorts a call's texts by length, so a
@@ -89,6 +90,8 @@ impl TokenCounter for ModelTokens {
 /// A batch of one document's chunks on its way to be embedded and stored.
 struct Batch {
     doc: i64,
+    /// The document's name, for the entity finder.
+    name: Arc<str>,
     chunks: Vec<pagemill_chunk::Chunk>,
     done: Sender<Result<(), String>>,
 }
@@ -106,7 +109,12 @@ pub struct EmbedPool {
 impl EmbedPool {
     /// `threads` embedding threads writing to `store`. The queue holds one batch per
     /// thread: a sink with more waits (and so does the engine behind it).
-    pub fn new(threads: usize, embedder: Arc<dyn Embedder>, store: Arc<Mutex<dyn Store>>) -> Self {
+    pub fn new(
+        threads: usize,
+        embedder: Arc<dyn Embedder>,
+        store: Arc<Mutex<dyn Store>>,
+        entities: Arc<dyn EntityFinder>,
+    ) -> Self {
         let threads = threads.max(1);
         // Every thread's share of the model now: memory is the same from the first page
         // of a run as at its 10,000th (measured in BENCHMARKS.md, 100 pages vs 9,660).
@@ -117,8 +125,12 @@ impl EmbedPool {
         let rx = Arc::new(Mutex::new(rx));
         let handles = (0..threads)
             .filter_map(|i| {
-                let (rx, embedder, store) =
-                    (Arc::clone(&rx), Arc::clone(&embedder), Arc::clone(&store));
+                let (rx, embedder, store, entities) = (
+                    Arc::clone(&rx),
+                    Arc::clone(&embedder),
+                    Arc::clone(&store),
+                    Arc::clone(&entities),
+                );
                 std::thread::Builder::new()
                     .name(format!("pagemill-embed-{i}"))
                     .spawn(move || loop {
@@ -126,10 +138,23 @@ impl EmbedPool {
                             Ok(r) => r.recv(),
                             Err(_) => return,
                         };
-                        let Ok(Batch { doc, chunks, done }) = next else {
+                        let Ok(Batch {
+                            doc,
+                            name,
+                            chunks,
+                            done,
+                        }) = next
+                        else {
                             return;
                         };
-                        let _ = done.send(embed_and_store(doc, chunks, embedder.as_ref(), &store));
+                        let found = entities.find(&name, &chunks);
+                        let _ = done.send(embed_and_store(
+                            doc,
+                            chunks,
+                            found,
+                            embedder.as_ref(),
+                            &store,
+                        ));
                     })
                     .ok()
             })
@@ -154,17 +179,19 @@ impl Drop for EmbedPool {
 fn embed_and_store(
     doc: i64,
     chunks: Vec<pagemill_chunk::Chunk>,
+    entities: Vec<Vec<crate::entities::Entity>>,
     embedder: &dyn Embedder,
     store: &Mutex<dyn Store>,
 ) -> Result<(), String> {
     let texts: Vec<String> = chunks.iter().map(|c| c.embedding_text()).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let vectors = embedder.embed(&refs).map_err(|e| e.to_string())?;
+    let mut entities = entities.into_iter();
     let rows: Vec<NewChunk> = chunks
         .into_iter()
         .zip(vectors)
         .map(|(chunk, vector)| NewChunk {
-            entities: crate::entities::extract(&chunk.text),
+            entities: entities.next().unwrap_or_default(),
             chunk,
             vector,
         })
@@ -195,12 +222,14 @@ impl IndexSinkFactory {
         threads: usize,
         config: ChunkConfig,
         planned: Vec<PlannedDocument>,
+        entities: Arc<dyn EntityFinder>,
     ) -> Self {
         let planned = planned.into_iter().map(|p| (p.path.clone(), p)).collect();
         let pool = Arc::new(EmbedPool::new(
             threads,
             Arc::clone(&embedder),
             Arc::clone(&store),
+            entities,
         ));
         IndexSinkFactory {
             store,
@@ -230,6 +259,7 @@ impl SinkFactory for IndexSinkFactory {
             store: Arc::clone(&self.store),
             pool: Arc::clone(&self.pool),
             chunker: Chunker::new(self.config, ModelTokens(Arc::clone(&self.embedder))),
+            name: display_name(&planned.key),
             planned,
             doc: None,
             pending: Vec::new(),
@@ -247,6 +277,8 @@ struct IndexSink {
     pool: Arc<EmbedPool>,
     chunker: Chunker<ModelTokens>,
     planned: PlannedDocument,
+    /// The document's file name, as entity prompts show it.
+    name: Arc<str>,
     doc: Option<i64>,
     pending: Vec<pagemill_chunk::Chunk>,
     pages: u32,
@@ -254,6 +286,11 @@ struct IndexSink {
     outstanding: usize,
     done_tx: Sender<Result<(), String>>,
     done_rx: Receiver<Result<(), String>>,
+}
+
+/// A document's name for prompts: the last part of its key.
+fn display_name(key: &str) -> Arc<str> {
+    Arc::from(key.rsplit(['/', '\\']).next().unwrap_or(key))
 }
 
 /// The store's lock is poisoned: another document's writer panicked while holding it.
@@ -306,6 +343,7 @@ impl IndexSink {
         }
         let batch = Batch {
             doc,
+            name: Arc::clone(&self.name),
             chunks: std::mem::take(&mut self.pending),
             done: self.done_tx.clone(),
         };

@@ -55,12 +55,21 @@ enum AnyFile {
 /// `"first"`/`"last"`). Ids given are kept (they name the sections in outputs and for
 /// `--resume`); missing ones are numbered `s1`, `s2`, ….
 pub fn read_file(path: &Path, page_count: u32) -> Result<Vec<Section>, SectionError> {
-    let bad = |why: String| SectionError::File {
+    let text = std::fs::read_to_string(path).map_err(|e| SectionError::File {
         path: path.display().to_string(),
+        why: e.to_string(),
+    })?;
+    parse_list(&text, &path.display().to_string(), page_count)
+}
+
+/// Reads sections from `text`, in either form [`read_file`] takes; `origin` names it in
+/// errors (a file's path, or "the listed sections").
+pub fn parse_list(text: &str, origin: &str, page_count: u32) -> Result<Vec<Section>, SectionError> {
+    let bad = |why: String| SectionError::File {
+        path: origin.to_string(),
         why,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let entries = match serde_json::from_str::<AnyFile>(&text) {
+    let entries = match serde_json::from_str::<AnyFile>(text) {
         Ok(AnyFile::Full { sections, .. }) => sections,
         Ok(AnyFile::List(list)) => list,
         Err(e) => {

@@ -4,17 +4,20 @@
 //!
 //! This crate is the pure part: parsing the rule, turning outline entries or headings
 //! (both are [`Mark`]s: a level, a title, a page) into sections, reading and writing the
-//! sections file. Reading a PDF's outline is `pagemill-pdf`'s job; detecting headings is
+//! sections file, and [`find`] to apply a rule to what was read of a document. Reading a
+//! PDF's outline is `pagemill-pdf`'s job; detecting headings is
 //! the converter's.
 #![forbid(unsafe_code)]
 
 mod build;
 mod file;
+mod find;
 mod headings;
 mod rule;
 
 pub use build::{from_marks, from_ranges, Built, Mark, MarkKind};
-pub use file::{read_file, SectionFile};
+pub use file::{parse_list, read_file, SectionFile};
+pub use find::{find, DocumentMarks};
 pub use headings::{heading_marks, relative_levels, HeadingCollector};
 pub use rule::SectionRule;
 
@@ -59,6 +62,31 @@ impl Section {
     }
 }
 
+/// The pages `sections` cover, as page ranges (`1-10,20,31-40`): what to convert when
+/// they leave pages out.
+pub fn covered_pages(sections: &[Section]) -> String {
+    let mut spans: Vec<(u32, u32)> = sections.iter().map(|s| (s.first, s.last)).collect();
+    spans.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::new();
+    for (a, b) in spans {
+        match merged.last_mut() {
+            Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    merged
+        .iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Why sections could not be found.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SectionError {
@@ -71,15 +99,13 @@ pub enum SectionError {
         why: String,
     },
     /// The document has no outline to split by.
-    #[error(
-        "the document has no outline (bookmarks); use --sections headings or --sections pages:…"
-    )]
+    #[error("the document has no outline (bookmarks); use the `headings` or `pages:…` rule")]
     NoOutline,
     /// The outline has entries but none of them points at a page.
-    #[error("none of the document's {0} bookmarks points at a page; use --sections headings or --sections pages:…")]
+    #[error("none of the document's {0} bookmarks points at a page; use the `headings` or `pages:…` rule")]
     NoDestinations(usize),
     /// No headings were detected.
-    #[error("no headings found up to level {0}; use a deeper level or --sections pages:…")]
+    #[error("no headings found up to level {0}; use a deeper level or the `pages:…` rule")]
     NoHeadings(u32),
     /// A range lies past the end of the document.
     #[error("section `{range}` is past the end of the document ({pages} pages)")]
@@ -89,6 +115,9 @@ pub enum SectionError {
         /// The document's page count.
         pages: u32,
     },
+    /// The headings rule was asked for, but the document's pages were not converted.
+    #[error("the document's headings are not known: its conversion did not finish")]
+    NotConverted,
     /// A sections file cannot be read or does not describe sections.
     #[error("sections file {path}: {why}")]
     File {
@@ -97,4 +126,32 @@ pub enum SectionError {
         /// What is wrong.
         why: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(first: u32, last: u32) -> Section {
+        Section {
+            id: String::new(),
+            title: String::new(),
+            first,
+            last,
+            path: Vec::new(),
+            level: 0,
+        }
+    }
+
+    #[test]
+    fn the_pages_covered_are_the_sections_merged() {
+        let s = [
+            section(31, 40),
+            section(1, 5),
+            section(6, 10),
+            section(8, 9),
+            section(20, 20),
+        ];
+        assert_eq!(covered_pages(&s), "1-10,20,31-40");
+    }
 }

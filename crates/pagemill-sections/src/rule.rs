@@ -1,4 +1,5 @@
-//! `--sections` rules: `outline[:DEPTH]`, `headings[:LEVEL]`, `pages:RANGES`, `file:PATH`.
+//! Section rules: `outline[:DEPTH]`, `headings[:LEVEL]`, `pages:RANGES`, `file:PATH`, or
+//! the sections themselves as JSON.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -23,6 +24,10 @@ pub enum SectionRule {
     Pages(Vec<(u32, Option<u32>)>),
     /// Sections listed in a JSON file (see [`crate::SectionFile`]).
     File(PathBuf),
+    /// Sections listed inline: the JSON a sections file holds, given as the rule itself
+    /// (a rule starting with `[` or `{`), for callers that cannot point at a file, such
+    /// as a service's clients.
+    Listed(String),
 }
 
 /// Deepest level a rule may ask for: outlines and headings deeper than this are noise.
@@ -55,6 +60,7 @@ impl std::fmt::Display for SectionRule {
                 Ok(())
             }
             SectionRule::File(p) => write!(f, "file:{}", p.display()),
+            SectionRule::Listed(_) => f.write_str("listed"),
         }
     }
 }
@@ -63,6 +69,9 @@ impl FromStr for SectionRule {
     type Err = SectionError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.trim_start().starts_with(['[', '{']) {
+            return Ok(SectionRule::Listed(s.to_string()));
+        }
         let bad = |why: &str| SectionError::Rule {
             rule: s.to_string(),
             why: why.to_string(),
@@ -142,6 +151,8 @@ mod tests {
             let rule: SectionRule = text.parse().unwrap();
             assert_eq!(rule.to_string(), printed);
         }
+        let listed: SectionRule = r#"[{"title": "A", "pages": "1-2"}]"#.parse().unwrap();
+        assert!(matches!(listed, SectionRule::Listed(_)));
     }
 
     #[test]

@@ -167,7 +167,8 @@ pub struct Readiness {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable kind: `bad_request`, `unauthorized`, `not_found`, `too_large`,
-    /// `queue_full`, `disk_full`, `busy`, `internal`.
+    /// `queue_full`, `disk_full`, `busy`, `internal`; for extraction jobs `no_llm`
+    /// (no endpoint configured) and `llm_endpoint_fixed` (a job named its own).
     pub error: String,
     /// What went wrong and what to do.
     pub message: String,

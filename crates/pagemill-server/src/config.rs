@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pagemill_engine::EngineConfig;
+use pagemill_extract::Endpoint;
 
 /// Everything `pagemill serve` is started with.
 #[derive(Debug, Clone)]
@@ -35,6 +36,20 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// The embedding model of the search indexes (`/v1/indexes`).
     pub index_model: String,
+    /// The LLM endpoint of extraction jobs; without it, jobs with a `prompt` are refused.
+    pub llm: Option<LlmConfig>,
+}
+
+/// The LLM endpoint extraction jobs use, and how hard they may use it.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// URL, model and key (the key is never logged: see [`Endpoint`]'s `Debug`).
+    pub endpoint: Endpoint,
+    /// Requests in flight at once, across all jobs.
+    pub concurrency: usize,
+    /// Whether a job may name its own `llm_url` and `model`. The server's key is never
+    /// sent to an endpoint a client named.
+    pub allow_client_endpoint: bool,
 }
 
 impl ServerConfig {
@@ -53,6 +68,7 @@ impl ServerConfig {
             cors_origins: Vec::new(),
             engine: EngineConfig::default(),
             index_model: "all-MiniLM-L6-v2".into(),
+            llm: None,
         }
     }
 }

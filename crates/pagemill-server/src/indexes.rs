@@ -142,6 +142,7 @@ impl Indexes {
             self.threads,
             config,
             planned,
+            Arc::new(pagemill_index::RuleEntities),
         )))
     }
 

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod data;
 pub mod error;
+mod extraction;
 pub mod indexes;
 pub mod live;
 pub mod metrics;
@@ -154,6 +155,7 @@ impl Server {
             data.clone(),
             Arc::clone(&live),
             Arc::clone(&indexes),
+            config.llm.clone(),
             config.max_running_jobs,
         )
         .map_err(ServeError::Thread)?;

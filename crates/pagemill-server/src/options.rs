@@ -9,6 +9,8 @@ use pagemill_core::ranges::PageRanges;
 use pagemill_core::settings::{OcrMode, OcrSettings};
 use pagemill_engine::{JobSpec, SourceLabel};
 use pagemill_export::{Formats, TableForm};
+use pagemill_extract::{Schema, Template};
+use pagemill_sections::{SectionError, SectionRule};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -30,7 +32,9 @@ pub enum OptionError {
 
 /// The options a job takes, for the error message.
 const KNOWN: &str = "pages, ocr, lang, formats (or format), searchable, hocr, layout_pdf, \
-                     table_format, ocr_dpi, layout_dpi, figure_dpi, page_timeout";
+                     table_format, ocr_dpi, layout_dpi, figure_dpi, page_timeout; for an \
+                     extraction: prompt, schema, sections, section_timeout, retries, \
+                     corrections, max_section_tokens (llm_url, model where the server allows)";
 
 /// A job's options. Missing ones take `pagemill convert`'s defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +56,9 @@ pub struct JobOptions {
     pub figure_dpi: u32,
     /// Seconds a page may take.
     pub page_timeout: f64,
+    /// Per-section LLM extraction (`pagemill extract`): set by the `prompt` option and
+    /// its companions; the job then writes the sections' answers and Markdown.
+    pub extract: Option<ExtractJob>,
     /// The caller's search index the documents go into (`POST /v1/indexes/{name}/documents`);
     /// nothing but the index is written then. Set by the route, never by an option field.
     pub index: Option<String>,
@@ -68,10 +75,133 @@ impl Default for JobOptions {
             layout_dpi: 100,
             figure_dpi: 150,
             page_timeout: 60.0,
+            extract: None,
             index: None,
         }
     }
 }
+
+/// An extraction job's options, named like `pagemill extract`'s flags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExtractJob {
+    /// The prompt template (`{{markdown}}`, `{{title}}`, …).
+    pub prompt: String,
+    /// The JSON Schema answers must match, as JSON text.
+    pub schema: Option<String>,
+    /// The section rule (`outline[:DEPTH]`, `headings[:LEVEL]`, `pages:…`), or the
+    /// sections themselves as JSON.
+    pub sections: String,
+    /// Seconds one request may take.
+    pub section_timeout: f64,
+    /// Retries of a request after a timeout, 429 or 5xx.
+    pub retries: u32,
+    /// Follow-ups after an answer that does not match the schema.
+    pub corrections: u32,
+    /// Largest prompt in tokens; longer sections go in parts.
+    pub max_section_tokens: usize,
+    /// Another endpoint than the server's (only where the operator allows it).
+    pub llm_url: Option<String>,
+    /// Another model than the server's (only where the operator allows it).
+    pub model: Option<String>,
+}
+
+impl Default for ExtractJob {
+    fn default() -> Self {
+        ExtractJob {
+            prompt: String::new(),
+            schema: None,
+            sections: "outline".into(),
+            section_timeout: 300.0,
+            retries: 4,
+            corrections: 2,
+            max_section_tokens: 6000,
+            llm_url: None,
+            model: None,
+        }
+    }
+}
+
+impl ExtractJob {
+    /// The section rule (checked when the option was set).
+    pub fn rule(&self) -> Result<SectionRule, OptionError> {
+        let rule: SectionRule = self
+            .sections
+            .parse()
+            .map_err(|e: SectionError| invalid("sections", e.to_string()))?;
+        if matches!(rule, SectionRule::File(_)) {
+            return Err(invalid(
+                "sections",
+                "`file:` would read the server's files; send the sections themselves as JSON \
+                 ([{\"title\": \"Intro\", \"pages\": \"1-4\"}, …])",
+            ));
+        }
+        Ok(rule)
+    }
+
+    /// The prompt template (checked when the option was set).
+    pub fn template(&self) -> Result<Template, OptionError> {
+        Template::new(&self.prompt).map_err(|e| invalid("prompt", e.to_string()))
+    }
+
+    /// The schema (checked when the option was set).
+    pub fn schema(&self) -> Result<Option<Schema>, OptionError> {
+        let Some(text) = &self.schema else {
+            return Ok(None);
+        };
+        let raw =
+            serde_json::from_str(text).map_err(|e| invalid("schema", format!("not JSON: {e}")))?;
+        Schema::new(raw)
+            .map(Some)
+            .map_err(|e| invalid("schema", format!("not a usable JSON Schema: {e}")))
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), OptionError> {
+        match name {
+            "prompt" => {
+                self.prompt = value.to_string();
+                self.template()?;
+            }
+            "schema" => {
+                self.schema = Some(value.to_string());
+                self.schema()?;
+            }
+            "sections" => {
+                self.sections = value.trim().to_string();
+                self.rule()?;
+            }
+            "section_timeout" => self.section_timeout = number(name, value, 1.0, 3600.0)?,
+            "retries" => self.retries = number(name, value, 0, 20)?,
+            "corrections" => self.corrections = number(name, value, 0, 10)?,
+            "max_section_tokens" => {
+                self.max_section_tokens = number(name, value, 256, 1_000_000)?;
+            }
+            "llm_url" => {
+                let url = value.trim();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(name, "give an http:// or https:// URL"));
+                }
+                self.llm_url = Some(url.to_string());
+            }
+            "model" => self.model = Some(value.trim().to_string()),
+            _ => return Err(OptionError::Unknown(name.to_string())),
+        }
+        Ok(())
+    }
+}
+
+/// Options that belong to an extraction.
+const EXTRACT_OPTIONS: &[&str] = &[
+    "prompt",
+    "schema",
+    "sections",
+    "section_timeout",
+    "retries",
+    "corrections",
+    "max_section_tokens",
+    "llm_url",
+    "model",
+];
 
 fn invalid(name: &str, message: impl Into<String>) -> OptionError {
     OptionError::Invalid {
@@ -162,7 +292,28 @@ impl JobOptions {
             "layout_dpi" => self.layout_dpi = number(name, value, 36, 300)?,
             "figure_dpi" => self.figure_dpi = number(name, value, 36, 600)?,
             "page_timeout" => self.page_timeout = number(name, value, 0.1, 3600.0)?,
+            _ if EXTRACT_OPTIONS.contains(&name) => {
+                self.extract
+                    .get_or_insert_with(Default::default)
+                    .set(name, value)?;
+            }
             _ => return Err(OptionError::Unknown(name.to_string())),
+        }
+        Ok(())
+    }
+
+    /// Checks what single options cannot: an extraction needs its prompt.
+    pub fn check(&self) -> Result<(), OptionError> {
+        if let Some(x) = &self.extract {
+            if x.prompt.trim().is_empty() {
+                return Err(invalid(
+                    "prompt",
+                    "an extraction needs a prompt (its other options were given)",
+                ));
+            }
+            if self.index.is_some() {
+                return Err(invalid("prompt", "an index job does not extract"));
+            }
         }
         Ok(())
     }
@@ -179,8 +330,9 @@ impl JobOptions {
             inputs,
             output,
             pages,
-            // An index job writes the index (its sinks) and no file output.
-            formats: if self.index.is_some() {
+            // An index job writes the index (its sinks) and no file output; an extraction
+            // writes its sections' answers and Markdown.
+            formats: if self.index.is_some() || self.extract.is_some() {
                 Formats::none()
             } else {
                 self.formats
@@ -229,6 +381,38 @@ mod tests {
             Formats::none(),
             "an index job writes only the index"
         );
+    }
+
+    #[test]
+    fn extraction_options_are_checked_when_given() {
+        let mut o = JobOptions::default();
+        o.set("sections", "pages:1-2,3-").unwrap();
+        assert!(o.check().is_err(), "sections without a prompt");
+        o.set("prompt", "Summarise {{markdown}}").unwrap();
+        o.set("schema", r#"{"type": "object"}"#).unwrap();
+        o.check().unwrap();
+        let x = o.extract.as_ref().unwrap();
+        assert_eq!(x.rule().unwrap().to_string(), "pages:1-2,3-");
+        assert_eq!(x.retries, 4, "the CLI's default");
+        let spec = o.to_spec(vec!["a.pdf".into()], "out".into(), false);
+        assert_eq!(
+            spec.formats,
+            Formats::none(),
+            "only the sections are written"
+        );
+        assert!(o.set("schema", "{not json").is_err());
+        assert!(o.set("schema", r#"{"type": 5}"#).is_err());
+        assert!(o.set("prompt", "{{nonsense}}").is_err());
+        let e = o
+            .set("sections", "file:/etc/passwd")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server's files"), "{e}");
+        assert!(o
+            .set("sections", r#"[{"title": "A", "pages": "1-2"}]"#)
+            .is_ok());
+        assert!(o.set("llm_url", "file:///x").is_err());
+        assert!(o.set("retries", "99").is_err());
     }
 
     #[test]

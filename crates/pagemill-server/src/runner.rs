@@ -12,11 +12,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pagemill_engine::{Engine, EngineError, JobEvent, JobHandle, JobSummary};
 use serde_json::Value;
 
+use crate::config::LlmConfig;
 use crate::data::DataDir;
 use crate::indexes::Indexes;
 use crate::live::Live;
 use crate::options::JobOptions;
 use crate::store::{EventBatch, JobRecord, JobState, PageErrorRecord, Store};
+use pagemill_extract::Gate;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -39,6 +41,7 @@ struct Shared {
     data: DataDir,
     live: Arc<Live>,
     indexes: Arc<Indexes>,
+    llm: Option<Llm>,
     max_running: usize,
     /// Running jobs and their cancellation flags.
     running: Mutex<HashMap<String, Arc<AtomicBool>>>,
@@ -46,6 +49,13 @@ struct Shared {
     /// Set when the server stops: no new job starts, and jobs interrupted by the engine's
     /// shutdown stay `running` in the store, to resume at the next start.
     stopping: AtomicBool,
+}
+
+/// The LLM endpoint of extraction jobs, and the limit on requests in flight that all of
+/// them share.
+pub(crate) struct Llm {
+    pub config: LlmConfig,
+    pub gate: Arc<Gate>,
 }
 
 /// The job runner.
@@ -62,6 +72,7 @@ impl Runner {
         data: DataDir,
         live: Arc<Live>,
         indexes: Arc<Indexes>,
+        llm: Option<LlmConfig>,
         max_running: usize,
     ) -> std::io::Result<Runner> {
         let runner = Runner {
@@ -71,6 +82,10 @@ impl Runner {
                 data,
                 live,
                 indexes,
+                llm: llm.map(|config| Llm {
+                    gate: Gate::new(config.concurrency),
+                    config,
+                }),
                 max_running: max_running.max(1),
                 running: Mutex::new(HashMap::new()),
                 wake: Condvar::new(),
@@ -82,6 +97,16 @@ impl Runner {
             .name("pagemill-dispatch".into())
             .spawn(move || r.dispatch())?;
         Ok(runner)
+    }
+
+    /// The LLM settings of extraction jobs, if the server has an endpoint.
+    pub(crate) fn llm(&self) -> Option<&Llm> {
+        self.shared.llm.as_ref()
+    }
+
+    /// Whether the server is stopping.
+    pub(crate) fn stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::SeqCst)
     }
 
     /// A job was queued (or one ended): look for work.
@@ -133,7 +158,7 @@ impl Runner {
         self.shared.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn submit(&self, spec: pagemill_engine::JobSpec) -> Result<JobHandle, EngineError> {
+    pub(crate) fn submit(&self, spec: pagemill_engine::JobSpec) -> Result<JobHandle, EngineError> {
         match self.lock_engine().as_ref() {
             Some(engine) => engine.submit(spec),
             None => Err(EngineError::Stopped),
@@ -207,6 +232,9 @@ impl Runner {
                 };
                 match sink {
                     Err(e) => runner.refused(&job, &e.to_string()),
+                    Ok(_) if options.extract.is_some() => {
+                        crate::extraction::run(&runner, &job, spec, &options, &cancel);
+                    }
                     Ok(sink) => {
                         spec.sinks.extend(sink);
                         match runner.submit(spec) {
@@ -232,7 +260,7 @@ impl Runner {
 
     /// The job could not start: the engine refused it (no readable input, a missing OCR
     /// language), or its index could not be opened.
-    fn refused(&self, job: &JobRecord, message: &str) {
+    pub(crate) fn refused(&self, job: &JobRecord, message: &str) {
         let s = &self.shared;
         let event = serde_json::json!({"event": "state", "job": job.id, "state": "failed", "error": message});
         let batch = EventBatch {
@@ -252,6 +280,21 @@ impl Runner {
 
     /// Records the job's events until its summary, then its end.
     fn follow(&self, job: &JobRecord, handle: &JobHandle, cancel: &AtomicBool) {
+        if let Some((summary, cancelled)) = self.follow_events(job, handle, cancel) {
+            let (state, error) = final_state(&summary, cancelled);
+            self.conclude(job, state, error.as_deref());
+        }
+    }
+
+    /// Records the job's events until its summary: the summary and whether the job was
+    /// cancelled, or `None` when the server is stopping (the job then stays `running`, to
+    /// resume at the next start).
+    pub(crate) fn follow_events(
+        &self,
+        job: &JobRecord,
+        handle: &JobHandle,
+        cancel: &AtomicBool,
+    ) -> Option<(JobSummary, bool)> {
         let s = &self.shared;
         let paths = Paths::new(&s.data, &job.id);
         let state = serde_json::json!({"event": "state", "job": job.id, "state": "running"});
@@ -291,16 +334,26 @@ impl Runner {
         }
         let summary = handle.wait();
         if summary.interrupted && !cancelled && s.stopping.load(Ordering::SeqCst) {
-            // The server is stopping: the job stays `running`, to resume at the next start.
-            return;
+            return None;
         }
-        let (state, error) = final_state(&summary, cancelled);
+        Some((summary, cancelled))
+    }
+
+    /// Records the job's end.
+    pub(crate) fn conclude(&self, job: &JobRecord, state: JobState, error: Option<&str>) {
+        let s = &self.shared;
         let event = serde_json::json!({"event": "state", "job": job.id, "state": state.as_str()});
         self.record(job, vec![event.to_string()], EventBatch::default());
-        if let Err(e) = s.store.finish(&job.id, state, error.as_deref(), now_ms()) {
+        if let Err(e) = s.store.finish(&job.id, state, error, now_ms()) {
             tracing::error!(error = %e, "cannot record a job's end");
         }
         s.live.close(&job.id);
+    }
+
+    /// Records events that are not the engine's (an extraction's section events), as
+    /// they come.
+    pub(crate) fn record_json(&self, job: &JobRecord, events: Vec<String>) {
+        self.record(job, events, EventBatch::default());
     }
 
     fn record(&self, job: &JobRecord, events: Vec<String>, mut batch: EventBatch) {
@@ -321,7 +374,7 @@ impl JobRecord {
 }
 
 /// How a finished job is reported.
-fn final_state(summary: &JobSummary, cancelled: bool) -> (JobState, Option<String>) {
+pub(crate) fn final_state(summary: &JobSummary, cancelled: bool) -> (JobState, Option<String>) {
     if cancelled {
         return (JobState::Cancelled, None);
     }

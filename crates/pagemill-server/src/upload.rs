@@ -17,6 +17,18 @@ use crate::options::JobOptions;
 /// server hold).
 const MAX_OPTION_BYTES: usize = 4096;
 
+/// Longest value of an extraction's texts (`prompt`, `schema`, `sections`): a prompt with
+/// instructions and examples, a schema, a few hundred listed sections.
+pub const MAX_TEXT_OPTION_BYTES: usize = 64 << 10;
+
+/// The longest value option `name` may have.
+fn option_limit(name: &str) -> usize {
+    match name {
+        "prompt" | "schema" | "sections" => MAX_TEXT_OPTION_BYTES,
+        _ => MAX_OPTION_BYTES,
+    }
+}
+
 /// Longest file name kept, in bytes.
 const MAX_NAME_BYTES: usize = 150;
 
@@ -107,10 +119,11 @@ async fn save_field(
 /// An option field's text, refused past [`MAX_OPTION_BYTES`].
 async fn option_text(field: &mut Field<'_>, name: &str) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
+    let limit = option_limit(name);
     while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-        if bytes.len() + chunk.len() > MAX_OPTION_BYTES {
+        if bytes.len() + chunk.len() > limit {
             return Err(ApiError::bad_request(format!(
-                "option `{name}` is longer than {MAX_OPTION_BYTES} bytes"
+                "option `{name}` is longer than {limit} bytes"
             )));
         }
         bytes.extend_from_slice(&chunk);

@@ -17,8 +17,9 @@ use crate::{db, App, Owner};
 use axum::Extension;
 
 /// What a multipart body may carry beyond its files' bytes (boundaries, part headers,
-/// option fields) before its `Content-Length` alone gets a 413.
-const MULTIPART_SLACK: u64 = 64 << 10;
+/// option fields: an extraction's prompt, schema and sections among them) before its
+/// `Content-Length` alone gets a 413.
+const MULTIPART_SLACK: u64 = 4 * crate::upload::MAX_TEXT_OPTION_BYTES as u64;
 
 /// How long a `DELETE` waits for a running job to stop before giving up with 503.
 const CANCEL_WAIT: Duration = Duration::from_secs(30);
@@ -47,7 +48,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         ("formats" = Option<String>, Query, description = "Outputs: `md,json,det,layouts,images,hocr,searchable`"),
     ),
     request_body(
-        description = "multipart/form-data with `file` fields (one or more) and option fields named like the query parameters (also `searchable`, `hocr`, `layout_pdf`, `table_format`, `ocr_dpi`, `layout_dpi`, `figure_dpi`, `page_timeout`); or the document itself as the body",
+        description = "multipart/form-data with `file` fields (one or more) and option fields named like the query parameters (also `searchable`, `hocr`, `layout_pdf`, `table_format`, `ocr_dpi`, `layout_dpi`, `figure_dpi`, `page_timeout`); or the document itself as the body. With a `prompt` field (and optionally `schema`, `sections`, `section_timeout`, `retries`, `corrections`, `max_section_tokens`) the job is an extraction, as `pagemill extract`: each section goes to the server's LLM endpoint, section events (`section_sent`, `section_retried`, `section_answered`, `section_failed`, `section_skipped`) join the job's events, and `NAME/NAME.sections.jsonl` with `NAME/NAME.sections/ID.md` are its results",
         content_type = "multipart/form-data",
     ),
     responses(
@@ -153,12 +154,41 @@ pub(crate) async fn receive(
         }
     };
     adjust(&mut received.options);
+    if let Err(e) = check_options(app, &received.options) {
+        let _ = tokio::fs::remove_dir_all(&staging).await;
+        return Err(e);
+    }
     let job = accept(app, owner, &id, received).await;
     if job.is_err() {
         let _ = tokio::fs::remove_dir_all(&staging).await;
         let _ = app.data.remove_job(&id);
     }
     job
+}
+
+/// The options as a whole, and an extraction against the server's LLM settings.
+fn check_options(app: &App, options: &JobOptions) -> Result<(), ApiError> {
+    options
+        .check()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let Some(x) = &options.extract else {
+        return Ok(());
+    };
+    let Some(llm) = &app.config.llm else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "no_llm",
+            "this server has no LLM endpoint configured for extraction; ask its operator",
+        ));
+    };
+    if (x.llm_url.is_some() || x.model.is_some()) && !llm.allow_client_endpoint {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "llm_endpoint_fixed",
+            "this server sends extractions to its own LLM endpoint; leave out llm_url and model",
+        ));
+    }
+    Ok(())
 }
 
 /// Moves a whole upload into its job folder and queues the job.
