@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::server::{client, converted_page, events, get_json, upload, Server};
+use common::server::{client, converted_page, events, file_names, get_json, upload, Server};
 use common::{convert, data, read};
 use reqwest::blocking::multipart;
 use reqwest::StatusCode;
@@ -59,14 +59,10 @@ fn an_upload_converts_and_its_events_stream_in_order() {
     assert_eq!(status["pages"]["done"], 4);
     assert_eq!(status["pages"]["total"], 4);
 
-    let files = get_json(&s, &format!("/v1/jobs/{id}/files"));
-    let names: Vec<&str> = files["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, vec!["camlidl-manual.json", "camlidl-manual.md"]);
+    assert_eq!(
+        file_names(&s, &id),
+        vec!["camlidl-manual.json", "camlidl-manual.md"]
+    );
 
     // The service writes what the CLI writes.
     let cli = tempfile::tempdir().unwrap();

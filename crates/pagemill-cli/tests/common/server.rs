@@ -73,8 +73,8 @@ pub fn client() -> Client {
         .unwrap()
 }
 
-/// Uploads `file` with `fields`; returns the 202 answer.
-pub fn upload(s: &Server, file: &Path, fields: &[(&str, &str)]) -> Value {
+/// Posts `file` with `fields` to `/v1/jobs`: the status and the JSON answer.
+pub fn post_job(s: &Server, file: &Path, fields: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut form = multipart::Form::new().file("file", file).unwrap();
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
@@ -84,8 +84,25 @@ pub fn upload(s: &Server, file: &Path, fields: &[(&str, &str)]) -> Value {
         .multipart(form)
         .send()
         .unwrap();
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    res.json().unwrap()
+    let status = res.status();
+    (status, res.json().unwrap_or(Value::Null))
+}
+
+/// Uploads `file` with `fields`; returns the 202 answer.
+pub fn upload(s: &Server, file: &Path, fields: &[(&str, &str)]) -> Value {
+    let (status, body) = post_job(s, file, fields);
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    body
+}
+
+/// The names of a job's result files (`GET /v1/jobs/{id}/files`).
+pub fn file_names(s: &Server, id: &str) -> Vec<String> {
+    get_json(s, &format!("/v1/jobs/{id}/files"))["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The job's SSE events from `after`, until the stream ends (the job's end), as
