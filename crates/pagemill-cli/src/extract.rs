@@ -3,13 +3,15 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use pagemill_extract::{
-    AskConfig, Backoff, DocPlan, ExtractOptions, Extractor, Schema, SectionEvent, Template,
+    AskConfig, Backoff, DocPlan, ExtractOptions, Extractor, PageSpool, Schema, SectionEvent,
+    Template,
 };
-use pagemill_sections::SectionRule;
+use pagemill_sections::{HeadingCollector, SectionRule};
 
 use crate::exit;
 use crate::job::{PipelineArgs, ProgressMode};
@@ -97,7 +99,34 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     let client = args.llm.client(&args.model)?;
 
     let inputs = crate::sections::pdf_inputs(&args.inputs, &args.output)?;
-    let found = crate::sections::find_sections(&inputs, &args.sections)?;
+    let paths: Vec<PathBuf> = inputs.iter().map(|i| i.path.clone()).collect();
+    // The headings rule needs every page converted before the sections are known: that
+    // conversion spools its pages, and the extraction reads them from there (once).
+    let converted = if args.sections.needs_conversion() {
+        let scratch = tempfile::tempdir().context("cannot make a temporary directory")?;
+        let collector = Arc::new(HeadingCollector::new(6));
+        let spool = Arc::new(PageSpool::new(scratch.path()).context("cannot spool pages")?);
+        let code = args.pipeline.run(
+            paths.clone(),
+            args.output.clone(),
+            None,
+            vec![collector.clone(), spool.clone()],
+        )?;
+        if code == exit::INTERRUPTED || code == exit::FAILURE {
+            return Ok(code);
+        }
+        let collector = Arc::try_unwrap(collector)
+            .map_err(|_| anyhow::anyhow!("the heading collector is still in use"))?;
+        Some((code, collector, spool, scratch))
+    } else {
+        None
+    };
+    let found = match &converted {
+        Some((_, headings, _, _)) => {
+            crate::sections::sections_with(&inputs, &args.sections, Some(headings))?
+        }
+        None => crate::sections::find_sections(&inputs, &args.sections)?,
+    };
     let plans: Vec<DocPlan> = inputs
         .iter()
         .zip(found)
@@ -156,12 +185,30 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
         on_event,
     )
     .context("cannot prepare the outputs")?;
-    let code = args.pipeline.run(
-        inputs.iter().map(|i| i.path.clone()).collect(),
-        args.output.clone(),
-        pages,
-        vec![extractor.sink_factory()],
-    );
+    let code = match &converted {
+        Some((code, _, spool, _)) => {
+            let factory = extractor.sink_factory();
+            let mut code = *code;
+            for input in &inputs {
+                match spool.replay(&input.path, &*factory) {
+                    Ok(true) => {}
+                    // Its conversion failed: the first pass reported it.
+                    Ok(false) => code = code.max(exit::PARTIAL),
+                    Err(e) => {
+                        eprintln!("pagemill: {}: {e}", input.path.display());
+                        code = code.max(exit::PARTIAL);
+                    }
+                }
+            }
+            Ok(code)
+        }
+        None => args.pipeline.run(
+            paths,
+            args.output.clone(),
+            pages,
+            vec![extractor.sink_factory()],
+        ),
+    };
     // The sections in flight finish (or fail) before the process ends, whatever the job.
     let summary = extractor
         .finish()

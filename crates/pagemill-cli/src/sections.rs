@@ -89,6 +89,16 @@ pub fn find_sections(
         SectionRule::Headings { .. } => Some(detect_headings(inputs, 6)?),
         _ => None,
     };
+    sections_with(inputs, rule, headings.as_ref())
+}
+
+/// Finds the sections of every input by `rule`, with the headings of a conversion
+/// already made (for the `headings` rule).
+pub fn sections_with(
+    inputs: &[pagemill_engine::Input],
+    rule: &SectionRule,
+    headings: Option<&HeadingCollector>,
+) -> anyhow::Result<Vec<SectionFile>> {
     let sources: Vec<Source> = inputs
         .iter()
         .map(|i| Source {
@@ -96,7 +106,7 @@ pub fn find_sections(
             shown: i.path.display().to_string(),
         })
         .collect();
-    let found = pagemill_extract::find_sections(&sources, rule, headings.as_ref())?;
+    let found = pagemill_extract::find_sections(&sources, rule, headings)?;
     Ok(found.into_iter().collect::<Result<Vec<_>, _>>()?)
 }
 

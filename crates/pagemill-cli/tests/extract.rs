@@ -419,3 +419,41 @@ fn a_run_killed_mid_way_resumes_without_asking_again_for_what_it_finished() {
     assert_eq!(all.len(), 6, "each section once");
     all.iter().for_each(assert_answer_matches);
 }
+
+#[test]
+fn headings_sections_convert_each_page_once_and_read_the_spooled_pages() {
+    // Answers come from the proxy (the model's answers are not what this checks).
+    let proxy = FaultProxy::start(
+        "http://127.0.0.1:9/v1",
+        Box::new(|_, _| Action::Answer(r#"{"title": "t", "topics": []}"#.into())),
+    );
+    let run = Run::new();
+    let o = run
+        .command_on("docling_normal_4pages.pdf", &proxy.url, "headings", &[])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pages: Vec<u64> = events(&o, "page")
+        .iter()
+        .map(|e| e["page"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pages, vec![1, 2, 3, 4], "each page converted once");
+    let records = run.records_of("docling_normal_4pages");
+    assert_eq!(
+        records.len(),
+        2,
+        "the two headings `pagemill sections` lists"
+    );
+    records.iter().for_each(assert_answer_matches);
+    // The second section runs over all four pages: its Markdown came from the spool.
+    let md = read(
+        run.out()
+            .join("docling_normal_4pages/docling_normal_4pages.sections/s2.md"),
+    );
+    assert!(md.len() > 1000, "{} bytes", md.len());
+    let prompts = proxy.prompts.lock().unwrap().clone();
+    assert!(
+        prompts.iter().any(|p| p.contains("재해보험금")),
+        "{prompts:?}"
+    );
+}

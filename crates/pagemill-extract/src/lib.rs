@@ -11,6 +11,7 @@
 //! - [`parts`]: token counts, sections cut into parts at block boundaries, answers merged;
 //! - [`ask`]: one section through the endpoint, retries and corrections included;
 //! - [`record`]: `IN.sections.jsonl` lines and the `--resume` fingerprint;
+//! - [`spool`]: converted pages kept on disk for the `headings` rule's second reader;
 //! - [`extractor`]: the page sink and the LLM threads (bounded, isolated per section);
 //! - [`events`]: section events for progress output.
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod prompt;
 pub mod record;
 pub mod retry;
 pub mod schema;
+pub mod spool;
 
 pub use ask::AskConfig;
 pub use discover::{find_sections, DiscoverError, Source};
@@ -37,3 +39,4 @@ pub use prompt::Template;
 pub use record::{SectionRecord, State};
 pub use retry::Backoff;
 pub use schema::Schema;
+pub use spool::PageSpool;

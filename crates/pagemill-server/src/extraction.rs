@@ -1,20 +1,19 @@
 //! Extraction jobs (`POST /v1/jobs` with a `prompt`): `pagemill extract` on the shared
-//! engine. Sections are found first (for the `headings` rule, by a conversion pass), then
-//! the job converts the pages its sections cover and each finished section goes to the
-//! server's LLM endpoint; section events join the job's event stream as they happen, and
+//! engine. Sections are found first, then the job converts the pages its sections cover
+//! and each finished section goes to the server's LLM endpoint (for the `headings` rule,
+//! the job converts every page first, spooling them, and the extraction reads the spool); section events join the job's event stream as they happen, and
 //! `IN.sections.jsonl` with each section's Markdown are among its results.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use pagemill_core::ranges::PageRanges;
 use pagemill_engine::{JobSpec, JobSummary};
-use pagemill_export::Formats;
 use pagemill_extract::{
     AskConfig, Backoff, Client, DocPlan, Endpoint, ExtractOptions, ExtractSummary, Extractor,
-    SectionEvent, Source,
+    PageSpool, SectionEvent, Source,
 };
 use pagemill_sections::{HeadingCollector, SectionRule};
 use serde_json::Value;
@@ -22,9 +21,6 @@ use serde_json::Value;
 use crate::options::{ExtractJob, JobOptions};
 use crate::runner::{final_state, Runner};
 use crate::store::{JobRecord, JobState};
-
-/// How often the headings pass looks for a cancellation.
-const POLL: Duration = Duration::from_millis(200);
 
 /// Runs an extraction job to its end (or until the server stops).
 pub(crate) fn run(
@@ -34,11 +30,68 @@ pub(crate) fn run(
     options: &JobOptions,
     cancel: &AtomicBool,
 ) {
-    match prepare(runner, job, spec, options, cancel) {
-        Ok(Some(prepared)) => extract(runner, job, prepared, cancel),
-        Ok(None) => {}
+    let needs_headings = options
+        .extract
+        .as_ref()
+        .and_then(|x| x.rule().ok())
+        .is_some_and(|r| r.needs_conversion());
+    if needs_headings {
+        return by_headings(runner, job, spec, options, cancel);
+    }
+    match prepare(runner, job, spec, options, None) {
+        Ok(prepared) => extract(runner, job, prepared, cancel),
         Err(message) => runner.refused(job, &message),
     }
+}
+
+/// The `headings` rule: the job converts every page once, keeping their headings and
+/// spooling the pages to disk; then the sections are found and the extraction reads the
+/// spooled pages (no second conversion).
+fn by_headings(
+    runner: &Runner,
+    job: &JobRecord,
+    spec: JobSpec,
+    options: &JobOptions,
+    cancel: &AtomicBool,
+) {
+    let dir = spool_dir(&spec.output);
+    let spool = match PageSpool::new(&dir) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return runner.refused(job, &format!("cannot spool pages: {e}")),
+    };
+    let collector = Arc::new(HeadingCollector::new(6));
+    let pass = JobSpec {
+        sinks: vec![collector.clone(), spool.clone()],
+        ..spec.clone()
+    };
+    let followed = match runner.submit(pass) {
+        Ok(handle) => runner.follow_events(job, &handle, cancel),
+        Err(pagemill_engine::EngineError::Stopped) => None,
+        Err(e) => return runner.refused(job, &e.to_string()),
+    };
+    // The server is stopping: the job resumes at the next start.
+    let Some((summary, cancelled)) = followed else {
+        return;
+    };
+    let (state, error) = final_state(&summary, cancelled);
+    if matches!(state, JobState::Cancelled | JobState::Failed) {
+        let _ = std::fs::remove_dir_all(&dir);
+        return runner.conclude(job, state, error.as_deref());
+    }
+    match prepare(runner, job, spec, options, Some(&collector)) {
+        Ok(prepared) => {
+            let factory = prepared.extractor.sink_factory();
+            for path in &prepared.spec.inputs {
+                if let Err(e) = spool.replay(path, &*factory) {
+                    tracing::warn!(job = %job.id_short(), error = %e, "a spooled document could not be read back");
+                }
+            }
+            drop(factory);
+            finish(runner, job, prepared, Some((summary, false)));
+        }
+        Err(message) => runner.refused(job, &message),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A job ready to convert: its spec (with the extractor's sink), and the documents left
@@ -49,15 +102,15 @@ struct Prepared {
     left_out: usize,
 }
 
-/// Finds the sections and sets up the extractor; `Ok(None)` when the job was cancelled
-/// or the server is stopping meanwhile.
+/// Finds the sections (with the documents' headings, for the `headings` rule) and sets
+/// up the extractor.
 fn prepare(
     runner: &Runner,
     job: &JobRecord,
     mut spec: JobSpec,
     options: &JobOptions,
-    cancel: &AtomicBool,
-) -> Result<Option<Prepared>, String> {
+    headings: Option<&HeadingCollector>,
+) -> Result<Prepared, String> {
     let x = options.extract.as_ref().ok_or("not an extraction job")?;
     let llm = runner
         .llm()
@@ -77,14 +130,6 @@ fn prepare(
         .map_err(|e| format!("cannot set up the LLM client: {e}"))?
         .with_gate(Arc::clone(&llm.gate));
 
-    let headings = if rule.needs_conversion() {
-        match detect_headings(runner, &spec, cancel)? {
-            Some(h) => Some(h),
-            None => return Ok(None),
-        }
-    } else {
-        None
-    };
     let (inputs, _) = pagemill_engine::plan_inputs(&spec.inputs, &spec.output);
     let sources: Vec<Source> = inputs
         .iter()
@@ -93,8 +138,8 @@ fn prepare(
             shown: file_name(&i.path),
         })
         .collect();
-    let found = pagemill_extract::find_sections(&sources, &rule, headings.as_ref())
-        .map_err(|e| e.to_string())?;
+    let found =
+        pagemill_extract::find_sections(&sources, &rule, headings).map_err(|e| e.to_string())?;
     let mut plans = Vec::new();
     let mut errors = Vec::new();
     for (input, result) in inputs.iter().zip(found) {
@@ -152,11 +197,11 @@ fn prepare(
     )
     .map_err(|e| format!("cannot prepare the outputs: {e}"))?;
     spec.sinks.push(extractor.sink_factory());
-    Ok(Some(Prepared {
+    Ok(Prepared {
         spec,
         left_out: errors.len(),
         extractor,
-    }))
+    })
 }
 
 /// The endpoint a job's requests go to: the server's, or (where the operator allows it,
@@ -186,73 +231,55 @@ fn file_name(path: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
-/// The `headings` rule: converts the pages once (no files written) to read their
-/// headings. `Ok(None)` when the job was cancelled or the server is stopping.
-fn detect_headings(
-    runner: &Runner,
-    spec: &JobSpec,
-    cancel: &AtomicBool,
-) -> Result<Option<HeadingCollector>, String> {
-    let collector = Arc::new(HeadingCollector::new(6));
-    let pass = JobSpec {
-        formats: Formats::none(),
-        output: scratch(&spec.output),
-        sinks: vec![collector.clone()],
-        resume: false,
-        ..spec.clone()
-    };
-    let handle = runner.submit(pass).map_err(|e| e.to_string())?;
-    let mut cancelled = false;
-    while !handle.is_finished() {
-        // The pass's page events are not the job's: they are read and dropped.
-        let _ = handle.next_event(POLL);
-        if cancel.load(Ordering::Relaxed) && !cancelled {
-            cancelled = true;
-            handle.cancel();
-        }
-    }
-    let summary = handle.wait();
-    let _ = std::fs::remove_dir_all(scratch(&spec.output));
-    if cancelled || runner.stopping() {
-        return Ok(None);
-    }
-    if summary.pages_ok() == 0 {
-        return Err("no page could be converted to find the headings".into());
-    }
-    drop(summary);
-    Arc::try_unwrap(collector)
-        .map(Some)
-        .map_err(|_| "the heading pass is still running".to_string())
-}
-
-/// Where the headings pass may write (it writes nothing but its checkpoints).
-fn scratch(output: &std::path::Path) -> PathBuf {
-    output.with_file_name("headings-pass")
+/// Where the `headings` rule spools pages: the job's folder, outside its results.
+fn spool_dir(output: &std::path::Path) -> PathBuf {
+    output.with_file_name("spool")
 }
 
 /// Converts and asks, then records the job's end: partial when a section failed or a
 /// document had no sections, failed when no section was answered.
-fn extract(runner: &Runner, job: &JobRecord, prepared: Prepared, cancel: &AtomicBool) {
+fn extract(runner: &Runner, job: &JobRecord, mut prepared: Prepared, cancel: &AtomicBool) {
+    let spec = std::mem::take(&mut prepared.spec);
+    match runner.submit(spec) {
+        Ok(handle) => {
+            let followed = runner.follow_events(job, &handle, cancel);
+            drop(handle);
+            finish(runner, job, prepared, followed);
+        }
+        Err(e) => {
+            // The sections in flight finish (or fail) before the job ends.
+            let _ = prepared.extractor.finish();
+            if !matches!(e, pagemill_engine::EngineError::Stopped) {
+                runner.refused(job, &e.to_string());
+            }
+        }
+    }
+}
+
+/// Waits for the sections in flight, then records the job's end from the conversion's
+/// summary (`None`: the server is stopping, and the job stays to resume).
+fn finish(
+    runner: &Runner,
+    job: &JobRecord,
+    prepared: Prepared,
+    followed: Option<(JobSummary, bool)>,
+) {
     let Prepared {
         spec,
         extractor,
         left_out,
     } = prepared;
-    let followed = match runner.submit(spec) {
-        Ok(handle) => Ok(runner.follow_events(job, &handle, cancel)),
-        Err(e) => Err(e),
-    };
-    // The sections in flight finish (or fail) before the job ends, whatever happened.
+    // The job's sinks (the extractor's among them) are dropped before it waits.
+    drop(spec);
     let sections = extractor.finish();
     match (followed, sections) {
-        (Err(pagemill_engine::EngineError::Stopped), _) | (Ok(None), _) => {}
-        (Err(e), _) => runner.refused(job, &e.to_string()),
-        (Ok(Some(_)), Err(e)) => runner.conclude(
+        (None, _) => {}
+        (Some(_), Err(e)) => runner.conclude(
             job,
             JobState::Failed,
             Some(&format!("cannot write the section records: {e}")),
         ),
-        (Ok(Some((summary, cancelled))), Ok(sections)) => {
+        (Some((summary, cancelled)), Ok(sections)) => {
             let (state, error) = end_state(&summary, cancelled, &sections, left_out);
             runner.conclude(job, state, error.as_deref());
         }

@@ -104,11 +104,6 @@ impl Runner {
         self.shared.llm.as_ref()
     }
 
-    /// Whether the server is stopping.
-    pub(crate) fn stopping(&self) -> bool {
-        self.shared.stopping.load(Ordering::SeqCst)
-    }
-
     /// A job was queued (or one ended): look for work.
     pub fn poke(&self) {
         self.shared.wake.notify_all();
