@@ -77,6 +77,8 @@ pub struct ExtractArgs {
 
 /// Runs `pagemill extract`.
 pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
+    // Before any thread starts (see the function's measurements).
+    pagemill_engine::rss::limit_malloc_arenas(2);
     let prompt = std::fs::read_to_string(&args.prompt)
         .with_context(|| format!("--prompt: cannot read {}", args.prompt.display()))?;
     let template = Template::new(&prompt)
