@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -14,7 +15,7 @@ use pagemill_extract::{
 use pagemill_sections::{HeadingCollector, SectionRule};
 
 use crate::exit;
-use crate::job::{PipelineArgs, ProgressMode};
+use crate::job::{PipelineArgs, ProgressMode, StatusLine};
 use crate::llm::LlmArgs;
 
 /// Options of `pagemill extract`.
@@ -75,8 +76,54 @@ pub struct ExtractArgs {
     pipeline: PipelineArgs,
 }
 
+/// Section counts for the progress bar, kept from the section events.
+#[derive(Default)]
+struct Tally {
+    sent: AtomicU32,
+    answered: AtomicU32,
+    failed: AtomicU32,
+    /// Failed before they were sent (their pages never came).
+    unsent: AtomicU32,
+    skipped: AtomicU32,
+}
+
+impl Tally {
+    fn count(&self, e: &SectionEvent) {
+        let counter = match e {
+            SectionEvent::Sent { .. } => &self.sent,
+            SectionEvent::Answered { .. } => &self.answered,
+            SectionEvent::Failed { attempts: 0, .. } => {
+                self.unsent.fetch_add(1, Ordering::Relaxed);
+                &self.failed
+            }
+            SectionEvent::Failed { .. } => &self.failed,
+            SectionEvent::Skipped { .. } => &self.skipped,
+            SectionEvent::Retried { .. } => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sections sent and not yet answered or failed.
+    fn in_flight(&self) -> u32 {
+        let ended = (self.answered.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed))
+            .saturating_sub(self.unsent.load(Ordering::Relaxed));
+        self.sent.load(Ordering::Relaxed).saturating_sub(ended)
+    }
+
+    /// `sections 5/17: 4 answered, 1 failed, 2 asking`.
+    fn line(&self, total: usize) -> String {
+        let answered = self.answered.load(Ordering::Relaxed) + self.skipped.load(Ordering::Relaxed);
+        let failed = self.failed.load(Ordering::Relaxed);
+        format!(
+            "sections {}/{total}: {answered} answered, {failed} failed, {} asking",
+            answered + failed,
+            self.in_flight()
+        )
+    }
+}
+
 /// Runs `pagemill extract`.
-pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: ExtractArgs) -> anyhow::Result<u8> {
     // Before any thread starts (see the function's measurements).
     pagemill_engine::rss::limit_malloc_arenas(2);
     let prompt = std::fs::read_to_string(&args.prompt)
@@ -164,7 +211,14 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     };
     let json = args.pipeline.progress == ProgressMode::Json;
     let show = !args.pipeline.quiet;
+    let tally = Arc::new(Tally::default());
+    let counted = Arc::clone(&tally);
+    args.pipeline.status = Some(StatusLine({
+        let tally = Arc::clone(&tally);
+        Arc::new(move || tally.line(total))
+    }));
     let on_event = Box::new(move |e: SectionEvent| {
+        counted.count(&e);
         if json {
             if let Ok(line) = serde_json::to_string(&e) {
                 let mut out = std::io::stdout().lock();
@@ -212,6 +266,10 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
         ),
     };
     // The sections in flight finish (or fail) before the process ends, whatever the job.
+    let waiting = tally.in_flight();
+    if show && !json && waiting > 0 {
+        eprintln!("pagemill: waiting for {waiting} sections at the endpoint…");
+    }
     let summary = extractor
         .finish()
         .context("cannot write the section records")?;
@@ -233,4 +291,43 @@ pub fn run(args: ExtractArgs) -> anyhow::Result<u8> {
     } else {
         code
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pagemill_extract::SectionRef;
+
+    #[test]
+    fn the_bar_counts_sections_asked_answered_and_failed() {
+        let at = SectionRef {
+            document: "a.pdf".into(),
+            section: "s1".into(),
+        };
+        let t = Tally::default();
+        for _ in 0..3 {
+            t.count(&SectionEvent::Sent {
+                at: at.clone(),
+                parts: 1,
+            });
+        }
+        t.count(&SectionEvent::Answered {
+            at: at.clone(),
+            attempts: 1,
+            seconds: 1.0,
+        });
+        t.count(&SectionEvent::Failed {
+            at: at.clone(),
+            attempts: 2,
+            error: "x".into(),
+        });
+        // Never sent: its pages did not come.
+        t.count(&SectionEvent::Failed {
+            at,
+            attempts: 0,
+            error: "y".into(),
+        });
+        assert_eq!(t.in_flight(), 1);
+        assert_eq!(t.line(5), "sections 3/5: 1 answered, 2 failed, 1 asking");
+    }
 }

@@ -145,6 +145,20 @@ pub struct JobArgs {
     /// No progress bar and no summary (errors are still printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// More to show in the bar (an extraction's sections).
+    #[arg(skip)]
+    pub status: Option<StatusLine>,
+}
+
+/// Text a command adds to the progress bar, read each time the bar's message changes.
+#[derive(Clone)]
+pub struct StatusLine(pub Arc<dyn Fn() -> String + Send + Sync>);
+
+impl std::fmt::Debug for StatusLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatusLine")
+    }
 }
 
 /// The conversion options of the commands that convert for another purpose (`index`,
@@ -178,6 +192,10 @@ pub struct PipelineArgs {
     /// No progress bar and no summary (errors are still printed).
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// More to show in the bar (an extraction's sections).
+    #[arg(skip)]
+    pub status: Option<StatusLine>,
 }
 
 impl PipelineArgs {
@@ -191,6 +209,7 @@ impl PipelineArgs {
             lang: "eng".into(),
             progress: ProgressMode::Bar,
             quiet: true,
+            status: None,
         }
     }
 
@@ -223,6 +242,7 @@ impl PipelineArgs {
             resume: false,
             progress: self.progress,
             quiet: self.quiet,
+            status: self.status.clone(),
         };
         let kind = JobKind {
             mode: OcrMode::from(self.ocr),
@@ -341,7 +361,7 @@ pub fn run_with_sinks(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handler")?;
     }
-    let mut reporter = Reporter::new(args.progress, args.quiet);
+    let mut reporter = Reporter::new(args.progress, args.quiet, args.status.clone());
     let summary = match convert(config, spec, &stop, |ev| reporter.event(ev)) {
         Ok(r) => r,
         Err(EngineError::NothingToConvert { errors }) => {

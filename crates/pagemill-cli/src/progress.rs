@@ -8,7 +8,7 @@ use pagemill_core::model::FileErrorKind;
 use pagemill_core::size::human;
 use pagemill_engine::{JobEvent, JobSummary, PageStatus};
 
-use crate::job::ProgressMode;
+use crate::job::{ProgressMode, StatusLine};
 
 pub struct Reporter {
     mode: ProgressMode,
@@ -18,6 +18,7 @@ pub struct Reporter {
     file: Option<ProgressBar>,
     files_total: usize,
     files_done: usize,
+    status: Option<StatusLine>,
 }
 
 /// What to pass to get past a file's failure, in this command's flags.
@@ -32,7 +33,7 @@ fn flag_hint(kind: FileErrorKind) -> &'static str {
 }
 
 impl Reporter {
-    pub fn new(mode: ProgressMode, quiet: bool) -> Self {
+    pub fn new(mode: ProgressMode, quiet: bool, status: Option<StatusLine>) -> Self {
         let target = if quiet || mode == ProgressMode::Json {
             ProgressDrawTarget::hidden()
         } else {
@@ -54,6 +55,7 @@ impl Reporter {
             file: None,
             files_total: 0,
             files_done: 0,
+            status,
         }
     }
 
@@ -128,8 +130,13 @@ impl Reporter {
                 peak_rss_bytes,
                 ..
             } => {
+                let extra = self
+                    .status
+                    .as_ref()
+                    .map(|s| format!(" · {}", (s.0)()))
+                    .unwrap_or_default();
                 self.overall.set_message(format!(
-                    "RSS {} (peak {})",
+                    "RSS {} (peak {}){extra}",
                     human(*rss_bytes),
                     human(*peak_rss_bytes)
                 ));
