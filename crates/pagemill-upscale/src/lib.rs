@@ -6,7 +6,8 @@
 //! - [`param`]: the text graph;
 //! - [`weights`]: the weights, read in layer order;
 //! - [`graph`]: the layers as candle operations, and the forward pass;
-//! - [`bicubic`]: ncnn's bicubic resize (the x2/x3 models end with one).
+//! - [`bicubic`]: ncnn's bicubic resize (the x2/x3 models end with one);
+//! - [`tiles`]: large pictures in tiles with margins, read and written in bands.
 //!
 //! How the port was checked against the original: `docs/upscale-research.md`; the
 //! reference outputs in `tests/data/upscale/` were computed by ncnn itself.
@@ -15,6 +16,7 @@
 pub mod bicubic;
 pub mod graph;
 pub mod param;
+pub mod tiles;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ use candle_core::{Device, Tensor};
 use thiserror::Error;
 
 pub use graph::Graph;
+pub use tiles::{Band, Tiling};
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, Error)]

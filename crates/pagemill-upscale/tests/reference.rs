@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pagemill_upscale::{models_dir, Model, ModelKind};
+use pagemill_upscale::{models_dir, Model, ModelKind, Tiling};
 
 fn fixture(name: &str) -> Vec<f32> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -81,4 +81,97 @@ fn wrong_input_and_missing_models_say_so() {
     assert!(ModelKind::X4Plus.file_stem(2).is_err());
     let e = Model::load(Path::new("/nonexistent"), "x").err().unwrap();
     assert!(e.to_string().contains("scripts/setup"), "{e}");
+}
+
+/// A deterministic picture with edges, text-like strokes and gradients.
+fn pattern(h: usize, w: usize) -> Vec<f32> {
+    (0..3)
+        .flat_map(|c| {
+            (0..h).flat_map(move |y| {
+                (0..w).map(move |x| {
+                    let stroke = if (x / 3 + y / 5) % 4 == 0 { 0.8 } else { 0.1 };
+                    let ramp = (x + 2 * y + 7 * c) as f32 / (w + 2 * h + 14) as f32;
+                    (0.6 * stroke + 0.4 * ramp).clamp(0.0, 1.0)
+                })
+            })
+        })
+        .collect()
+}
+
+/// Runs `model` on `input` in tiles, gathering the bands into one picture; also the
+/// number of tiles.
+fn tiled(model: &Model, input: &[f32], h: usize, w: usize, tiling: Tiling) -> (Vec<f32>, usize) {
+    let s = model.scale() as usize;
+    let (oh, ow) = (h * s, w * s);
+    let mut out = vec![0f32; 3 * oh * ow];
+    let mut tiles = 0;
+    model
+        .run_tiled(
+            h,
+            w,
+            tiling,
+            |y0, y1| {
+                Ok((0..3)
+                    .flat_map(|c| input[c * h * w + y0 * w..c * h * w + y1 * w].to_vec())
+                    .collect())
+            },
+            |band| {
+                for c in 0..3 {
+                    let src = &band.rgb[c * band.rows * band.width..][..band.rows * band.width];
+                    let at = c * oh * ow + band.top * ow;
+                    out[at..at + src.len()].copy_from_slice(src);
+                }
+                Ok(())
+            },
+            |_, total| tiles = total,
+        )
+        .unwrap();
+    (out, tiles)
+}
+
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
+
+#[test]
+fn tiles_with_margins_leave_no_seams() {
+    installed();
+    let (h, w) = (37, 45);
+    let input = pattern(h, w);
+    for scale in [2, 4] {
+        let model = Model::installed(ModelKind::Compact, scale).unwrap();
+        let (whole, _, _) = model.run(&input, h, w).unwrap();
+        let (out, tiles) = tiled(
+            &model,
+            &input,
+            h,
+            w,
+            Tiling {
+                tile: 16,
+                margin: 20,
+            },
+        );
+        assert_eq!(tiles, 9, "3 × 3 tiles");
+        let worst = largest_difference(&whole, &out);
+        eprintln!("x{scale}: tiled vs whole, largest difference {worst:.2e}");
+        assert!(worst < 1e-5, "x{scale}: seams, largest difference {worst}");
+    }
+    // Without a margin the seams show: the test can fail.
+    let model = Model::installed(ModelKind::Compact, 4).unwrap();
+    let (whole, _, _) = model.run(&input, h, w).unwrap();
+    let (out, _) = tiled(
+        &model,
+        &input,
+        h,
+        w,
+        Tiling {
+            tile: 16,
+            margin: 0,
+        },
+    );
+    let worst = largest_difference(&whole, &out);
+    assert!(worst > 1e-3, "no margin, no seams? {worst}");
 }
