@@ -202,10 +202,7 @@ pub fn run(mut args: ExtractArgs) -> anyhow::Result<u8> {
     let ask = AskConfig {
         template,
         schema,
-        backoff: Backoff {
-            attempts: args.llm.retries + 1,
-            ..Backoff::default()
-        },
+        backoff: Backoff::with_retries(args.llm.retries),
         corrections: args.llm.corrections,
         max_prompt_tokens: args.max_section_tokens,
     };

@@ -68,10 +68,7 @@ impl LlmEntities {
             ask: AskConfig {
                 template,
                 schema: Some(schema),
-                backoff: Backoff {
-                    attempts: retries + 1,
-                    ..Backoff::default()
-                },
+                backoff: Backoff::with_retries(retries),
                 corrections,
                 // Chunks are a few hundred tokens: one part each.
                 max_prompt_tokens: 4096,
@@ -92,28 +89,35 @@ impl LlmEntities {
 
     /// The entities of each passage, `(kind, name)`, in order; `Err` with the reason for
     /// a passage whose request failed after its retries.
-    pub fn find(
-        &self,
-        passages: &[Passage<'_>],
-    ) -> Vec<Result<Vec<(&'static str, String)>, String>> {
+    pub fn find(&self, passages: &[Passage<'_>]) -> Vec<Found> {
         let next = AtomicUsize::new(0);
-        let mut out: Vec<Option<Found>> = (0..passages.len()).map(|_| None).collect();
-        let results = std::sync::Mutex::new(&mut out);
-        std::thread::scope(|scope| {
-            for _ in 0..self.concurrency.min(passages.len()) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = passages.get(i) else { return };
-                    let found = self.ask_one(i, p);
-                    if let Ok(mut r) = results.lock() {
-                        r[i] = Some(found);
-                    }
-                });
-            }
+        // Each thread takes the next passage until none is left and keeps its answers
+        // with their places; they are put in order at the end.
+        let answered: Vec<(usize, Found)> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..self.concurrency.min(passages.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(p) = passages.get(i) else { break mine };
+                            mine.push((i, self.ask_one(i, p)));
+                        }
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap_or_default())
+                .collect()
         });
-        out.into_iter()
-            .map(|r| r.unwrap_or_else(|| Err("not asked".into())))
-            .collect()
+        let mut out: Vec<Found> = (0..passages.len())
+            .map(|_| Err("not asked".into()))
+            .collect();
+        for (i, found) in answered {
+            out[i] = found;
+        }
+        out
     }
 
     fn ask_one(&self, i: usize, p: &Passage<'_>) -> Found {

@@ -26,6 +26,14 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// The default waits, with `retries` tries after the first.
+    pub fn with_retries(retries: u32) -> Self {
+        Backoff {
+            attempts: retries.saturating_add(1),
+            ..Backoff::default()
+        }
+    }
+
     /// The wait after failed try number `attempt` (1 for the first): the endpoint's
     /// `retry_after` when given (capped), else a random time up to `base · 2^(attempt-1)`
     /// (capped) — "full jitter", so that threads which failed together do not come back

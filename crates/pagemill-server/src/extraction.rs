@@ -119,10 +119,7 @@ fn prepare(
     let ask = AskConfig {
         template: x.template().map_err(|e| e.to_string())?,
         schema: x.schema().map_err(|e| e.to_string())?,
-        backoff: Backoff {
-            attempts: x.retries + 1,
-            ..Backoff::default()
-        },
+        backoff: Backoff::with_retries(x.retries),
         corrections: x.corrections,
         max_prompt_tokens: x.max_section_tokens,
     };

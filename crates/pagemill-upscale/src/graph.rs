@@ -75,7 +75,6 @@ impl Graph {
         };
         let mut reader = Reader::new(bin);
         let mut layers = Vec::with_capacity(descs.len());
-        let mut scale = 1.0f32;
         for d in descs {
             let unsupported =
                 |why: &str| UpscaleError::Graph(format!("layer {} ({}): {why}", d.name, d.kind));
@@ -122,9 +121,7 @@ impl Graph {
                     if d.int(1, 0) != 0 {
                         return Err(unsupported("only PyTorch's channel order"));
                     }
-                    let r = d.int(0, 1).max(1) as usize;
-                    scale *= r as f32;
-                    Op::PixelShuffle(r)
+                    Op::PixelShuffle(d.int(0, 1).max(1) as usize)
                 }
                 "Interp" => {
                     let (fh, fw) = (d.float(1, 1.0), d.float(2, 1.0));
@@ -133,10 +130,7 @@ impl Graph {
                     }
                     match d.int(0, 0) {
                         1 if fh.fract() == 0.0 && fh >= 1.0 => Op::Nearest(fh as usize),
-                        3 => {
-                            scale *= fh;
-                            Op::Bicubic(fh)
-                        }
+                        3 => Op::Bicubic(fh),
                         _ => return Err(unsupported("only nearest (whole factors) or bicubic")),
                     }
                 }
@@ -172,17 +166,21 @@ impl Graph {
                 readers[b] += 1;
             }
         }
-        // The RRDB network enlarges by nearest steps followed by convolutions, with no
-        // pixel shuffle: count those too.
-        if scale == 1.0 {
-            scale = layers
-                .iter()
-                .map(|l| match l.op {
-                    Op::Nearest(f) => f as f32,
-                    _ => 1.0,
-                })
-                .product();
+        // Each blob's size relative to the input, followed through the graph: the
+        // output's is the model's scale.
+        let mut sizes = vec![1.0f32; blobs.len()];
+        for l in &layers {
+            let input = l.bottoms.first().map_or(1.0, |&b| sizes[b]);
+            let size = match l.op {
+                Op::PixelShuffle(r) | Op::Nearest(r) => input * r as f32,
+                Op::Bicubic(f) => input * f,
+                _ => input,
+            };
+            for &t in &l.tops {
+                sizes[t] = size;
+            }
         }
+        let scale = sizes[output];
         Ok(Graph {
             layers,
             blobs,
