@@ -116,6 +116,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<u8> {
         layout_dpi: args.layout_dpi,
         figure_dpi: args.figure_dpi,
         erase: formats.erased.then(Default::default),
+        upscale: None,
     };
     job::run(&args.job, kind)
 }

@@ -5,6 +5,7 @@ use pagemill_core::settings::{EraseSettings, OcrMode};
 use pagemill_export::Formats;
 
 use crate::job::{self, JobArgs, JobKind};
+use crate::upscale::ModelArgs;
 
 /// How the text to erase is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,6 +43,14 @@ pub struct EraseArgs {
     #[arg(long, value_name = "C", default_value = "0.4", value_parser = parse_confidence)]
     min_confidence: f32,
 
+    /// Upscale each page by this factor (2–4) before erasing its text, in the same pass:
+    /// the output is the larger page without its text.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=4))]
+    upscale_output: Option<u8>,
+
+    #[command(flatten)]
+    model: ModelArgs,
+
     /// Also write the usual conversion outputs (comma-separated, as `convert --format`).
     #[arg(long, value_name = "LIST")]
     also: Option<Formats>,
@@ -64,6 +73,10 @@ pub fn run(args: EraseArgs) -> anyhow::Result<u8> {
             passes: args.passes,
             min_confidence: args.min_confidence,
         }),
+        upscale: args
+            .upscale_output
+            .map(|scale| args.model.settings(scale))
+            .transpose()?,
     };
     job::run(&args.job, kind)
 }

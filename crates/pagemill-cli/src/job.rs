@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use pagemill_core::ranges::PageRanges;
-use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, Upscale};
+use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, Upscale, UpscaleSettings};
 use pagemill_engine::{convert, EngineConfig, EngineError, JobSpec};
 use pagemill_export::Formats;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -28,7 +28,7 @@ pub enum ProgressMode {
 }
 
 /// A pixel count: `25000000`, `25M`, `1.5G`.
-fn parse_count(s: &str) -> Result<u64, String> {
+pub fn parse_count(s: &str) -> Result<u64, String> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
         Some((i, 'k' | 'K')) => (&t[..i], 1e3),
@@ -112,8 +112,8 @@ pub struct JobArgs {
     #[arg(long, value_name = "LANGS", default_value = "eng")]
     pub lang: String,
 
-    /// Resolution pages are rendered at for OCR.
-    #[arg(long, value_name = "DPI", default_value_t = 300, value_parser = clap::value_parser!(u32).range(50..=1200))]
+    /// Resolution pages are rendered at for OCR (and, in `upscale`, before upscaling).
+    #[arg(long, visible_alias = "dpi", value_name = "DPI", default_value_t = 300, value_parser = clap::value_parser!(u32).range(50..=1200))]
     pub ocr_dpi: u32,
 
     /// Largest page image for OCR, in pixels (e.g. 25M); larger pages are rendered at a
@@ -250,6 +250,7 @@ impl PipelineArgs {
             layout_dpi: 100,
             figure_dpi: 150,
             erase: None,
+            upscale: None,
         };
         run_with_sinks(&args, kind, sinks)
     }
@@ -281,6 +282,8 @@ pub struct JobKind {
     pub figure_dpi: u32,
     /// Text removal, for `erase-text`.
     pub erase: Option<EraseSettings>,
+    /// Upscaling of the pictures written (`upscale`, `erase-text --upscale-output`).
+    pub upscale: Option<UpscaleSettings>,
 }
 
 /// Runs a job over `args.inputs`; returns the exit code.
@@ -329,6 +332,7 @@ pub fn run_with_sinks(
         layout_dpi: kind.layout_dpi,
         figure_dpi: kind.figure_dpi,
         erase: kind.erase,
+        upscale: kind.upscale,
         password,
         page_timeout: Duration::from_secs_f64(args.page_timeout),
         resume: args.resume,

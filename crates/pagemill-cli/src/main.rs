@@ -11,10 +11,11 @@ mod llm;
 mod progress;
 mod sections;
 mod serve;
+mod upscale;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit codes (also in `pagemill --help`).
 pub mod exit {
@@ -60,6 +61,11 @@ enum Command {
     /// report of the erased boxes (IN.erased.json).
     #[command(name = "erase-text")]
     EraseText(erase::EraseArgs),
+    /// Make pages larger with a super-resolution network (Real-ESRGAN) or Lanczos, in
+    /// tiles with bounded memory: OUT/IN/IN.x2.png for an image, IN.x2.pdf for a PDF or
+    /// multi-page image, and IN.upscale.json (model, scale, tiles, time per page).
+    /// PDF pages are rendered at --dpi first.
+    Upscale(upscale::UpscaleArgs),
     /// Run the HTTP job service: upload documents, watch their pages convert (SSE), fetch
     /// the results. Settings also come from PAGEMILL_* environment variables (a flag wins).
     Serve(serve::ServeArgs),
@@ -83,8 +89,21 @@ enum Command {
     InternalWorker,
 }
 
+/// The command line, with the defaults that differ by command: `upscale` renders PDF
+/// pages at 150 dpi (×2 gives 300) and gives a page 30 minutes, since the compact network
+/// costs ~70 CPU-seconds per input megapixel (BENCHMARKS.md, `bench-upscale`).
+fn command() -> clap::Command {
+    Cli::command().mut_subcommand("upscale", |c| {
+        c.mut_arg("page_timeout", |a| a.default_value("1800"))
+            .mut_arg("ocr_dpi", |a| a.default_value("150"))
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -120,6 +139,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Convert(args) => exit_code(convert::run(args)),
         Command::EraseText(args) => exit_code(erase::run(args)),
+        Command::Upscale(args) => exit_code(upscale::run(args)),
         Command::Serve(args) => exit_code(serve::run(args)),
         Command::Index(args) => exit_code(index::run(args)),
         Command::Search(args) => exit_code(index::run_search(args)),

@@ -15,7 +15,7 @@ use thiserror::Error;
 
 use crate::model::{DocInfo, FileErrorKind};
 use crate::result::PageResult;
-use crate::settings::{EraseSettings, OcrSettings};
+use crate::settings::{EraseSettings, OcrSettings, UpscaleSettings};
 
 /// Largest frame accepted (a page's result is typically a few KiB to a few hundred KiB).
 pub const MAX_FRAME: u32 = 64 * 1024 * 1024;
@@ -86,6 +86,15 @@ pub struct DocRef {
     /// ([`ErasedPage`](crate::result::ErasedPage)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erase: Option<EraseSettings>,
+    /// Upscale the picture the job writes: the erased page when `erase` is set (upscaled
+    /// first, then erased), else the page itself, written as a PNG into `upscaled_dir`
+    /// ([`UpscaledPage`](crate::result::UpscaledPage)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upscale: Option<UpscaleSettings>,
+    /// Where the upscaled pages' PNG files go (the parent removes them once written into
+    /// the outputs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upscaled_dir: Option<std::path::PathBuf>,
 }
 
 fn default_page_timeout_ms() -> u64 {
@@ -291,6 +300,20 @@ mod tests {
                         regions: vec![[1, 0, 3, 2]],
                         pixels: 3,
                         words: vec![1, 0],
+                    }),
+                    upscaled: Some(crate::result::UpscaledPage {
+                        file: "out/doc/.pagemill-upscaled/8.png".into(),
+                        width: 8,
+                        height: 4,
+                        gray: true,
+                        source_width: 4,
+                        source_height: 2,
+                        width_pt: 4.0,
+                        height_pt: 2.0,
+                        model: crate::settings::UpscaleModel::Compact,
+                        scale: 2,
+                        tiles: 1,
+                        ms: 5,
                     }),
                 }),
                 worker_ms: 0,

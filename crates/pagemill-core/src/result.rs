@@ -25,6 +25,9 @@ pub struct PageResult {
     /// The page with its text erased (when asked for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub erased: Option<ErasedPage>,
+    /// The page upscaled (when asked for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upscaled: Option<UpscaledPage>,
 }
 
 impl PageResult {
@@ -36,6 +39,7 @@ impl PageResult {
             image: None,
             figures: Vec::new(),
             erased: None,
+            upscaled: None,
         }
     }
 }
@@ -44,6 +48,37 @@ impl PageResult {
 /// images) rather than an image file like the input (one-page images).
 pub fn erased_as_pdf(kind: DocKind, page_count: u32) -> bool {
     kind == DocKind::Pdf || page_count > 1
+}
+
+/// A page made larger (`pagemill upscale`). The picture itself is too large to travel
+/// in a frame (a 25-megapixel drawing ×2 is 100 megapixels): the worker writes it, band
+/// by band, as a PNG file in a directory the parent named, and sends its path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpscaledPage {
+    /// The PNG file (8-bit gray or RGB, not interlaced).
+    pub file: std::path::PathBuf,
+    /// Width of the upscaled picture in pixels.
+    pub width: u32,
+    /// Height of the upscaled picture in pixels.
+    pub height: u32,
+    /// Whether the picture is gray (one sample a pixel) rather than RGB.
+    pub gray: bool,
+    /// Width of the picture before, in pixels.
+    pub source_width: u32,
+    /// Height of the picture before, in pixels.
+    pub source_height: u32,
+    /// The page's width in points (for a PDF of upscaled pages).
+    pub width_pt: f32,
+    /// The page's height in points.
+    pub height_pt: f32,
+    /// How it was upscaled.
+    pub model: crate::settings::UpscaleModel,
+    /// By how much.
+    pub scale: u8,
+    /// Tiles the picture was cut into.
+    pub tiles: u32,
+    /// Milliseconds the upscaling took.
+    pub ms: u32,
 }
 
 /// A page with its text erased.

@@ -79,3 +79,55 @@ impl Default for OcrSettings {
         }
     }
 }
+
+/// How a page's picture is made larger (`pagemill upscale`, `erase-text
+/// --upscale-output`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpscaleModel {
+    /// Real-ESRGAN's compact network (`realesr-animevideov3`): fast; for line art, text
+    /// and scans.
+    #[default]
+    Compact,
+    /// Real-ESRGAN's RRDB network (`realesrgan-x4plus`): slow; for photographs; ×4 only.
+    X4plus,
+    /// Lanczos3 interpolation: no model, the baseline.
+    Lanczos,
+}
+
+impl UpscaleModel {
+    /// Its name on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpscaleModel::Compact => "compact",
+            UpscaleModel::X4plus => "x4plus",
+            UpscaleModel::Lanczos => "lanczos",
+        }
+    }
+}
+
+/// Upscaling of the picture a job writes: the page itself (`pagemill upscale`), or the
+/// page before its text is erased (`erase-text --upscale-output`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpscaleSettings {
+    /// How.
+    pub model: UpscaleModel,
+    /// By how much (2, 3 or 4).
+    pub scale: u8,
+    /// Largest output, in pixels: a page whose upscaled picture would be larger fails
+    /// before any work is done.
+    pub max_output_pixels: u64,
+    /// Side of a tile, in input pixels (memory grows with its square).
+    pub tile: u32,
+}
+
+impl Default for UpscaleSettings {
+    fn default() -> Self {
+        UpscaleSettings {
+            model: UpscaleModel::Compact,
+            scale: 2,
+            max_output_pixels: 150_000_000,
+            tile: 256,
+        }
+    }
+}

@@ -26,6 +26,7 @@ mod pdf_file;
 mod searchable_pdf;
 mod sinks;
 mod table_markup;
+mod upscaled;
 
 pub use continuation::TableContinuity;
 pub use det::DetWriter;
@@ -39,3 +40,4 @@ pub use output::{LocalDir, OutputFile, OutputLocation, TMP_DIR};
 pub use searchable_pdf::{SearchableError, SearchablePdfWriter};
 pub use sinks::{DocumentSinks, Format, Formats};
 pub use table_markup::{html_table, pipe_table, render_table, TableForm};
+pub use upscaled::{UpscaledSink, UpscaledWriter, UPSCALED_DIR, UPSCALE_SCHEMA};

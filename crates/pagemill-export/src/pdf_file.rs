@@ -85,6 +85,30 @@ impl<W: Write> PdfFile<W> {
         self.put(id, &chunk)
     }
 
+    /// Writes stream object `id` whose dictionary holds `entries` (`/Key value` pairs,
+    /// without `/Length`) and whose `len` bytes `body` writes: for streams too large to
+    /// hold in memory, copied from a file.
+    pub(crate) fn put_stream(
+        &mut self,
+        id: Ref,
+        entries: &str,
+        len: u64,
+        body: impl FnOnce(&mut W) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let n = id.get() as usize;
+        if self.offsets.len() < n {
+            self.offsets.resize(n, 0);
+        }
+        self.offsets[n - 1] = self.pos;
+        let head = format!("{} 0 obj\n<<{entries} /Length {len}>>\nstream\n", id.get());
+        let tail = b"\nendstream\nendobj\n\n";
+        self.out.write_all(head.as_bytes())?;
+        body(&mut self.out)?;
+        self.out.write_all(tail)?;
+        self.pos += head.len() + len as usize + tail.len();
+        Ok(())
+    }
+
     /// Writes page object `id` of `width`×`height` points drawn by `content`, with one
     /// font resource and, when given, one image (`/Im0`).
     pub(crate) fn put_page(

@@ -13,6 +13,7 @@ use pagemill_core::PageResult;
 use crate::continuation::TableContinuity;
 use crate::file_sink::{FigureCrops, FileSink, JsonFile};
 use crate::output::{LocalDir, OutputFile, OutputLocation};
+use crate::upscaled::UpscaledSink;
 use crate::{
     DetWriter, ErasedWriter, HocrWriter, LayoutPdfWriter, MarkdownWriter, SearchablePdfWriter,
     TableForm,
@@ -60,6 +61,9 @@ pub struct Formats {
     /// Write the document with its text erased (`pagemill erase-text`; needs erased
     /// pages from the workers).
     pub erased: bool,
+    /// Write the pages upscaled by this factor (`pagemill upscale`: `IN.xN.png` or
+    /// `IN.xN.pdf`, and `IN.upscale.json`; needs upscaled pages from the workers).
+    pub upscaled: Option<u8>,
     /// The form of tables in `IN.md`.
     pub tables: TableForm,
 }
@@ -75,6 +79,7 @@ impl Default for Formats {
             searchable: false,
             images: true,
             erased: false,
+            upscaled: None,
             tables: TableForm::Auto,
         }
     }
@@ -92,6 +97,7 @@ impl Formats {
             searchable: false,
             images: false,
             erased: false,
+            upscaled: None,
             tables: TableForm::Auto,
         }
     }
@@ -99,7 +105,15 @@ impl Formats {
     /// Whether any format is on.
     pub fn any(&self) -> bool {
         let f = self;
-        f.markdown || f.json || f.det || f.hocr || f.layouts || f.searchable || f.images || f.erased
+        f.markdown
+            || f.json
+            || f.det
+            || f.hocr
+            || f.layouts
+            || f.searchable
+            || f.images
+            || f.erased
+            || f.upscaled.is_some()
     }
 }
 
@@ -173,6 +187,9 @@ impl DocumentSinks {
         ];
         for (_, format) in on.into_iter().filter(|(on, _)| *on) {
             sinks.push(format.sink(&shared, formats.tables));
+        }
+        if let Some(scale) = formats.upscaled {
+            sinks.push(Box::new(UpscaledSink::new(shared.clone(), scale)));
         }
         let meta = DocumentMeta {
             doc: 0,
@@ -293,6 +310,7 @@ mod tests {
                 searchable: false,
                 images: false,
                 erased: false,
+                upscaled: None,
                 tables: TableForm::Auto,
             }
         );

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use pagemill_upscale::{Model, ModelKind, Tiling};
+use pagemill_upscale::{Model, ModelKind, Tiling, Upscale};
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();

@@ -7,6 +7,7 @@
 //! - [`weights`]: the weights, read in layer order;
 //! - [`graph`]: the layers as candle operations, and the forward pass;
 //! - [`bicubic`]: ncnn's bicubic resize (the x2/x3 models end with one);
+//! - [`lanczos`]: plain interpolation behind the same interface, the baseline;
 //! - [`tiles`]: large pictures in tiles with margins, read and written in bands.
 //!
 //! How the port was checked against the original: `docs/upscale-research.md`; the
@@ -15,6 +16,7 @@
 
 pub mod bicubic;
 pub mod graph;
+pub mod lanczos;
 pub mod param;
 pub mod tiles;
 pub mod weights;
@@ -25,7 +27,8 @@ use candle_core::{Device, Tensor};
 use thiserror::Error;
 
 pub use graph::Graph;
-pub use tiles::{Band, Tiling};
+pub use lanczos::Lanczos;
+pub use tiles::{Band, Tiling, Upscale};
 
 /// Why a model could not be loaded or run.
 #[derive(Debug, Error)]
@@ -152,5 +155,64 @@ impl Model {
             .and_then(|t| t.to_vec1::<f32>())
             .map_err(compute)?;
         Ok((out, oh, ow))
+    }
+}
+
+impl Upscale for Model {
+    fn factor(&self) -> f32 {
+        self.scale()
+    }
+
+    fn upscale(
+        &self,
+        rgb: &[f32],
+        h: usize,
+        w: usize,
+    ) -> Result<(Vec<f32>, usize, usize), UpscaleError> {
+        self.run(rgb, h, w)
+    }
+}
+
+impl Upscale for Lanczos {
+    fn factor(&self) -> f32 {
+        self.scale() as f32
+    }
+
+    fn upscale(
+        &self,
+        rgb: &[f32],
+        h: usize,
+        w: usize,
+    ) -> Result<(Vec<f32>, usize, usize), UpscaleError> {
+        self.run(rgb, h, w)
+    }
+}
+
+/// The ways `pagemill upscale` can enlarge a picture.
+pub enum Upscaler {
+    /// One of Real-ESRGAN's networks.
+    Network(Model),
+    /// Lanczos3 interpolation.
+    Lanczos(Lanczos),
+}
+
+impl Upscale for Upscaler {
+    fn factor(&self) -> f32 {
+        match self {
+            Upscaler::Network(m) => m.factor(),
+            Upscaler::Lanczos(l) => l.factor(),
+        }
+    }
+
+    fn upscale(
+        &self,
+        rgb: &[f32],
+        h: usize,
+        w: usize,
+    ) -> Result<(Vec<f32>, usize, usize), UpscaleError> {
+        match self {
+            Upscaler::Network(m) => m.run(rgb, h, w),
+            Upscaler::Lanczos(l) => l.run(rgb, h, w),
+        }
     }
 }

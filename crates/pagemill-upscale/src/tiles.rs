@@ -8,7 +8,7 @@
 //! equals the whole-image one (the compact model: 18 3×3 convolutions, 18 pixels; the
 //! tests check equality).
 
-use crate::{Model, UpscaleError};
+use crate::UpscaleError;
 
 /// How to cut.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +56,27 @@ fn crop(src: &[f32], rows: usize, width: usize, y: (usize, usize), x: (usize, us
     out
 }
 
-impl Model {
+/// Something that makes pictures larger by a fixed factor: a network
+/// ([`Model`](crate::Model)) or interpolation ([`Lanczos`](crate::Lanczos)). Give it a
+/// whole picture with [`Upscale::upscale`], or a large one in tiles with
+/// [`Upscale::run_tiled`].
+pub trait Upscale {
+    /// How many times larger its output is.
+    fn factor(&self) -> f32;
+
+    /// Upscales three planes (R, G, B) of `h`×`w` values in 0..1: the output's planes,
+    /// height and width. Values may fall slightly outside 0..1 (the networks sharpen).
+    fn upscale(
+        &self,
+        rgb: &[f32],
+        h: usize,
+        w: usize,
+    ) -> Result<(Vec<f32>, usize, usize), UpscaleError>;
+
     /// Upscales an `h`×`w` picture tile by tile. `read_rows(y0, y1)` gives input rows
     /// `y0..y1` (planes R, G, B, values in 0..1); `write` gets the output in bands, top
     /// to bottom; `on_tile` is called after each tile (for progress). Integer scales only.
-    pub fn run_tiled(
+    fn run_tiled(
         &self,
         h: usize,
         w: usize,
@@ -69,7 +85,7 @@ impl Model {
         mut write: impl FnMut(Band) -> Result<(), UpscaleError>,
         mut on_tile: impl FnMut(usize, usize),
     ) -> Result<(), UpscaleError> {
-        let s = self.scale();
+        let s = self.factor();
         if s.fract() != 0.0 || s < 1.0 {
             return Err(UpscaleError::Input(format!(
                 "a scale of {s} cannot be tiled"
@@ -100,7 +116,7 @@ impl Model {
                 let x1 = (x0 + tile).min(w);
                 let (px0, px1) = (x0.saturating_sub(margin), (x1 + margin).min(w));
                 let input = crop(&band_in, py1 - py0, w, (0, py1 - py0), (px0, px1));
-                let (out, oh, ow) = self.run(&input, py1 - py0, px1 - px0)?;
+                let (out, oh, ow) = self.upscale(&input, py1 - py0, px1 - px0)?;
                 // This tile's own part of the result.
                 let own = crop(
                     &out,

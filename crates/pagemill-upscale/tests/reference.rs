@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pagemill_upscale::{models_dir, Model, ModelKind, Tiling};
+use pagemill_upscale::{models_dir, Lanczos, Model, ModelKind, Tiling, Upscale};
 
 fn fixture(name: &str) -> Vec<f32> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -100,8 +100,14 @@ fn pattern(h: usize, w: usize) -> Vec<f32> {
 
 /// Runs `model` on `input` in tiles, gathering the bands into one picture; also the
 /// number of tiles.
-fn tiled(model: &Model, input: &[f32], h: usize, w: usize, tiling: Tiling) -> (Vec<f32>, usize) {
-    let s = model.scale() as usize;
+fn tiled(
+    model: &impl Upscale,
+    input: &[f32],
+    h: usize,
+    w: usize,
+    tiling: Tiling,
+) -> (Vec<f32>, usize) {
+    let s = model.factor() as usize;
     let (oh, ow) = (h * s, w * s);
     let mut out = vec![0f32; 3 * oh * ow];
     let mut tiles = 0;
@@ -174,4 +180,26 @@ fn tiles_with_margins_leave_no_seams() {
     );
     let worst = largest_difference(&whole, &out);
     assert!(worst > 1e-3, "no margin, no seams? {worst}");
+}
+
+#[test]
+fn lanczos_tiles_leave_no_seams_either() {
+    let (h, w) = (37, 45);
+    let input = pattern(h, w);
+    let lanczos = Lanczos::new(2).unwrap();
+    let (whole, oh, ow) = lanczos.run(&input, h, w).unwrap();
+    assert_eq!((oh, ow), (74, 90));
+    let (out, tiles) = tiled(
+        &lanczos,
+        &input,
+        h,
+        w,
+        Tiling {
+            tile: 16,
+            margin: 20,
+        },
+    );
+    assert_eq!(tiles, 9);
+    let worst = largest_difference(&whole, &out);
+    assert!(worst < 1e-5, "seams, largest difference {worst}");
 }

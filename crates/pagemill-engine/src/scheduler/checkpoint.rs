@@ -171,7 +171,7 @@ pub(crate) fn fingerprint(o: &JobSpec, input: &Input) -> String {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos());
     format!(
-        "pagemill {}\nfile {:?} {:?} {:?}\nformats {:?}\nocr {:?}\nerase {:?}\npages {:?}\n\
+        "pagemill {}\nfile {:?} {:?} {:?}\nformats {:?}\nocr {:?}\nerase {:?}\nupscale {:?}\npages {:?}\n\
          dpi layout {} figures {}\n",
         env!("CARGO_PKG_VERSION"),
         input.path,
@@ -180,6 +180,7 @@ pub(crate) fn fingerprint(o: &JobSpec, input: &Input) -> String {
         o.formats,
         o.ocr,
         o.erase,
+        o.upscale,
         o.pages,
         o.layout_dpi,
         o.figure_dpi

@@ -10,6 +10,7 @@ use pagemill_core::pipeline::{MemoryBudget, Permit};
 use pagemill_core::protocol::{DocRef, DocumentSource};
 use pagemill_core::settings::OcrMode;
 use pagemill_core::size::human;
+use pagemill_export::UPSCALED_DIR;
 use pagemill_pdf::VIEW_PAGES;
 
 use super::documents::{Doc, DocState};
@@ -110,6 +111,11 @@ impl Job {
             page_images: spec.formats.searchable,
             figure_dpi: spec.formats.images.then_some(spec.figure_dpi),
             erase: spec.erase.filter(|_| spec.formats.erased),
+            upscale: spec.upscale.clone(),
+            upscaled_dir: spec
+                .formats
+                .upscaled
+                .map(|_| self.inputs[d.input].out_dir.join(UPSCALED_DIR)),
         })
     }
 
@@ -120,7 +126,7 @@ impl Job {
     /// layout PDF: 42 MB against 32 MB).
     pub(crate) fn pages_in_runs(&self) -> bool {
         let f = &self.spec.formats;
-        !(f.layouts || f.erased || self.ocr_forced())
+        !(f.layouts || f.erased || f.upscaled.is_some() || self.ocr_forced())
     }
 
     /// Whether any of this job's pages may be OCRed from the start.

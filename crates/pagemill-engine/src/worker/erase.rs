@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use pagemill_core::protocol::DocRef;
 use pagemill_core::result::{
     deflate, erased_as_pdf, ErasedOutput, ErasedPage, ImageColour, ImageEncoding, PageImage,
 };
@@ -23,6 +24,7 @@ use pagemill_ocr::GrayImage;
 use super::error::PageError;
 use super::ocr::OcrState;
 use super::source::Source;
+use super::upscale::{upscale_frame, UpscaleState};
 
 /// JPEG quality of erased JPEG inputs (re-encoded: close to the original's look).
 const JPEG_FILE_QUALITY: u8 = 95;
@@ -32,14 +34,22 @@ const JPEG_PAGE_QUALITY: u8 = 90;
 /// Erases the text of `page` (already converted) and encodes the result.
 pub(crate) fn erase_page(
     ocr: &mut OcrState,
+    up: &mut UpscaleState,
     source: &mut Source<'_>,
     page: &Page,
-    settings: &OcrSettings,
+    doc: &DocRef,
     erase: &EraseSettings,
     budget: Duration,
 ) -> Result<ErasedPage, PageError> {
     let started = Instant::now();
-    let (mut frame, px_per_pt) = page_raster(source, page, settings)?;
+    let settings = &doc.ocr;
+    let (mut frame, mut px_per_pt) = page_raster(source, page, settings)?;
+    // Upscaled first, then erased (the order of the pipelines this replaces): the
+    // boxes found on the page scale with it, and the later readings see the larger page.
+    if let Some(upscale) = &doc.upscale {
+        frame = upscale_frame(up, &frame, upscale)?;
+        px_per_pt *= f32::from(upscale.scale);
+    }
     let boxes: Vec<[f32; 4]> = text_boxes(page, erase.min_confidence)
         .map(|b| {
             [
@@ -157,7 +167,7 @@ fn kept_words<'a>(
 }
 
 /// The page in colour, and its pixels per page point.
-fn page_raster(
+pub(crate) fn page_raster(
     source: &mut Source<'_>,
     page: &Page,
     settings: &OcrSettings,

@@ -19,6 +19,22 @@ pub enum PageError {
     /// OCR failed or ran out of time.
     #[error(transparent)]
     Ocr(#[from] OcrError),
+    /// The page could not be upscaled (a model missing or broken).
+    #[error(transparent)]
+    Upscale(#[from] pagemill_upscale::UpscaleError),
+    /// The upscaled page would be larger than the output limit.
+    #[error(
+        "the page upscaled would be {width}×{height} pixels, over the limit of {limit} pixels: \
+         use a smaller scale or raise the limit"
+    )]
+    OutputTooLarge {
+        /// Width it would have.
+        width: u64,
+        /// Height it would have.
+        height: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A picture of the page could not be encoded.
     #[error("cannot encode the page image: {0}")]
     Encode(String),

@@ -1,9 +1,9 @@
 //! The worker side: the page pipeline run inside each worker process.
 //!
-//! A page flows **read → (OCR) → figures → preview → erase → page image**, one stage per
-//! module: [`source`] opens the document, [`page`] reads a page from its text layer or
+//! A page flows **read → (OCR) → figures → preview → (upscale →) erase → page image**, or
+//! **read → upscale** for `pagemill upscale`, one stage per module: [`source`] opens the document, [`page`] reads a page from its text layer or
 //! sends it to [`ocr`], [`figures`] crops its figures, [`preview`] draws the small picture
-//! for the layout PDF, [`erase`] takes its text off. [`PagePipeline::handle`] turns one
+//! for the layout PDF, [`upscale`] enlarges its picture, [`erase`] takes its text off. [`PagePipeline::handle`] turns one
 //! [`Request`] into its [`Response`] and knows nothing of how requests arrive; [`run`] is
 //! the local process transport's loop around it (framed JSON on stdin and stdout).
 //!
@@ -18,6 +18,7 @@ mod ocr;
 mod page;
 mod preview;
 mod source;
+mod upscale;
 
 use std::collections::VecDeque;
 use std::io::{self, BufReader, BufWriter};
@@ -30,6 +31,7 @@ use pagemill_pdf::{Engine, PdfError};
 pub use error::{PageError, WorkerError};
 use ocr::OcrState;
 use source::Source;
+use upscale::UpscaleState;
 
 /// Documents kept open at once (the one being finished and the next one).
 const OPEN_DOCS: usize = 2;
@@ -45,6 +47,7 @@ struct OpenDoc<'e> {
 pub struct PagePipeline<'e> {
     engine: &'e Engine,
     ocr: OcrState,
+    upscale: UpscaleState,
     open: VecDeque<OpenDoc<'e>>,
 }
 
@@ -54,6 +57,7 @@ impl<'e> PagePipeline<'e> {
         PagePipeline {
             engine,
             ocr: OcrState::default(),
+            upscale: UpscaleState::default(),
             open: VecDeque::new(),
         }
     }
@@ -70,9 +74,11 @@ impl<'e> PagePipeline<'e> {
             }),
             Request::Page { id, doc, index } => {
                 let started = Instant::now();
-                limit_cpu(doc.page_timeout_ms);
+                limit_cpu(doc.page_timeout_ms, doc.upscale.is_some());
                 let result = match open_doc(&mut self.open, self.engine, &doc) {
-                    Ok(source) => page::read_page(&mut self.ocr, source, &doc, index),
+                    Ok(source) => {
+                        page::read_page(&mut self.ocr, &mut self.upscale, source, &doc, index)
+                    }
                     Err((_, message)) => page::failed(index, message),
                 };
                 let worker_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
@@ -141,7 +147,14 @@ pub fn run() -> Result<(), WorkerError> {
 /// deadline: an OS backstop behind the parent's wall-clock deadline (a page that spins
 /// in native code is ended by `SIGXCPU` even if the parent cannot act). Set per page, as
 /// a worker lives for many pages; a soft limit, which the process may raise again.
-fn limit_cpu(page_timeout_ms: u64) {
+/// Upscaling runs its matrix products on every core, so its pages are allowed that many
+/// times more.
+fn limit_cpu(page_timeout_ms: u64, all_cores: bool) {
+    let threads = if all_cores {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+    } else {
+        1
+    };
     // SAFETY: getrusage and setrlimit write only into the structs passed.
     unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
@@ -149,7 +162,7 @@ fn limit_cpu(page_timeout_ms: u64) {
             return;
         }
         let used = usage.ru_utime.tv_sec + usage.ru_stime.tv_sec + 1;
-        let allowed = (page_timeout_ms / 1000).saturating_mul(2).max(1) + 1;
+        let allowed = (page_timeout_ms / 1000).saturating_mul(2 * threads).max(1) + 1;
         let lim = libc::rlimit {
             rlim_cur: (used as u64).saturating_add(allowed) as libc::rlim_t,
             rlim_max: libc::RLIM_INFINITY,

@@ -9,8 +9,8 @@ use pagemill_core::layout::text_layer::ocr_reason;
 use pagemill_core::layout::{analyze, RawPage};
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::DocRef;
-use pagemill_core::result::{ErasedPage, PageImage};
-use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings};
+use pagemill_core::result::{ErasedPage, PageImage, UpscaledPage};
+use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, UpscaleSettings};
 use pagemill_core::{FailureReason, Page, PageFailure, PageOutcome, PageResult};
 use pagemill_image::ImageError;
 use pagemill_ocr::OcrError;
@@ -24,6 +24,7 @@ use super::ocr::{
 };
 use super::preview::{page_preview, picture_preview};
 use super::source::Source;
+use super::upscale::{upscale_page, UpscaleState};
 
 /// A page that failed before anything was read.
 pub(super) fn failed(index: u32, message: String) -> PageResult {
@@ -37,6 +38,7 @@ pub(super) fn failed(index: u32, message: String) -> PageResult {
 /// Page `index` of an open document, with the pictures `doc` asks for.
 pub(super) fn read_page(
     ocr: &mut OcrState,
+    up: &mut UpscaleState,
     source: &mut Source<'_>,
     doc: &DocRef,
     index: u32,
@@ -61,7 +63,9 @@ pub(super) fn read_page(
         _ => Vec::new(),
     };
     let erased = match (&doc.erase, &outcome) {
-        (Some(settings), PageOutcome::Ok(page)) => Some(erase(ocr, source, page, doc, settings)),
+        (Some(settings), PageOutcome::Ok(page)) => {
+            Some(erase(ocr, up, source, page, doc, settings))
+        }
         _ => None,
     };
     let erased = match erased {
@@ -71,6 +75,18 @@ pub(super) fn read_page(
             None
         }
         None => None,
+    };
+    let upscaled = match (&doc.upscale, &doc.upscaled_dir, &doc.erase, &outcome) {
+        (Some(settings), Some(dir), None, PageOutcome::Ok(page)) => {
+            match upscale(up, source, page, doc, settings, dir) {
+                Ok(u) => Some(u),
+                Err(failure) => {
+                    outcome = PageOutcome::Failed(failure);
+                    None
+                }
+            }
+        }
+        _ => None,
     };
     let image = if doc.page_images {
         page_image(source, index, &doc.ocr)
@@ -83,12 +99,42 @@ pub(super) fn read_page(
         image,
         figures,
         erased,
+        upscaled,
     }
+}
+
+/// Upscales a page's picture into a file in `dir`; a failure becomes the page's failure.
+fn upscale(
+    up: &mut UpscaleState,
+    source: &mut Source<'_>,
+    page: &Page,
+    doc: &DocRef,
+    settings: &UpscaleSettings,
+    dir: &std::path::Path,
+) -> Result<UpscaledPage, PageFailure> {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        upscale_page(up, source, page, &doc.ocr, settings, dir)
+    }));
+    release_free_memory();
+    let (reason, message) = match result {
+        Ok(Ok(upscaled)) => return Ok(upscaled),
+        Ok(Err(e)) => failure_of(e, doc.page_timeout_ms),
+        Err(panic) => (
+            FailureReason::Crash,
+            format!("internal error while upscaling: {}", panic_text(&panic)),
+        ),
+    };
+    Err(PageFailure {
+        index: page.index,
+        reason,
+        message: format!("not upscaled: {message}"),
+    })
 }
 
 /// Erases the text of a converted page; a failure becomes the page's failure.
 fn erase(
     ocr: &mut OcrState,
+    up: &mut UpscaleState,
     source: &mut Source<'_>,
     page: &Page,
     doc: &DocRef,
@@ -96,7 +142,7 @@ fn erase(
 ) -> Result<ErasedPage, PageFailure> {
     let budget = Duration::from_millis(doc.page_timeout_ms);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        erase_page(ocr, source, page, &doc.ocr, settings, budget)
+        erase_page(ocr, up, source, page, doc, settings, budget)
     }));
     release_free_memory();
     let (reason, message) = match result {
