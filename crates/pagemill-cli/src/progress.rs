@@ -78,8 +78,10 @@ impl Reporter {
                     .multi
                     .insert_before(&self.overall, ProgressBar::new(u64::from(*pages)));
                 bar.set_style(
-                    ProgressStyle::with_template("  {prefix} {bar:28.green/white} {pos}/{len}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "  {prefix} {bar:28.green/white} {pos}/{len} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
                 bar.set_prefix(stem.unwrap_or_default());
@@ -98,6 +100,7 @@ impl Reporter {
                 self.overall.inc(1);
                 if let Some(b) = &self.file {
                     b.inc(1);
+                    b.set_message("");
                 }
                 if *status == PageStatus::Failed && self.mode == ProgressMode::Bar && !self.quiet {
                     self.multi.suspend(|| {
@@ -140,6 +143,13 @@ impl Reporter {
                     human(*rss_bytes),
                     human(*peak_rss_bytes)
                 ));
+            }
+            JobEvent::PageProgress {
+                page, done, total, ..
+            } => {
+                if let Some(b) = &self.file {
+                    b.set_message(format!("· page {page}: tile {done}/{total}"));
+                }
             }
             JobEvent::Lagged { missed, .. } => {
                 tracing::debug!(missed, "progress fell behind; events missed");

@@ -174,6 +174,16 @@ pub enum Response {
         #[serde(default)]
         worker_ms: u32,
     },
+    /// Work on a long request is under way (an upscaled page's tiles). Not an answer:
+    /// the request stays in flight until its [`Response::Page`].
+    Progress {
+        /// The request's id.
+        id: u64,
+        /// Steps done.
+        done: u32,
+        /// Steps in all.
+        total: u32,
+    },
 }
 
 impl Response {
@@ -182,7 +192,8 @@ impl Response {
         match self {
             Response::Opened { id, .. }
             | Response::OpenFailed { id, .. }
-            | Response::Page { id, .. } => *id,
+            | Response::Page { id, .. }
+            | Response::Progress { id, .. } => *id,
         }
     }
 }

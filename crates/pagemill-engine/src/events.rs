@@ -154,6 +154,20 @@ pub enum JobEvent {
         /// Milliseconds a worker spent on the page (0 for pages replayed on resume).
         worker_ms: u32,
     },
+    /// A long page is under way: `done` of its `total` steps (an upscaled page's tiles).
+    /// Sent as the worker reports them, before the page's own event.
+    PageProgress {
+        /// The job.
+        job: u64,
+        /// The document.
+        doc: u32,
+        /// 1-based page number.
+        page: u32,
+        /// Steps done.
+        done: u32,
+        /// Steps in all.
+        total: u32,
+    },
     /// A document is complete, or failed as a whole (`error`).
     FileFinished {
         /// The job.

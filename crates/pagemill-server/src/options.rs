@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use pagemill_core::ranges::PageRanges;
-use pagemill_core::settings::{OcrMode, OcrSettings};
+use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, UpscaleModel, UpscaleSettings};
 use pagemill_engine::{JobSpec, SourceLabel};
 use pagemill_export::{Formats, TableForm};
 use pagemill_extract::{Schema, Template};
@@ -32,7 +32,9 @@ pub enum OptionError {
 
 /// The options a job takes, for the error message.
 const KNOWN: &str = "pages, ocr, lang, formats (or format), searchable, hocr, layout_pdf, \
-                     table_format, ocr_dpi, layout_dpi, figure_dpi, page_timeout; for an \
+                     table_format, ocr_dpi, layout_dpi, figure_dpi, page_timeout; text \
+                     removal: erase, passes, min_confidence, upscale_output; upscaling: \
+                     upscale, upscale_model, max_output_pixels; for an \
                      extraction: prompt, schema, sections, section_timeout, retries, \
                      corrections, max_section_tokens (llm_url, model where the server allows)";
 
@@ -56,6 +58,19 @@ pub struct JobOptions {
     pub figure_dpi: u32,
     /// Seconds a page may take.
     pub page_timeout: f64,
+    /// Text removal's readings per page (`erase-text --passes`).
+    pub passes: u8,
+    /// OCR words under this confidence are not erased (`erase-text --min-confidence`).
+    pub min_confidence: f32,
+    /// Upscale the pages by this factor and write them (`pagemill upscale --scale`).
+    pub upscale: Option<u8>,
+    /// Upscale the pages by this factor before erasing their text
+    /// (`erase-text --upscale-output`).
+    pub upscale_output: Option<u8>,
+    /// How to upscale (`--model`).
+    pub upscale_model: UpscaleModel,
+    /// Largest upscaled picture in pixels (`--max-output-pixels`).
+    pub max_output_pixels: u64,
     /// Per-section LLM extraction (`pagemill extract`): set by the `prompt` option and
     /// its companions; the job then writes the sections' answers and Markdown.
     pub extract: Option<ExtractJob>,
@@ -75,6 +90,12 @@ impl Default for JobOptions {
             layout_dpi: 100,
             figure_dpi: 150,
             page_timeout: 60.0,
+            passes: EraseSettings::default().passes,
+            min_confidence: EraseSettings::default().min_confidence,
+            upscale: None,
+            upscale_output: None,
+            upscale_model: UpscaleModel::Compact,
+            max_output_pixels: UpscaleSettings::default().max_output_pixels,
             extract: None,
             index: None,
         }
@@ -292,6 +313,27 @@ impl JobOptions {
             "layout_dpi" => self.layout_dpi = number(name, value, 36, 300)?,
             "figure_dpi" => self.figure_dpi = number(name, value, 36, 600)?,
             "page_timeout" => self.page_timeout = number(name, value, 0.1, 3600.0)?,
+            "erase" => self.formats.erased = boolean(name, value)?,
+            "passes" => self.passes = number(name, value, 1, 5)?,
+            "min_confidence" => self.min_confidence = number(name, value, 0.0, 1.0)?,
+            "upscale" => self.upscale = Some(number(name, value, 2, 4)?),
+            "upscale_output" => self.upscale_output = Some(number(name, value, 2, 4)?),
+            "upscale_model" => {
+                self.upscale_model = match value.trim() {
+                    "compact" => UpscaleModel::Compact,
+                    "x4plus" => UpscaleModel::X4plus,
+                    "lanczos" => UpscaleModel::Lanczos,
+                    _ => {
+                        return Err(invalid(
+                            name,
+                            format!("`{value}` is not compact, x4plus or lanczos"),
+                        ))
+                    }
+                }
+            }
+            "max_output_pixels" => {
+                self.max_output_pixels = number(name, value, 1_000_000, 1_000_000_000)?;
+            }
             _ if EXTRACT_OPTIONS.contains(&name) => {
                 self.extract
                     .get_or_insert_with(Default::default)
@@ -302,8 +344,28 @@ impl JobOptions {
         Ok(())
     }
 
-    /// Checks what single options cannot: an extraction needs its prompt.
+    /// Checks what single options cannot: an extraction needs its prompt; upscaling
+    /// before text removal needs text removal; x4plus scales by 4 only.
     pub fn check(&self) -> Result<(), OptionError> {
+        if self.upscale_output.is_some() && !self.formats.erased {
+            return Err(invalid(
+                "upscale_output",
+                "upscales the page before its text is erased: set erase=true too (or use \
+                 upscale=N to write the pages upscaled)",
+            ));
+        }
+        if self.upscale.is_some() && self.upscale_output.is_some() {
+            return Err(invalid(
+                "upscale",
+                "give upscale (the pages upscaled) or upscale_output (upscaled, then \
+                 erased), not both",
+            ));
+        }
+        if let Some(scale) = self.upscale.or(self.upscale_output) {
+            if self.upscale_model == UpscaleModel::X4plus && scale != 4 {
+                return Err(invalid("upscale_model", "x4plus upscales by 4 only"));
+            }
+        }
         if let Some(x) = &self.extract {
             if x.prompt.trim().is_empty() {
                 return Err(invalid(
@@ -334,17 +396,42 @@ impl JobOptions {
             // writes its sections' answers and Markdown.
             formats: if self.index.is_some() || self.extract.is_some() {
                 Formats::none()
+            } else if let Some(scale) = self.upscale {
+                // An upscaling job writes the pages upscaled, and text removal if asked.
+                Formats {
+                    upscaled: Some(scale),
+                    erased: false,
+                    ..Formats::none()
+                }
             } else {
                 self.formats
             },
             ocr: OcrSettings {
-                mode: self.ocr,
+                // Nothing is read off the pages of an upscaling job.
+                mode: if self.upscale.is_some() {
+                    OcrMode::Never
+                } else {
+                    self.ocr
+                },
                 languages: self.lang.clone(),
                 dpi: self.ocr_dpi,
                 ..defaults.ocr.clone()
             },
             layout_dpi: self.layout_dpi,
             figure_dpi: self.figure_dpi,
+            erase: self.formats.erased.then_some(EraseSettings {
+                passes: self.passes,
+                min_confidence: self.min_confidence,
+            }),
+            upscale: self
+                .upscale
+                .or(self.upscale_output)
+                .map(|scale| UpscaleSettings {
+                    model: self.upscale_model,
+                    scale,
+                    max_output_pixels: self.max_output_pixels,
+                    ..UpscaleSettings::default()
+                }),
             page_timeout: Duration::from_secs_f64(self.page_timeout),
             resume,
             source_label: SourceLabel::FileName,
@@ -413,6 +500,35 @@ mod tests {
             .is_ok());
         assert!(o.set("llm_url", "file:///x").is_err());
         assert!(o.set("retries", "99").is_err());
+    }
+
+    #[test]
+    fn erase_and_upscale_options_read_like_the_flags() {
+        let mut o = JobOptions::default();
+        o.set("erase", "true").unwrap();
+        o.set("upscale_output", "2").unwrap();
+        o.set("upscale_model", "lanczos").unwrap();
+        o.check().unwrap();
+        let spec = o.to_spec(vec!["a.png".into()], "out".into(), false);
+        assert!(spec.formats.erased);
+        assert_eq!(spec.erase, Some(EraseSettings::default()));
+        let up = spec.upscale.unwrap();
+        assert_eq!((up.scale, up.model), (2, UpscaleModel::Lanczos));
+
+        let mut o = JobOptions::default();
+        o.set("upscale_output", "2").unwrap();
+        assert!(o.check().is_err(), "upscale_output without erase");
+        let mut o = JobOptions::default();
+        o.set("upscale", "3").unwrap();
+        o.check().unwrap();
+        let spec = o.to_spec(vec!["a.png".into()], "out".into(), false);
+        assert_eq!(spec.formats.upscaled, Some(3));
+        assert!(!spec.formats.markdown);
+        assert_eq!(spec.ocr.mode, OcrMode::Never);
+        o.set("upscale_model", "x4plus").unwrap();
+        assert!(o.check().is_err(), "x4plus at ×3");
+        assert!(o.set("upscale", "5").is_err());
+        assert!(o.set("upscale_model", "esrgan").is_err());
     }
 
     #[test]

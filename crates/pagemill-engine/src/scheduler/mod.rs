@@ -295,6 +295,10 @@ impl Scheduler {
                 if slot >= self.slots.len() || generation != self.transport.generation(slot) {
                     return;
                 }
+                if let Response::Progress { id, done, total } = response {
+                    self.on_progress(slot, id, done, total);
+                    return;
+                }
                 let s = &mut self.slots[slot];
                 let Some(pos) = s.in_flight.iter().position(|f| f.req == response.id()) else {
                     tracing::error!(slot, id = response.id(), "answer to no request");
@@ -331,6 +335,26 @@ impl Scheduler {
                     self.fail_everything(&e.to_string());
                 }
             }
+        }
+    }
+
+    /// Passes a worker's progress on a page to the page's job.
+    fn on_progress(&mut self, slot: usize, req: u64, done: u32, total: u32) {
+        let Some(f) = self.slots[slot].in_flight.iter().find(|f| f.req == req) else {
+            return;
+        };
+        let (job, doc) = (f.job, f.doc);
+        let TaskKind::Page { index, .. } = f.kind else {
+            return;
+        };
+        if let Some(j) = self.jobs.iter_mut().find(|j| j.id == job) {
+            j.events.send(JobEvent::PageProgress {
+                job,
+                doc,
+                page: index + 1,
+                done,
+                total,
+            });
         }
     }
 

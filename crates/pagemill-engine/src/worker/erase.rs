@@ -40,6 +40,7 @@ pub(crate) fn erase_page(
     doc: &DocRef,
     erase: &EraseSettings,
     budget: Duration,
+    progress: &mut dyn FnMut(u32, u32),
 ) -> Result<ErasedPage, PageError> {
     let started = Instant::now();
     let settings = &doc.ocr;
@@ -47,7 +48,7 @@ pub(crate) fn erase_page(
     // Upscaled first, then erased (the order of the pipelines this replaces): the
     // boxes found on the page scale with it, and the later readings see the larger page.
     if let Some(upscale) = &doc.upscale {
-        frame = upscale_frame(up, &frame, upscale)?;
+        frame = upscale_frame(up, &frame, upscale, progress)?;
         px_per_pt *= f32::from(upscale.scale);
     }
     let boxes: Vec<[f32; 4]> = text_boxes(page, erase.min_confidence)

@@ -64,6 +64,16 @@ impl<'e> PagePipeline<'e> {
 
     /// Answers one request (`None` for those that are not answered: `Close`).
     pub fn handle(&mut self, req: Request) -> Option<Response> {
+        self.handle_reporting(req, &mut |_| {})
+    }
+
+    /// Answers one request, passing the progress of a long page
+    /// ([`Response::Progress`]: an upscaled page's tiles) to `report` as it happens.
+    pub fn handle_reporting(
+        &mut self,
+        req: Request,
+        report: &mut dyn FnMut(Response),
+    ) -> Option<Response> {
         match req {
             Request::Open { id, doc } => Some(match open_doc(&mut self.open, self.engine, &doc) {
                 Ok(source) => Response::Opened {
@@ -75,10 +85,16 @@ impl<'e> PagePipeline<'e> {
             Request::Page { id, doc, index } => {
                 let started = Instant::now();
                 limit_cpu(doc.page_timeout_ms, doc.upscale.is_some());
+                let mut progress = |done, total| report(Response::Progress { id, done, total });
                 let result = match open_doc(&mut self.open, self.engine, &doc) {
-                    Ok(source) => {
-                        page::read_page(&mut self.ocr, &mut self.upscale, source, &doc, index)
-                    }
+                    Ok(source) => page::read_page(
+                        &mut self.ocr,
+                        &mut self.upscale,
+                        source,
+                        &doc,
+                        index,
+                        &mut progress,
+                    ),
                     Err((_, message)) => page::failed(index, message),
                 };
                 let worker_ms = started.elapsed().as_millis().min(u32::MAX as u128) as u32;
@@ -137,7 +153,16 @@ pub fn run() -> Result<(), WorkerError> {
             Err(FrameError::Eof) => return Ok(()),
             Err(e) => return Err(WorkerError::Protocol(e)),
         };
-        if let Some(resp) = pipeline.handle(req) {
+        let mut lost = None;
+        let answer = pipeline.handle_reporting(req, &mut |progress| {
+            if let Err(e) = write_frame(&mut output, &progress) {
+                lost.get_or_insert(e);
+            }
+        });
+        if let Some(e) = lost {
+            return Err(WorkerError::Protocol(e));
+        }
+        if let Some(resp) = answer {
             write_frame(&mut output, &resp).map_err(WorkerError::Protocol)?;
         }
     }

@@ -42,6 +42,7 @@ pub(super) fn read_page(
     source: &mut Source<'_>,
     doc: &DocRef,
     index: u32,
+    progress: &mut dyn FnMut(u32, u32),
 ) -> PageResult {
     let (mut outcome, placed, picture) = convert_page(ocr, source, doc, index);
     // The preview first, while the OCR image is at hand (then it is dropped, before
@@ -64,7 +65,7 @@ pub(super) fn read_page(
     };
     let erased = match (&doc.erase, &outcome) {
         (Some(settings), PageOutcome::Ok(page)) => {
-            Some(erase(ocr, up, source, page, doc, settings))
+            Some(erase(ocr, up, source, page, doc, settings, progress))
         }
         _ => None,
     };
@@ -78,7 +79,7 @@ pub(super) fn read_page(
     };
     let upscaled = match (&doc.upscale, &doc.upscaled_dir, &doc.erase, &outcome) {
         (Some(settings), Some(dir), None, PageOutcome::Ok(page)) => {
-            match upscale(up, source, page, doc, settings, dir) {
+            match upscale(up, source, page, doc, settings, dir, progress) {
                 Ok(u) => Some(u),
                 Err(failure) => {
                     outcome = PageOutcome::Failed(failure);
@@ -111,9 +112,10 @@ fn upscale(
     doc: &DocRef,
     settings: &UpscaleSettings,
     dir: &std::path::Path,
+    progress: &mut dyn FnMut(u32, u32),
 ) -> Result<UpscaledPage, PageFailure> {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        upscale_page(up, source, page, &doc.ocr, settings, dir)
+        upscale_page(up, source, page, &doc.ocr, settings, dir, progress)
     }));
     release_free_memory();
     let (reason, message) = match result {
@@ -139,10 +141,11 @@ fn erase(
     page: &Page,
     doc: &DocRef,
     settings: &EraseSettings,
+    progress: &mut dyn FnMut(u32, u32),
 ) -> Result<ErasedPage, PageFailure> {
     let budget = Duration::from_millis(doc.page_timeout_ms);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        erase_page(ocr, up, source, page, doc, settings, budget)
+        erase_page(ocr, up, source, page, doc, settings, budget, progress)
     }));
     release_free_memory();
     let (reason, message) = match result {

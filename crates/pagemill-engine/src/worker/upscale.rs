@@ -115,6 +115,7 @@ fn run(
     frame: &ColourFrame,
     tile: u32,
     mut write: impl FnMut(&[u8]) -> Result<(), PageError>,
+    progress: &mut dyn FnMut(u32, u32),
 ) -> Result<Run, PageError> {
     let started = Instant::now();
     let gray = frame.channels == 1;
@@ -135,7 +136,10 @@ fn run(
                 UpscaleError::Compute(message)
             })
         },
-        |_, total| tiles = total as u32,
+        |done, total| {
+            tiles = total as u32;
+            progress(done as u32, total as u32);
+        },
     );
     if let Some(e) = failed {
         return Err(e);
@@ -155,6 +159,7 @@ pub(crate) fn upscale_page(
     ocr: &OcrSettings,
     settings: &UpscaleSettings,
     dir: &Path,
+    progress: &mut dyn FnMut(u32, u32),
 ) -> Result<UpscaledPage, PageError> {
     // Too large is known from the page's size alone: no decoding or rendering for it.
     let (w, h) = source_size(source, page, ocr);
@@ -181,9 +186,13 @@ pub(crate) fn upscale_page(
         .write_header()
         .and_then(|w| w.into_stream_writer())
         .map_err(png)?;
-    let done = run(upscaler, &frame, settings.tile, |pixels| {
-        stream.write_all(pixels).map_err(io)
-    })?;
+    let done = run(
+        upscaler,
+        &frame,
+        settings.tile,
+        |pixels| stream.write_all(pixels).map_err(io),
+        progress,
+    )?;
     stream.finish().map_err(png)?;
     Ok(UpscaledPage {
         file: path,
@@ -222,15 +231,22 @@ pub(crate) fn upscale_frame(
     state: &mut UpscaleState,
     frame: &ColourFrame,
     settings: &UpscaleSettings,
+    progress: &mut dyn FnMut(u32, u32),
 ) -> Result<ColourFrame, PageError> {
     let (out_w, out_h) = check_output_size(frame.width, frame.height, settings)?;
     let upscaler = state.get(settings)?;
     let channels = usize::from(frame.channels.max(1));
     let mut pixels = Vec::with_capacity(out_w as usize * out_h as usize * channels);
-    run(upscaler, frame, settings.tile, |band| {
-        pixels.extend_from_slice(band);
-        Ok(())
-    })?;
+    run(
+        upscaler,
+        frame,
+        settings.tile,
+        |band| {
+            pixels.extend_from_slice(band);
+            Ok(())
+        },
+        progress,
+    )?;
     Ok(ColourFrame {
         width: out_w as u32,
         height: out_h as u32,
@@ -266,7 +282,13 @@ mod tests {
     fn a_frame_grows_by_the_scale_and_keeps_its_channels() {
         let mut state = UpscaleState::default();
         for channels in [1, 3] {
-            let out = upscale_frame(&mut state, &frame(20, 13, channels), &lanczos(3)).unwrap();
+            let out = upscale_frame(
+                &mut state,
+                &frame(20, 13, channels),
+                &lanczos(3),
+                &mut |_, _| {},
+            )
+            .unwrap();
             assert_eq!((out.width, out.height, out.channels), (60, 39, channels));
             assert_eq!(out.pixels.len(), 60 * 39 * usize::from(channels));
         }
@@ -275,7 +297,8 @@ mod tests {
     #[test]
     fn an_output_over_the_limit_is_refused_before_any_work() {
         let mut state = UpscaleState::default();
-        let e = upscale_frame(&mut state, &frame(600, 600, 1), &lanczos(2)).unwrap_err();
+        let e = upscale_frame(&mut state, &frame(600, 600, 1), &lanczos(2), &mut |_, _| {})
+            .unwrap_err();
         assert!(
             matches!(
                 e,
