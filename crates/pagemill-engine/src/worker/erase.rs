@@ -39,10 +39,10 @@ pub(crate) fn erase_page(
     page: &Page,
     doc: &DocRef,
     erase: &EraseSettings,
-    budget: Duration,
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<ErasedPage, PageError> {
     let started = Instant::now();
+    let budget = Duration::from_millis(doc.page_timeout_ms);
     let settings = &doc.ocr;
     let (mut frame, mut px_per_pt) = page_raster(source, page, settings)?;
     // Upscaled first, then erased (the order of the pipelines this replaces): the

@@ -143,9 +143,8 @@ fn erase(
     settings: &EraseSettings,
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<ErasedPage, PageFailure> {
-    let budget = Duration::from_millis(doc.page_timeout_ms);
     let result = catch_unwind(AssertUnwindSafe(|| {
-        erase_page(ocr, up, source, page, doc, settings, budget, progress)
+        erase_page(ocr, up, source, page, doc, settings, progress)
     }));
     release_free_memory();
     let (reason, message) = match result {
