@@ -91,7 +91,7 @@ enum Command {
 
 /// The command line, with the defaults that differ by command: `upscale` renders PDF
 /// pages at 150 dpi (×2 gives 300) and gives a page 30 minutes, since the compact network
-/// costs ~70 CPU-seconds per input megapixel (BENCHMARKS.md, `bench-upscale`).
+/// costs ~35 CPU-seconds per input megapixel (BENCHMARKS.md, `bench-upscale`).
 fn command() -> clap::Command {
     Cli::command().mut_subcommand("upscale", |c| {
         c.mut_arg("page_timeout", |a| a.default_value("1800"))

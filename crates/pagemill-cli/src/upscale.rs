@@ -41,8 +41,9 @@ pub struct ModelArgs {
     pub max_output_pixels: u64,
 
     /// Side of the tiles pictures are upscaled in, in input pixels: a worker's memory
-    /// grows with its square (compact: ~120 MB at 256), small tiles cost more time.
-    #[arg(long, value_name = "PIXELS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(32..=2048))]
+    /// grows with its square (compact: ~60 MB at 128, x4plus ~450 MB), and tiles much
+    /// smaller than the default cost more time (their margins are computed twice).
+    #[arg(long, value_name = "PIXELS", default_value_t = 128, value_parser = clap::value_parser!(u32).range(32..=2048))]
     pub tile: u32,
 }
 

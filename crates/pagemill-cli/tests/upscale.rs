@@ -53,7 +53,7 @@ fn an_image_comes_out_twice_as_large_with_its_report() {
     assert_eq!(page["model"], "compact");
     assert_eq!(page["scale"], 2);
     assert_eq!(page["source_width"], 800);
-    assert_eq!(page["tiles"], 12, "800×600 in 256-pixel tiles: 4 × 3");
+    assert_eq!(page["tiles"], 35, "800×600 in 128-pixel tiles: 7 × 5");
     assert!(page["ms"].as_u64().unwrap() > 0);
     // The workers' files are gone once the outputs are written.
     assert!(!out.path().join(stem).join(".pagemill-upscaled").exists());

@@ -127,7 +127,7 @@ impl Default for UpscaleSettings {
             model: UpscaleModel::Compact,
             scale: 2,
             max_output_pixels: 150_000_000,
-            tile: 256,
+            tile: 128,
         }
     }
 }

@@ -244,17 +244,16 @@ pub fn erase_page_cost(dpi: u32, max_page_pixels: u64) -> u64 {
 
 /// Worker memory for one tile of upscaling beyond the worker's baseline: the network's
 /// activations for a tile with its margins. Measured as peak RSS of
-/// `examples/upscale_speed` with 256-pixel tiles: compact 115 MB; the x4plus network's
-/// dense blocks keep about four times as many channels alive. Grows with the tile's
-/// area.
+/// `examples/upscale_speed` with 128-pixel tiles: compact 57 MB, x4plus 454 MB (its dense
+/// blocks keep many more channels alive); grows with the tile's area.
 fn tile_cost(up: &UpscaleSettings) -> u64 {
     let per_tile: u64 = match up.model {
-        UpscaleModel::Compact => 120 << 20,
-        UpscaleModel::X4plus => 480 << 20,
-        UpscaleModel::Lanczos => 24 << 20,
+        UpscaleModel::Compact => 64 << 20,
+        UpscaleModel::X4plus => 460 << 20,
+        UpscaleModel::Lanczos => 12 << 20,
     };
     let area = (u64::from(up.tile.max(16)) + 40).pow(2);
-    per_tile.saturating_mul(area) / (296 * 296)
+    per_tile.saturating_mul(area) / (168 * 168)
 }
 
 /// What a page of `pagemill upscale` is priced at: the page's picture (a US Letter page

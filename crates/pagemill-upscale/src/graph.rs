@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use candle_core::{Device, Tensor};
 
+use crate::conv3x3::Conv3x3;
 use crate::param::LayerDesc;
 use crate::weights::Reader;
 use crate::UpscaleError;
@@ -19,6 +20,8 @@ enum Op {
     Split,
     /// A convolution (stride 1), then a leaky ReLU when `leaky` is set.
     Conv {
+        /// The same convolution as nine in-place products, for 3×3 with padding 1.
+        fast: Option<Conv3x3>,
         weight: Tensor,
         bias: Tensor,
         pad: usize,
@@ -102,11 +105,18 @@ impl Graph {
                         2 => Some(f64::from(d.array(10).first().copied().unwrap_or(0.0))),
                         _ => return Err(unsupported("only no activation or leaky ReLU")),
                     };
+                    let pad = d.int(4, 0).max(0) as usize;
+                    let fast = if k == 3 && pad == 1 {
+                        Some(Conv3x3::new(&w, &b, inputs, out)?)
+                    } else {
+                        None
+                    };
                     Op::Conv {
+                        fast,
                         weight: Tensor::from_vec(w, (out, inputs, k, k), &device)
                             .map_err(candle)?,
                         bias: Tensor::from_vec(b, (1, out, 1, 1), &device).map_err(candle)?,
-                        pad: d.int(4, 0).max(0) as usize,
+                        pad,
                         leaky,
                     }
                 }
@@ -234,6 +244,30 @@ impl Graph {
             Op::Input => image.clone(),
             Op::Split => first()?,
             Op::Conv {
+                fast: Some(conv),
+                leaky,
+                ..
+            } => {
+                let x = first()?;
+                let (n, c, h, w) = x.dims4()?;
+                if n != 1 || c != conv.c_in() {
+                    return Err(candle_core::Error::Msg(format!(
+                        "a 3×3 convolution of {} channels given {n}×{c}",
+                        conv.c_in()
+                    )));
+                }
+                let out = conv
+                    .forward(&x.flatten_all()?.to_vec1::<f32>()?, h, w)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                let c_out = out.len() / (h * w);
+                let y = Tensor::from_vec(out, (1, c_out, h, w), x.device())?;
+                match leaky {
+                    Some(s) => candle_nn::ops::leaky_relu(&y, *s)?,
+                    None => y,
+                }
+            }
+            Op::Conv {
+                fast: None,
                 weight,
                 bias,
                 pad,

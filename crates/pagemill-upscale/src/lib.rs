@@ -5,16 +5,21 @@
 //! The stages, in the order data flows:
 //! - [`param`]: the text graph;
 //! - [`weights`]: the weights, read in layer order;
-//! - [`graph`]: the layers as candle operations, and the forward pass;
+//! - [`graph`]: the layers as candle operations, and the forward pass, with [`conv3x3`]
+//!   for the 3×3 convolutions;
 //! - [`bicubic`]: ncnn's bicubic resize (the x2/x3 models end with one);
 //! - [`lanczos`]: plain interpolation behind the same interface, the baseline;
 //! - [`tiles`]: large pictures in tiles with margins, read and written in bands.
 //!
 //! How the port was checked against the original: `docs/upscale-research.md`; the
 //! reference outputs in `tests/data/upscale/` were computed by ncnn itself.
-#![forbid(unsafe_code)]
+// One `unsafe` call: the matrix products of `conv3x3` (the `gemm` crate's API takes raw
+// pointers); every other module is safe code.
+#![deny(unsafe_code)]
 
 pub mod bicubic;
+#[allow(unsafe_code)]
+pub mod conv3x3;
 pub mod graph;
 pub mod lanczos;
 pub mod param;

@@ -20,13 +20,15 @@ pub struct Tiling {
 }
 
 impl Default for Tiling {
-    /// 256-pixel tiles with a 20-pixel margin (the compact model's receptive field is
+    /// 128-pixel tiles with a 20-pixel margin (the compact model's receptive field is
     /// 18 pixels; the bicubic step of x2/x3 adds under 2). The margins are computed twice,
-    /// so small tiles cost more: compact ×2 on 512×512 took 109 CPU-s per megapixel with
-    /// 128-pixel tiles (52 MB peak) and 69 with 256 (115 MB; `examples/upscale_speed`).
+    /// yet with the products of `conv3x3` smaller tiles cost no more: compact ×2 on
+    /// 512×512 took 34 CPU-s per megapixel with 128-pixel tiles (57 MB peak) and 36 with
+    /// 256 (126 MB; `examples/upscale_speed`). (With candle's own convolution it was 109
+    /// against 69.)
     fn default() -> Self {
         Tiling {
-            tile: 256,
+            tile: 128,
             margin: 20,
         }
     }
