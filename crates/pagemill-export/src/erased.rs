@@ -14,27 +14,23 @@ use std::sync::Arc;
 use pagemill_core::model::DocInfo;
 use pagemill_core::result::{erased_as_pdf, ErasedOutput, ErasedPage};
 use pagemill_core::PageOutcome;
-use pdf_writer::{Chunk, Content, Name, Ref};
 use serde_json::json;
 
-use crate::output::{OutputFile, OutputLocation};
-use crate::pdf_file::{failure_label, PdfFile};
+use crate::output::OutputLocation;
+use crate::picture_pdf::{PageReport, PicturePdf};
 
 /// Schema name and version of `IN.erased.json`.
 pub const ERASED_SCHEMA: &str = "pagemill.erased/1";
 
-const FONT: Ref = Ref::new(3);
-/// Objects per page: the page, its content stream, its picture.
-const PER_PAGE: i32 = 3;
-
-type Out = OutputFile;
+/// What a page without its erased picture says.
+const MISSING: &str = "not erased";
 
 /// Where the erased pages go.
 enum Pages {
     /// One image file, written when its page arrives.
     File,
     /// A PDF, a page at a time.
-    Pdf { file: PdfFile<Out>, pages: i32 },
+    Pdf(PicturePdf),
 }
 
 /// Writes the erased document and its report.
@@ -42,8 +38,7 @@ pub struct ErasedWriter {
     location: Arc<dyn OutputLocation>,
     stem: String,
     pages: Pages,
-    report: Out,
-    reported: u32,
+    report: PageReport,
 }
 
 impl ErasedWriter {
@@ -55,31 +50,26 @@ impl ErasedWriter {
         source: &str,
         info: &DocInfo,
     ) -> io::Result<Self> {
-        let create = |ext: &str| location.create(&format!("{stem}.{ext}"));
         let pages = if erased_as_pdf(info.kind, info.page_count) {
-            let mut file = PdfFile::new(create("erased.pdf")?)?;
-            let mut font = Chunk::new();
-            font.type1_font(FONT)
-                .base_font(Name(b"Helvetica"))
-                .encoding_predefined(Name(b"WinAnsiEncoding"));
-            file.put(FONT, &font)?;
-            Pages::Pdf { file, pages: 0 }
+            Pages::Pdf(PicturePdf::create(
+                &location,
+                &format!("{stem}.erased.pdf"),
+            )?)
         } else {
             Pages::File
         };
-        let mut report = create("erased.json")?;
-        write!(
-            report,
-            "{{\"schema\":{},\"source\":{},\"pages\":[",
-            serde_json::to_string(ERASED_SCHEMA)?,
-            serde_json::to_string(source)?
+        let report = PageReport::create(
+            &location,
+            &format!("{stem}.erased.json"),
+            ERASED_SCHEMA,
+            source,
+            "",
         )?;
         Ok(ErasedWriter {
             location,
             stem: stem.to_string(),
             pages,
             report,
-            reported: 0,
         })
     }
 
@@ -99,11 +89,16 @@ impl ErasedWriter {
                 out.flush()?;
                 Ok(())
             }
-            Pages::Pdf { file, pages } => {
-                let base = 4 + *pages * PER_PAGE;
-                *pages += 1;
-                pdf_page(file, base, outcome, erased)
-            }
+            Pages::Pdf(pdf) => match erased.map(|e| &e.output) {
+                Some(ErasedOutput::PdfPage {
+                    image,
+                    width_pt,
+                    height_pt,
+                }) => pdf.picture_page((*width_pt, *height_pt), |file, id| {
+                    file.put_image(id, image)
+                }),
+                _ => pdf.marked_page(outcome, MISSING),
+            },
         }
     }
 
@@ -122,99 +117,19 @@ impl ErasedWriter {
                 "words": e.words,
                 "regions": e.regions,
             }),
-            (PageOutcome::Ok(p), None) => json!({
-                "index": p.index,
-                "status": "failed",
-                "reason": "invalid",
-                "message": "no erased image came back for this page",
-            }),
-            (PageOutcome::Failed(f), _) => json!({
-                "index": f.index,
-                "status": "failed",
-                "reason": f.reason.as_str(),
-                "message": f.message,
-            }),
+            _ => PageReport::failure(outcome, "no erased image came back for this page"),
         };
-        self.report
-            .write_all(if self.reported == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut self.report, &line)?;
-        self.reported += 1;
-        Ok(())
+        self.report.line(&line)
     }
 
     /// Completes the files.
-    pub fn finish(mut self) -> io::Result<()> {
-        self.report.write_all(b"\n]}\n")?;
-        self.report.flush()?;
-        if let Pages::Pdf { file, pages } = self.pages {
-            let mut out = file.finish((0..pages).map(|i| Ref::new(4 + i * PER_PAGE)))?;
-            out.flush()?;
+    pub fn finish(self) -> io::Result<()> {
+        self.report.finish()?;
+        if let Pages::Pdf(pdf) = self.pages {
+            pdf.finish()?;
         }
         Ok(())
     }
-}
-
-/// Writes PDF page `base` (content `base + 1`, picture `base + 2`).
-fn pdf_page(
-    file: &mut PdfFile<Out>,
-    base: i32,
-    outcome: &PageOutcome,
-    erased: Option<&ErasedPage>,
-) -> io::Result<()> {
-    let (page_id, content_id, image_id) = (Ref::new(base), Ref::new(base + 1), Ref::new(base + 2));
-    let picture = erased.and_then(|e| match &e.output {
-        ErasedOutput::PdfPage {
-            image,
-            width_pt,
-            height_pt,
-        } => Some((image, *width_pt, *height_pt)),
-        _ => None,
-    });
-    let mut content = Content::new();
-    let (w, h) = match (picture, outcome) {
-        (Some((image, w, h)), _) => {
-            content.save_state();
-            content.transform([w, 0.0, 0.0, h, 0.0, 0.0]);
-            content.x_object(Name(b"Im0"));
-            content.restore_state();
-            file.put_image(image_id, image)?;
-            (w, h)
-        }
-        (None, outcome) => {
-            // A page that failed keeps its place, marked, so pages still line up with
-            // the input's.
-            let (w, h, label) = match outcome {
-                PageOutcome::Ok(p) => (
-                    p.width,
-                    p.height,
-                    format!("page {}: not erased", p.index + 1),
-                ),
-                PageOutcome::Failed(f) => (
-                    612.0,
-                    792.0,
-                    format!("page {} failed: {}", f.index + 1, f.reason.as_str()),
-                ),
-            };
-            let (w, h) = if w > 0.0 && h > 0.0 {
-                (w, h)
-            } else {
-                (612.0, 792.0)
-            };
-            failure_label(&mut content, &label, 36.0, h - 50.0);
-            (w, h)
-        }
-    };
-    let data = content.finish();
-    let mut chunk = Chunk::new();
-    chunk.stream(content_id, &data);
-    file.put(content_id, &chunk)?;
-    file.put_page(
-        page_id,
-        content_id,
-        (w, h),
-        (b"F1", FONT),
-        picture.map(|_| image_id),
-    )
 }
 
 #[cfg(test)]

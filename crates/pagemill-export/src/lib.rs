@@ -23,6 +23,7 @@ mod layout_pdf;
 mod markdown;
 mod output;
 mod pdf_file;
+mod picture_pdf;
 mod searchable_pdf;
 mod sinks;
 mod table_markup;

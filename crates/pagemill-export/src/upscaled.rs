@@ -22,11 +22,11 @@ use pagemill_core::model::DocInfo;
 use pagemill_core::result::{erased_as_pdf, UpscaledPage};
 use pagemill_core::sink::{DocumentMeta, PageSink, SinkError};
 use pagemill_core::{PageOutcome, PageResult};
-use pdf_writer::{Chunk, Content, Name, Ref};
 use serde_json::json;
 
 use crate::output::{OutputFile, OutputLocation};
-use crate::pdf_file::{failure_label, PdfFile};
+use crate::pdf_file::PdfFile;
+use crate::picture_pdf::{PageReport, PicturePdf};
 
 /// Schema name and version of `IN.upscale.json`.
 pub const UPSCALE_SCHEMA: &str = "pagemill.upscale/1";
@@ -34,19 +34,12 @@ pub const UPSCALE_SCHEMA: &str = "pagemill.upscale/1";
 /// Where the workers put upscaled pages, under the document's output directory.
 pub const UPSCALED_DIR: &str = ".pagemill-upscaled";
 
-const FONT: Ref = Ref::new(3);
-/// Objects per page: the page, its content stream, its picture.
-const PER_PAGE: i32 = 3;
-
 /// Where the pages go.
 enum Pages {
     /// One image file, written when its page arrives.
     File,
     /// A PDF, a page at a time.
-    Pdf {
-        file: PdfFile<OutputFile>,
-        pages: i32,
-    },
+    Pdf(PicturePdf),
 }
 
 /// Writes the upscaled document and its report.
@@ -54,8 +47,7 @@ pub struct UpscaledWriter {
     location: Arc<dyn OutputLocation>,
     name: String,
     pages: Pages,
-    report: OutputFile,
-    reported: u32,
+    report: PageReport,
 }
 
 impl UpscaledWriter {
@@ -70,29 +62,22 @@ impl UpscaledWriter {
     ) -> io::Result<Self> {
         let name = format!("{stem}.x{scale}");
         let pages = if erased_as_pdf(info.kind, info.page_count) {
-            let mut file = PdfFile::new(location.create(&format!("{name}.pdf"))?)?;
-            let mut font = Chunk::new();
-            font.type1_font(FONT)
-                .base_font(Name(b"Helvetica"))
-                .encoding_predefined(Name(b"WinAnsiEncoding"));
-            file.put(FONT, &font)?;
-            Pages::Pdf { file, pages: 0 }
+            Pages::Pdf(PicturePdf::create(&location, &format!("{name}.pdf"))?)
         } else {
             Pages::File
         };
-        let mut report = location.create(&format!("{stem}.upscale.json"))?;
-        write!(
-            report,
-            "{{\"schema\":{},\"source\":{},\"scale\":{scale},\"pages\":[",
-            serde_json::to_string(UPSCALE_SCHEMA)?,
-            serde_json::to_string(source)?
+        let report = PageReport::create(
+            &location,
+            &format!("{stem}.upscale.json"),
+            UPSCALE_SCHEMA,
+            source,
+            &format!("\"scale\":{scale},"),
         )?;
         Ok(UpscaledWriter {
             location,
             name,
             pages,
             report,
-            reported: 0,
         })
     }
 
@@ -107,11 +92,10 @@ impl UpscaledWriter {
                 io::copy(&mut File::open(&up.file)?, &mut out)?;
                 out.flush()
             }
-            Pages::Pdf { file, pages } => {
-                let base = 4 + *pages * PER_PAGE;
-                *pages += 1;
-                pdf_page(file, base, outcome, up)
-            }
+            Pages::Pdf(pdf) => match up {
+                Some(up) => pdf_picture(pdf, up),
+                None => pdf.marked_page(outcome, "not upscaled"),
+            },
         }
     }
 
@@ -129,33 +113,16 @@ impl UpscaledWriter {
                 "tiles": u.tiles,
                 "ms": u.ms,
             }),
-            (PageOutcome::Ok(p), None) => json!({
-                "index": p.index,
-                "status": "failed",
-                "reason": "invalid",
-                "message": "no upscaled picture came back for this page",
-            }),
-            (PageOutcome::Failed(f), _) => json!({
-                "index": f.index,
-                "status": "failed",
-                "reason": f.reason.as_str(),
-                "message": f.message,
-            }),
+            _ => PageReport::failure(outcome, "no upscaled picture came back for this page"),
         };
-        self.report
-            .write_all(if self.reported == 0 { b"\n" } else { b",\n" })?;
-        serde_json::to_writer(&mut self.report, &line)?;
-        self.reported += 1;
-        Ok(())
+        self.report.line(&line)
     }
 
     /// Completes the files.
-    pub fn finish(mut self) -> io::Result<()> {
-        self.report.write_all(b"\n]}\n")?;
-        self.report.flush()?;
-        if let Pages::Pdf { file, pages } = self.pages {
-            let mut out = file.finish((0..pages).map(|i| Ref::new(4 + i * PER_PAGE)))?;
-            out.flush()?;
+    pub fn finish(self) -> io::Result<()> {
+        self.report.finish()?;
+        if let Pages::Pdf(pdf) = self.pages {
+            pdf.finish()?;
         }
         Ok(())
     }
@@ -233,78 +200,31 @@ fn png_data(path: &Path) -> io::Result<PngData> {
     })
 }
 
-/// Writes PDF page `base` (content `base + 1`, picture `base + 2`).
-fn pdf_page(
-    file: &mut PdfFile<OutputFile>,
-    base: i32,
-    outcome: &PageOutcome,
-    up: Option<&UpscaledPage>,
-) -> io::Result<()> {
-    let (page_id, content_id, image_id) = (Ref::new(base), Ref::new(base + 1), Ref::new(base + 2));
-    let mut content = Content::new();
-    let (w, h) = match up {
-        Some(up) => {
-            let png = png_data(&up.file)?;
-            let colours = if png.gray { 1 } else { 3 };
-            let entries = format!(
-                " /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /{} \
-                 /BitsPerComponent 8 /Filter /FlateDecode /DecodeParms << /Predictor 15 \
-                 /Colors {colours} /BitsPerComponent 8 /Columns {} >>",
-                png.width,
-                png.height,
-                if png.gray { "DeviceGray" } else { "DeviceRGB" },
-                png.width
-            );
-            let mut src = File::open(&up.file)?;
-            file.put_stream(image_id, &entries, png.len(), |out| {
-                for &(at, len) in &png.chunks {
-                    src.seek(SeekFrom::Start(at))?;
-                    io::copy(&mut (&mut src).take(len), out)?;
-                }
-                Ok(())
-            })?;
-            let (w, h) = (up.width_pt.max(1.0), up.height_pt.max(1.0));
-            content.save_state();
-            content.transform([w, 0.0, 0.0, h, 0.0, 0.0]);
-            content.x_object(Name(b"Im0"));
-            content.restore_state();
-            (w, h)
-        }
-        None => {
-            // A page that failed keeps its place, marked, so pages still line up with the
-            // input's.
-            let (w, h, label) = match outcome {
-                PageOutcome::Ok(p) => (
-                    p.width,
-                    p.height,
-                    format!("page {}: not upscaled", p.index + 1),
-                ),
-                PageOutcome::Failed(f) => (
-                    612.0,
-                    792.0,
-                    format!("page {} failed: {}", f.index + 1, f.reason.as_str()),
-                ),
-            };
-            let (w, h) = if w > 0.0 && h > 0.0 {
-                (w, h)
-            } else {
-                (612.0, 792.0)
-            };
-            failure_label(&mut content, &label, 36.0, h - 50.0);
-            (w, h)
-        }
-    };
-    let data = content.finish();
-    let mut chunk = Chunk::new();
-    chunk.stream(content_id, &data);
-    file.put(content_id, &chunk)?;
-    file.put_page(
-        page_id,
-        content_id,
-        (w, h),
-        (b"F1", FONT),
-        up.map(|_| image_id),
-    )
+/// Adds a page holding the upscaled picture: the PNG's compressed data as the image's
+/// stream.
+fn pdf_picture(pdf: &mut PicturePdf, up: &UpscaledPage) -> io::Result<()> {
+    let png = png_data(&up.file)?;
+    let size = (up.width_pt.max(1.0), up.height_pt.max(1.0));
+    pdf.picture_page(size, |file: &mut PdfFile<OutputFile>, id| {
+        let colours = if png.gray { 1 } else { 3 };
+        let entries = format!(
+            " /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /{} \
+             /BitsPerComponent 8 /Filter /FlateDecode /DecodeParms << /Predictor 15 \
+             /Colors {colours} /BitsPerComponent 8 /Columns {} >>",
+            png.width,
+            png.height,
+            if png.gray { "DeviceGray" } else { "DeviceRGB" },
+            png.width
+        );
+        let mut src = File::open(&up.file)?;
+        file.put_stream(id, &entries, png.len(), |out| {
+            for &(at, len) in &png.chunks {
+                src.seek(SeekFrom::Start(at))?;
+                io::copy(&mut (&mut src).take(len), out)?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// [`UpscaledWriter`] as a page sink, which also removes the workers' files once the

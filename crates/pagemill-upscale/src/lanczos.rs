@@ -41,13 +41,7 @@ impl Lanczos {
         h: usize,
         w: usize,
     ) -> Result<(Vec<f32>, usize, usize), UpscaleError> {
-        if h == 0 || w == 0 || rgb.len() != 3 * h * w {
-            return Err(UpscaleError::Input(format!(
-                "{} values for a {w}×{h} RGB picture (want {})",
-                rgb.len(),
-                3 * h * w
-            )));
-        }
+        crate::check_planes(rgb, h, w)?;
         let s = self.scale as usize;
         let (oh, ow) = (h * s, w * s);
         let failed = |e: &dyn std::fmt::Display| UpscaleError::Compute(e.to_string());

@@ -100,6 +100,18 @@ pub fn models_dir() -> PathBuf {
     home.join("models/realesrgan")
 }
 
+/// Refuses `rgb` unless it is three planes of `h`×`w` values, `h` and `w` not zero.
+pub(crate) fn check_planes(rgb: &[f32], h: usize, w: usize) -> Result<(), UpscaleError> {
+    if h == 0 || w == 0 || rgb.len() != 3 * h * w {
+        return Err(UpscaleError::Input(format!(
+            "{} values for a {w}×{h} RGB picture (want {})",
+            rgb.len(),
+            3 * h * w
+        )));
+    }
+    Ok(())
+}
+
 /// A loaded model.
 pub struct Model {
     graph: Graph,
@@ -144,13 +156,7 @@ impl Model {
         h: usize,
         w: usize,
     ) -> Result<(Vec<f32>, usize, usize), UpscaleError> {
-        if h == 0 || w == 0 || rgb.len() != 3 * h * w {
-            return Err(UpscaleError::Input(format!(
-                "{} values for a {w}×{h} RGB picture (want {})",
-                rgb.len(),
-                3 * h * w
-            )));
-        }
+        check_planes(rgb, h, w)?;
         let compute = |e: candle_core::Error| UpscaleError::Compute(e.to_string());
         let x = Tensor::from_slice(rgb, (1, 3, h, w), &Device::Cpu).map_err(compute)?;
         let y = self.graph.forward(&x)?;

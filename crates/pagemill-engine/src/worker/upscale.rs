@@ -27,6 +27,9 @@ use super::source::Source;
 /// bicubic step of its x2/x3 files under 2 more; Lanczos 3).
 const TILE_MARGIN: usize = 20;
 
+/// How often a page's progress is reported, at most.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The upscaler a worker keeps loaded between pages (the x4plus network is 33 MB of
 /// weights; loading it per page would cost more than a small page).
 #[derive(Default)]
@@ -103,6 +106,18 @@ fn band_pixels(band: &Band, gray: bool) -> Vec<u8> {
     }
 }
 
+/// Whether a picture is gray: one channel, or three that are equal everywhere (a gray
+/// page saved as RGB). Its upscaled picture is then gray too: the networks add faint
+/// colour fringes along strokes, which the text eraser would leave behind as tinted
+/// ghosts of the letters.
+fn is_gray(frame: &ColourFrame) -> bool {
+    frame.channels == 1
+        || frame
+            .pixels
+            .chunks_exact(usize::from(frame.channels.max(1)))
+            .all(|p| p.iter().all(|&v| v == p[0]))
+}
+
 /// What the tiles were: their count, and how long they took.
 struct Run {
     tiles: u32,
@@ -118,9 +133,10 @@ fn run(
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<Run, PageError> {
     let started = Instant::now();
-    let gray = frame.channels == 1;
+    let gray = is_gray(frame);
     let mut tiles = 0;
     let mut failed = None;
+    let mut reported = started;
     let result = upscaler.run_tiled(
         frame.height as usize,
         frame.width as usize,
@@ -138,7 +154,12 @@ fn run(
         },
         |done, total| {
             tiles = total as u32;
-            progress(done as u32, total as u32);
+            // A report at most every quarter second (a 25-megapixel page has 1,600
+            // tiles), and the last one always.
+            if done == total || reported.elapsed() >= PROGRESS_EVERY {
+                reported = Instant::now();
+                progress(done as u32, total as u32);
+            }
         },
     );
     if let Some(e) = failed {
@@ -174,7 +195,7 @@ pub(crate) fn upscale_page(
     let png = |e: png::EncodingError| PageError::Encode(e.to_string());
     let file = BufWriter::new(File::create(&path).map_err(io)?);
     let mut encoder = png::Encoder::new(file, out_w as u32, out_h as u32);
-    let gray = frame.channels == 1;
+    let gray = is_gray(&frame);
     encoder.set_color(if gray {
         png::ColorType::Grayscale
     } else {
@@ -235,8 +256,8 @@ pub(crate) fn upscale_frame(
 ) -> Result<ColourFrame, PageError> {
     let (out_w, out_h) = check_output_size(frame.width, frame.height, settings)?;
     let upscaler = state.get(settings)?;
-    let channels = usize::from(frame.channels.max(1));
-    let mut pixels = Vec::with_capacity(out_w as usize * out_h as usize * channels);
+    let channels: u8 = if is_gray(frame) { 1 } else { 3 };
+    let mut pixels = Vec::with_capacity(out_w as usize * out_h as usize * usize::from(channels));
     run(
         upscaler,
         frame,
@@ -250,7 +271,7 @@ pub(crate) fn upscale_frame(
     Ok(ColourFrame {
         width: out_w as u32,
         height: out_h as u32,
-        channels: frame.channels,
+        channels,
         pixels,
     })
 }
@@ -292,6 +313,18 @@ mod tests {
             assert_eq!((out.width, out.height, out.channels), (60, 39, channels));
             assert_eq!(out.pixels.len(), 60 * 39 * usize::from(channels));
         }
+    }
+
+    #[test]
+    fn a_gray_page_stored_as_rgb_comes_out_gray() {
+        let mut state = UpscaleState::default();
+        let mut rgb = frame(8, 8, 3);
+        for p in rgb.pixels.chunks_exact_mut(3) {
+            p[1] = p[0];
+            p[2] = p[0];
+        }
+        let out = upscale_frame(&mut state, &rgb, &lanczos(2), &mut |_, _| {}).unwrap();
+        assert_eq!((out.channels, out.pixels.len()), (1, 16 * 16));
     }
 
     #[test]
