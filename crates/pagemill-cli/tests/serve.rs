@@ -283,3 +283,60 @@ fn convert_answers_with_the_markdown_or_the_job_to_follow() {
     let evs = events(&s, job["id"].as_str().unwrap(), None);
     assert_eq!(evs.last().unwrap().1["state"], "succeeded");
 }
+
+#[test]
+fn upscaling_and_text_removal_jobs_write_what_the_commands_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), &[]);
+    let stem = "kreuzberg_complex_document";
+    let input = data(&format!("{stem}.png"));
+
+    let job = upload(
+        &s,
+        &input,
+        &[("upscale", "2"), ("upscale_model", "lanczos")],
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    let evs = events(&s, &id, None);
+    assert_eq!(evs.last().unwrap().1["state"], "succeeded");
+    assert!(
+        evs.iter().any(|e| e.1["event"] == "page_progress"),
+        "the tiles' progress reaches the client"
+    );
+    assert_eq!(
+        file_names(&s, &id),
+        vec![format!("{stem}.upscale.json"), format!("{stem}.x2.png")]
+    );
+    let png = client()
+        .get(s.url(&format!("/v1/jobs/{id}/files/{stem}.x2.png")))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let (w, h) = image::load_from_memory(&png)
+        .map(|i| (i.width(), i.height()))
+        .unwrap();
+    assert_eq!((w, h), (1600, 1200));
+
+    let job = upload(
+        &s,
+        &input,
+        &[
+            ("format", "erased"),
+            ("upscale_output", "2"),
+            ("upscale_model", "lanczos"),
+        ],
+    );
+    let id = job["id"].as_str().unwrap().to_string();
+    let evs = events(&s, &id, None);
+    assert_eq!(evs.last().unwrap().1["state"], "succeeded");
+    assert_eq!(
+        file_names(&s, &id),
+        vec![format!("{stem}.erased.json"), format!("{stem}.erased.png")]
+    );
+
+    // Upscaling before erasing needs the erasing.
+    let (status, body) = common::server::post_job(&s, &input, &[("upscale_output", "2")]);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("erase"), "{body}");
+}

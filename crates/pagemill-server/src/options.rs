@@ -350,7 +350,7 @@ impl JobOptions {
         if self.upscale_output.is_some() && !self.formats.erased {
             return Err(invalid(
                 "upscale_output",
-                "upscales the page before its text is erased: set erase=true too (or use \
+                "upscales the page before its text is erased: add format=erased or erase=true (or use \
                  upscale=N to write the pages upscaled)",
             ));
         }
