@@ -9,8 +9,8 @@ use pagemill_core::layout::text_layer::ocr_reason;
 use pagemill_core::layout::{analyze, RawPage};
 use pagemill_core::model::{OcrReason, TextSource};
 use pagemill_core::protocol::DocRef;
-use pagemill_core::result::{ErasedPage, PageImage, UpscaledPage};
-use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, UpscaleSettings};
+use pagemill_core::result::PageImage;
+use pagemill_core::settings::{OcrMode, OcrSettings};
 use pagemill_core::{FailureReason, Page, PageFailure, PageOutcome, PageResult};
 use pagemill_image::ImageError;
 use pagemill_ocr::OcrError;
@@ -64,9 +64,12 @@ pub(super) fn read_page(
         _ => Vec::new(),
     };
     let erased = match (&doc.erase, &outcome) {
-        (Some(settings), PageOutcome::Ok(page)) => {
-            Some(erase(ocr, up, source, page, doc, settings, progress))
-        }
+        (Some(settings), PageOutcome::Ok(page)) => Some(isolated(
+            page,
+            doc,
+            ("erasing text", "text not erased"),
+            || erase_page(ocr, up, source, page, doc, settings, progress),
+        )),
         _ => None,
     };
     let erased = match erased {
@@ -79,7 +82,8 @@ pub(super) fn read_page(
     };
     let upscaled = match (&doc.upscale, &doc.upscaled_dir, &doc.erase, &outcome) {
         (Some(settings), Some(dir), None, PageOutcome::Ok(page)) => {
-            match upscale(up, source, page, doc, settings, dir, progress) {
+            let stage = || upscale_page(up, source, page, &doc.ocr, settings, dir, progress);
+            match isolated(page, doc, ("upscaling", "not upscaled"), stage) {
                 Ok(u) => Some(u),
                 Err(failure) => {
                     outcome = PageOutcome::Failed(failure);
@@ -104,61 +108,28 @@ pub(super) fn read_page(
     }
 }
 
-/// Upscales a page's picture into a file in `dir`; a failure becomes the page's failure.
-fn upscale(
-    up: &mut UpscaleState,
-    source: &mut Source<'_>,
+/// Runs a stage after the page was read (erasing, upscaling) so that an error or a panic
+/// in it becomes the page's failure, `{prefix}: …`, and its buffers are given back.
+fn isolated<T>(
     page: &Page,
     doc: &DocRef,
-    settings: &UpscaleSettings,
-    dir: &std::path::Path,
-    progress: &mut dyn FnMut(u32, u32),
-) -> Result<UpscaledPage, PageFailure> {
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        upscale_page(up, source, page, &doc.ocr, settings, dir, progress)
-    }));
+    (doing, prefix): (&str, &str),
+    stage: impl FnOnce() -> Result<T, PageError>,
+) -> Result<T, PageFailure> {
+    let result = catch_unwind(AssertUnwindSafe(stage));
     release_free_memory();
     let (reason, message) = match result {
-        Ok(Ok(upscaled)) => return Ok(upscaled),
+        Ok(Ok(done)) => return Ok(done),
         Ok(Err(e)) => failure_of(e, doc.page_timeout_ms),
         Err(panic) => (
             FailureReason::Crash,
-            format!("internal error while upscaling: {}", panic_text(&panic)),
+            format!("internal error while {doing}: {}", panic_text(&panic)),
         ),
     };
     Err(PageFailure {
         index: page.index,
         reason,
-        message: format!("not upscaled: {message}"),
-    })
-}
-
-/// Erases the text of a converted page; a failure becomes the page's failure.
-fn erase(
-    ocr: &mut OcrState,
-    up: &mut UpscaleState,
-    source: &mut Source<'_>,
-    page: &Page,
-    doc: &DocRef,
-    settings: &EraseSettings,
-    progress: &mut dyn FnMut(u32, u32),
-) -> Result<ErasedPage, PageFailure> {
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        erase_page(ocr, up, source, page, doc, settings, progress)
-    }));
-    release_free_memory();
-    let (reason, message) = match result {
-        Ok(Ok(erased)) => return Ok(erased),
-        Ok(Err(e)) => failure_of(e, doc.page_timeout_ms),
-        Err(panic) => (
-            FailureReason::Crash,
-            format!("internal error while erasing text: {}", panic_text(&panic)),
-        ),
-    };
-    Err(PageFailure {
-        index: page.index,
-        reason,
-        message: format!("text not erased: {message}"),
+        message: format!("{prefix}: {message}"),
     })
 }
 

@@ -128,12 +128,12 @@ struct Run {
 fn run(
     upscaler: &Upscaler,
     frame: &ColourFrame,
+    gray: bool,
     tile: u32,
     mut write: impl FnMut(&[u8]) -> Result<(), PageError>,
     progress: &mut dyn FnMut(u32, u32),
 ) -> Result<Run, PageError> {
     let started = Instant::now();
-    let gray = is_gray(frame);
     let mut tiles = 0;
     let mut failed = None;
     let mut reported = started;
@@ -210,6 +210,7 @@ pub(crate) fn upscale_page(
     let done = run(
         upscaler,
         &frame,
+        gray,
         settings.tile,
         |pixels| stream.write_all(pixels).map_err(io),
         progress,
@@ -256,11 +257,13 @@ pub(crate) fn upscale_frame(
 ) -> Result<ColourFrame, PageError> {
     let (out_w, out_h) = check_output_size(frame.width, frame.height, settings)?;
     let upscaler = state.get(settings)?;
-    let channels: u8 = if is_gray(frame) { 1 } else { 3 };
+    let gray = is_gray(frame);
+    let channels: u8 = if gray { 1 } else { 3 };
     let mut pixels = Vec::with_capacity(out_w as usize * out_h as usize * usize::from(channels));
     run(
         upscaler,
         frame,
+        gray,
         settings.tile,
         |band| {
             pixels.extend_from_slice(band);
