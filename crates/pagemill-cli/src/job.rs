@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use pagemill_core::ranges::PageRanges;
 use pagemill_core::settings::{EraseSettings, OcrMode, OcrSettings, Upscale, UpscaleSettings};
-use pagemill_engine::{convert, EngineConfig, EngineError, JobSpec};
+use pagemill_engine::{run_job, Engine, EngineConfig, EngineError, JobSpec};
 use pagemill_export::Formats;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -107,6 +107,9 @@ pub struct JobArgs {
     /// Most pages a document may have; longer ones are refused when opened.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub max_pages: u32,
+
+    #[command(flatten)]
+    pub nats: crate::nats::NatsArgs,
 
     /// OCR languages in Tesseract's syntax, e.g. `eng+deu` (packages tesseract-ocr-LANG).
     #[arg(long, value_name = "LANGS", default_value = "eng")]
@@ -243,6 +246,7 @@ impl PipelineArgs {
             progress: self.progress,
             quiet: self.quiet,
             status: self.status.clone(),
+            nats: Default::default(),
         };
         let kind = JobKind {
             mode: OcrMode::from(self.ocr),
@@ -366,7 +370,15 @@ pub fn run_with_sinks(
             .context("cannot install the signal handler")?;
     }
     let mut reporter = Reporter::new(args.progress, args.quiet, args.status.clone());
-    let summary = match convert(config, spec, &stop, |ev| reporter.event(ev)) {
+    let engine = match &args.nats.nats {
+        Some(url) => {
+            let options = args.nats.options(url)?;
+            let transport = pagemill_nats::NatsTransport::connect(options, config.workers)?;
+            Engine::with_transport(config, Box::new(transport))?
+        }
+        None => Engine::start(config)?,
+    };
+    let summary = match run_job(&engine, spec, &stop, |ev| reporter.event(ev)) {
         Ok(r) => r,
         Err(EngineError::NothingToConvert { errors }) => {
             for e in &errors {
@@ -382,6 +394,7 @@ pub fn run_with_sinks(
         }
         Err(e) => return Err(e.into()),
     };
+    engine.shutdown();
     reporter.finish(&summary);
     if summary.interrupted {
         eprintln!(

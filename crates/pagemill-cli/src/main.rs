@@ -8,6 +8,7 @@ mod extract;
 mod index;
 mod job;
 mod llm;
+mod nats;
 mod progress;
 mod sections;
 mod serve;
@@ -84,6 +85,10 @@ enum Command {
     /// Schema the answer must match): concurrent, retried, isolated per section,
     /// resumable. Answers in OUT/IN/IN.sections.jsonl; exit code 3 when some failed.
     Extract(extract::ExtractArgs),
+    /// Take pages from a NATS JetStream server and convert them here (scale-out): local
+    /// worker processes under a memory budget, pulling only what they can run. Producers
+    /// are `convert --nats`, `erase-text --nats`, `upscale --nats`.
+    Worker(nats::WorkerArgs),
     /// Internal: run as a worker process (started by `convert`).
     #[command(name = "internal-worker", hide = true)]
     InternalWorker,
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
     // only warnings.
     let (level, json) = match &cli.command {
         Command::Serve(a) => ("info", a.log_format() == serve::LogFormat::Json),
+        Command::Worker(_) => ("info", false),
         _ => ("warn", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -146,6 +152,7 @@ fn main() -> ExitCode {
         Command::Sections(args) => exit_code(sections::run(args)),
         Command::Split(args) => exit_code(sections::run_split(args)),
         Command::Extract(args) => exit_code(extract::run(args)),
+        Command::Worker(args) => exit_code(nats::run_worker(args)),
         Command::InternalWorker => match pagemill_engine::worker::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

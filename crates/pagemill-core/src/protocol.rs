@@ -21,8 +21,9 @@ use crate::settings::{EraseSettings, OcrSettings, UpscaleSettings};
 pub const MAX_FRAME: u32 = 64 * 1024 * 1024;
 
 /// Where a worker finds a document's bytes. A transport must be able to satisfy it: the
-/// local process pool shares the file system, so a path is enough today; a network
-/// transport would add a variant (an object-store key, say) and fetch it first.
+/// local process pool shares the file system, so a path is enough; a network transport
+/// puts the document into an object store and its remote host fetches it to a local file
+/// before a worker process sees the request (worker processes read only local files).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DocumentSource {
@@ -30,6 +31,17 @@ pub enum DocumentSource {
     Path {
         /// The file.
         path: PathBuf,
+    },
+    /// An object in a network object store (NATS JetStream), named by its content.
+    Stored {
+        /// The store (bucket).
+        store: String,
+        /// The object's name in it: the SHA-256 of the bytes, hex.
+        key: String,
+        /// Bytes.
+        size: u64,
+        /// The original file's name (for messages and the file's type).
+        name: String,
     },
 }
 
@@ -43,6 +55,7 @@ impl DocumentSource {
     pub fn local_path(&self) -> Option<&std::path::Path> {
         match self {
             DocumentSource::Path { path } => Some(path),
+            DocumentSource::Stored { .. } => None,
         }
     }
 }
@@ -51,6 +64,7 @@ impl std::fmt::Display for DocumentSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DocumentSource::Path { path } => write!(f, "{}", path.display()),
+            DocumentSource::Stored { name, .. } => write!(f, "{name}"),
         }
     }
 }

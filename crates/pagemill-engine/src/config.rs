@@ -192,21 +192,40 @@ impl JobSpec {
     /// What a page of this job is priced at in the memory budget: `(text-layer page,
     /// OCR page)`.
     pub fn page_costs(&self) -> (u64, u64) {
-        let (dpi, max_px) = (self.ocr.dpi, self.ocr.max_page_pixels);
-        if let (true, Some(up)) = (self.formats.erased, &self.upscale) {
+        let upscale = self.upscale.as_ref();
+        page_costs(
+            &self.ocr,
+            self.formats.erased,
+            upscale.filter(|_| self.formats.erased || self.formats.upscaled.is_some()),
+        )
+    }
+}
+
+/// What a page is priced at in the memory budget, `(text-layer page, OCR page)`, given
+/// how it is read, whether its text is erased, and how it is upscaled (if it is). A job
+/// prices its pages with it, and so does a remote worker host, from the request alone.
+pub fn page_costs(
+    ocr: &OcrSettings,
+    erased: bool,
+    upscale: Option<&UpscaleSettings>,
+) -> (u64, u64) {
+    let (dpi, max_px) = (ocr.dpi, ocr.max_page_pixels);
+    match (erased, upscale) {
+        (true, Some(up)) => {
             // Everything the erasure holds, at the upscaled size, and the tiles' work.
             let s = u64::from(up.scale).pow(2);
             let c = erase_page_cost(dpi, max_px).saturating_mul(s) + tile_cost(up);
             (c, c)
-        } else if self.formats.erased {
+        }
+        (true, None) => {
             let c = erase_page_cost(dpi, max_px);
             (c, c)
-        } else if let (Some(_), Some(up)) = (self.formats.upscaled, &self.upscale) {
+        }
+        (false, Some(up)) => {
             let c = upscale_page_cost(dpi, max_px, up);
             (c, c)
-        } else {
-            (TEXT_PAGE_COST, ocr_page_cost(dpi, max_px))
         }
+        (false, None) => (TEXT_PAGE_COST, ocr_page_cost(dpi, max_px)),
     }
 }
 

@@ -33,6 +33,6 @@ pub use config::{EngineConfig, JobSpec, SourceLabel};
 pub use engine::{Engine, EngineError, JobHandle};
 pub use events::{FileReport, JobEvent, JobSummary, PageStatus, EVENT_SCHEMA_VERSION};
 pub use inputs::{plan_inputs, Input, InputError};
-pub use run::convert;
+pub use run::{convert, run_job};
 pub use scheduler::{resume_records, RESUME_DIR, STOP_WAIT};
 pub use stats::EngineStats;

@@ -15,9 +15,22 @@ pub fn convert(
     config: EngineConfig,
     spec: JobSpec,
     stop: &AtomicBool,
-    mut observe: impl FnMut(&JobEvent),
+    observe: impl FnMut(&JobEvent),
 ) -> Result<JobSummary, EngineError> {
     let engine = Engine::start(config)?;
+    let summary = run_job(&engine, spec, stop, observe);
+    engine.shutdown();
+    summary
+}
+
+/// Runs one job on `engine` (any transport), calling `observe` with each event; `stop`
+/// cancels it as in [`convert`].
+pub fn run_job(
+    engine: &Engine,
+    spec: JobSpec,
+    stop: &AtomicBool,
+    mut observe: impl FnMut(&JobEvent),
+) -> Result<JobSummary, EngineError> {
     let job = engine.submit(spec)?;
     let mut cancelled = false;
     loop {
@@ -43,7 +56,5 @@ pub fn convert(
             None => {}
         }
     }
-    let summary = job.wait();
-    engine.shutdown();
-    Ok(summary)
+    Ok(job.wait())
 }

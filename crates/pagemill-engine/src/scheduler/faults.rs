@@ -2,7 +2,7 @@
 //! worker), a page past its deadline (the worker killed), memory (an allocation failure:
 //! retried at half the resolution), and workers recycled when they grow.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pagemill_core::model::FileErrorKind;
 use pagemill_core::{FailureReason, PageFailure, PageOutcome, PageResult};
@@ -47,48 +47,79 @@ impl Scheduler {
         let s = &mut self.slots[slot];
         // Killed by the parent past the deadline, or by the OS past the CPU time
         // the worker set itself for the page (SIGXCPU).
-        let timed_out =
-            std::mem::take(&mut s.killed_for_timeout) || ended.signal == Some(libc::SIGXCPU);
+        let timed_out = std::mem::take(&mut s.killed_for_timeout)
+            || ended.signal == Some(libc::SIGXCPU)
+            || ended.timed_out;
         s.head_since = None;
         let flights: Vec<Flight> = s.in_flight.drain(..).collect();
-        for (i, mut f) in flights.into_iter().enumerate() {
+        for (i, f) in flights.into_iter().enumerate() {
             if i > 0 {
                 // Never started: requeue as it was.
                 self.requeue(f);
                 continue;
             }
-            if out_of_memory {
-                self.out_of_memory(f, &how);
-                continue;
-            }
-            if timed_out {
-                let secs = self.page_timeout(f.job).as_secs_f64();
-                self.fail(
-                    f,
-                    FailureReason::Timeout,
-                    format!("not finished after {secs:.1} s; the page was abandoned"),
-                );
-                continue;
-            }
-            f.attempts += 1;
-            if f.attempts >= ATTEMPTS {
-                tracing::warn!(
-                    doc = f.doc,
-                    "worker {how}; giving up after {ATTEMPTS} attempts"
-                );
-                self.fail(
-                    f,
-                    FailureReason::Crash,
-                    format!(
-                        "the worker process {how} while converting this page ({ATTEMPTS} attempts)"
-                    ),
-                );
-            } else {
-                tracing::warn!(doc = f.doc, "worker {how}; retrying");
-                self.requeue(f);
-            }
+            self.flight_ended(f, &how, out_of_memory, timed_out);
         }
         Ok(())
+    }
+
+    /// One request's remote worker ended while on it (the slot lives on): the request is
+    /// handled as the head of a crashed local worker would be.
+    pub(super) fn request_lost(
+        &mut self,
+        slot: usize,
+        generation: u64,
+        request: u64,
+        ended: crate::transport::Ended,
+    ) {
+        if slot >= self.slots.len() || generation != self.transport.generation(slot) {
+            return;
+        }
+        let s = &mut self.slots[slot];
+        let Some(pos) = s.in_flight.iter().position(|f| f.req == request) else {
+            return;
+        };
+        let Some(f) = s.in_flight.remove(pos) else {
+            return;
+        };
+        if pos == 0 {
+            s.head_since = (!s.in_flight.is_empty()).then(Instant::now);
+        }
+        self.stats.restarted();
+        self.flight_ended(f, &ended.how, ended.out_of_memory, ended.timed_out);
+    }
+
+    /// The request a worker was on when it ended: failed for a deadline, retried at half
+    /// the resolution after a memory failure, retried once after a crash.
+    fn flight_ended(&mut self, mut f: Flight, how: &str, out_of_memory: bool, timed_out: bool) {
+        if out_of_memory {
+            return self.out_of_memory(f, how);
+        }
+        if timed_out {
+            let secs = self.page_timeout(f.job).as_secs_f64();
+            return self.fail(
+                f,
+                FailureReason::Timeout,
+                format!("not finished after {secs:.1} s; the page was abandoned"),
+            );
+        }
+        f.attempts += 1;
+        if f.attempts >= ATTEMPTS {
+            tracing::warn!(
+                doc = f.doc,
+                "worker {how}; giving up after {ATTEMPTS} attempts"
+            );
+            self.fail(
+                f,
+                FailureReason::Crash,
+                format!(
+                    "the worker process {how} while converting this page ({ATTEMPTS} attempts)"
+                ),
+            );
+        } else {
+            tracing::warn!(doc = f.doc, "worker {how}; retrying");
+            self.requeue(f);
+        }
     }
 
     /// A page whose worker ran out of memory: retried once at a lower resolution, then
@@ -184,6 +215,9 @@ impl Scheduler {
 
     /// Kills workers whose current page has overrun the deadline.
     pub(super) fn check_deadlines(&mut self) {
+        if self.transport.keeps_deadlines() {
+            return;
+        }
         for slot in 0..self.slots.len() {
             let s = &self.slots[slot];
             if s.killed_for_timeout {

@@ -36,8 +36,6 @@ pub(crate) use jobs::{Job, JobOutcome, NewJob};
 /// Documents of one job open at once: the one being finished and the next, so workers
 /// stay busy across a file boundary.
 const ACTIVE_DOCS: usize = 2;
-/// Requests queued per worker: one working, one waiting, so a worker never idles on IPC.
-const PIPELINE: usize = 2;
 /// How long pages in flight may take to finish once a job is cancelled.
 pub const STOP_WAIT: Duration = Duration::from_secs(10);
 /// How often memory is sampled and reported.
@@ -117,6 +115,9 @@ impl Scheduler {
         worker_memory: Option<u64>,
     ) -> Self {
         let n = transport.slots();
+        // Room for every request in flight, twice (a local worker: 4 pages; a batching
+        // network transport: its whole pipeline).
+        let in_flight = n * transport.pipeline().max(1);
         Scheduler {
             slots: (0..n).map(|_| Slot::default()).collect(),
             transport,
@@ -128,8 +129,8 @@ impl Scheduler {
             // With runs: room for every worker's run of a view's pages while the earliest
             // is still being read (results wait here: ~5 MB on R-refman's text pages).
             window: (
-                (2 * n * pagemill_pdf::VIEW_PAGES as usize).max(16),
-                (4 * n).max(16),
+                (2 * n * pagemill_pdf::VIEW_PAGES as usize).max(2 * in_flight),
+                (2 * in_flight).max(16),
             ),
             worker_memory,
             shutting_down: false,
@@ -222,9 +223,10 @@ impl Scheduler {
     /// The least busy worker asks first; one that gets nothing (its pages are held by
     /// others' runs, say) does not stop the others from asking.
     fn dispatch(&mut self) {
+        let pipeline = self.transport.pipeline().max(1);
         loop {
             let mut ready: Vec<usize> = (0..self.slots.len())
-                .filter(|&i| !self.slots[i].retiring && self.slots[i].in_flight.len() < PIPELINE)
+                .filter(|&i| !self.slots[i].retiring && self.slots[i].in_flight.len() < pipeline)
                 .collect();
             ready.sort_by_key(|&i| self.slots[i].in_flight.len());
             let mut sent = false;
@@ -335,6 +337,12 @@ impl Scheduler {
                     self.fail_everything(&e.to_string());
                 }
             }
+            TransportEvent::Lost {
+                slot,
+                generation,
+                request,
+                ended,
+            } => self.request_lost(slot, generation, request, ended),
         }
     }
 

@@ -162,6 +162,7 @@ impl WorkerTransport for FakeTransport {
             how: "crashed".into(),
             signal: None,
             out_of_memory: false,
+            timed_out: false,
         })
     }
     fn recycle(&mut self, slot: usize) -> Result<(), TransportError> {

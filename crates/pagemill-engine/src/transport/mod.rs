@@ -39,6 +39,20 @@ pub enum TransportEvent {
         /// Why the stream ended, if it ended with an error.
         error: Option<String>,
     },
+    /// One request's worker ended while on it, but the slot lives on: a network transport
+    /// whose remote worker crashed, overran its deadline or stopped answering. The
+    /// scheduler treats the request as a local worker's crash would be treated (retried,
+    /// failed, or retried at half the resolution after a memory failure).
+    Lost {
+        /// Worker slot the request was sent to.
+        slot: usize,
+        /// Generation of the slot when it was sent.
+        generation: u64,
+        /// The request's id.
+        request: u64,
+        /// How its worker ended.
+        ended: Ended,
+    },
 }
 
 /// Where a transport delivers its events; returns false once nobody listens any more.
@@ -53,6 +67,9 @@ pub struct Ended {
     pub signal: Option<i32>,
     /// It showed an allocation failure before it ended.
     pub out_of_memory: bool,
+    /// It was ended for overrunning the page deadline (by the transport's side, for a
+    /// transport that keeps deadlines itself).
+    pub timed_out: bool,
 }
 
 /// A worker could not be started.
@@ -89,4 +106,17 @@ pub trait WorkerTransport: Send {
     fn worker_rss(&self, slot: usize) -> Option<u64>;
     /// Resident bytes of this process and every local worker.
     fn tree_rss(&self) -> u64;
+    /// Whether page deadlines are kept on the workers' side. The scheduler then does not
+    /// kill a slot whose page overruns: with a work queue, the time a page waits for a
+    /// free remote worker is not its working time, and the remote host ends the page
+    /// (reported as [`TransportEvent::Lost`] with [`Ended::timed_out`]).
+    fn keeps_deadlines(&self) -> bool {
+        false
+    }
+    /// Requests the scheduler keeps in flight per slot. Two for local processes (one
+    /// working, one waiting, so a worker never idles on IPC); more for a transport whose
+    /// answers take longer to come back than a page takes to convert.
+    fn pipeline(&self) -> usize {
+        2
+    }
 }

@@ -252,12 +252,14 @@ impl WorkerTransport for ProcessPool {
                     how,
                     signal,
                     out_of_memory: w.out_of_memory.load(Ordering::Relaxed),
+                    timed_out: false,
                 }
             }
             None => Ended {
                 how: "was not running".to_string(),
                 signal: None,
                 out_of_memory: false,
+                timed_out: false,
             },
         };
         self.spawn(slot)?;

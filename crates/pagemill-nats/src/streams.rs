@@ -1,0 +1,106 @@
+//! The streams, consumers and buckets, created on first use by whoever comes first (a
+//! producer or a worker host); later comers use them as they are.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
+use async_nats::jetstream::object_store::{self, ObjectStore};
+use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType, Stream};
+use async_nats::jetstream::Context;
+
+use crate::connect::NatsOptions;
+use crate::NatsError;
+
+/// Unacknowledged tasks the shared consumer allows across every host: far above any
+/// cluster's worker processes; the hosts' own pulls are what bound the work.
+const MAX_ACK_PENDING: i64 = 100_000;
+
+/// The work-queue stream of tasks (each task is removed once a host acknowledges it).
+pub async fn work_stream(js: &Context, o: &NatsOptions) -> Result<Stream, NatsError> {
+    let n = &o.names;
+    js.get_or_create_stream(stream::Config {
+        name: n.work_stream(),
+        subjects: vec![format!("{}.work.>", n.prefix())],
+        retention: RetentionPolicy::WorkQueue,
+        storage: StorageType::File,
+        max_age: o.max_age,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| NatsError::js(format!("cannot create the stream {}", n.work_stream()), e))
+}
+
+/// The pull consumer every worker host shares: a task goes to one host at a time, comes
+/// back after `ack_wait` without an acknowledgement, and is given up after
+/// `max_deliver` deliveries. Created with these settings, or updated to them (a host
+/// started with other settings changes them for all).
+pub async fn work_consumer(stream: &Stream, o: &NatsOptions) -> Result<PullConsumer, NatsError> {
+    let name = o.names.work_consumer();
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some(name.clone()),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: o.ack_wait,
+            max_deliver: o.max_deliver,
+            max_ack_pending: MAX_ACK_PENDING,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| NatsError::js(format!("cannot create the consumer {name}"), e))
+}
+
+/// The stream answers go through (a work queue too: an answer is gone once its producer
+/// acknowledges it).
+pub async fn results_stream(js: &Context, o: &NatsOptions) -> Result<Stream, NatsError> {
+    let n = &o.names;
+    js.get_or_create_stream(stream::Config {
+        name: n.results_stream(),
+        subjects: vec![format!("{}.res.>", n.prefix())],
+        retention: RetentionPolicy::WorkQueue,
+        storage: StorageType::File,
+        max_age: o.max_age,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| {
+        NatsError::js(
+            format!("cannot create the stream {}", n.results_stream()),
+            e,
+        )
+    })
+}
+
+/// One producer's consumer of its answers.
+pub async fn results_consumer(
+    stream: &Stream,
+    o: &NatsOptions,
+    producer: &str,
+) -> Result<PullConsumer, NatsError> {
+    let name = o.names.results_consumer(producer);
+    stream
+        .create_consumer(pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subject: o.names.results_subject(producer),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(60),
+            max_ack_pending: MAX_ACK_PENDING,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| NatsError::js(format!("cannot create the consumer {name}"), e))
+}
+
+/// An object store bucket, created when missing.
+pub async fn bucket(js: &Context, name: &str, o: &NatsOptions) -> Result<ObjectStore, NatsError> {
+    if let Ok(b) = js.get_object_store(name).await {
+        return Ok(b);
+    }
+    js.create_object_store(object_store::Config {
+        bucket: name.to_string(),
+        max_age: o.max_age,
+        storage: StorageType::File,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| NatsError::js(format!("cannot create the object store {name}"), e))
+}

@@ -1,0 +1,211 @@
+//! What travels: a [`Task`] on the work stream, a [`Reply`] on the results stream, a
+//! [`Control`] announcement on core NATS. JSON, like the local worker protocol.
+
+use std::path::PathBuf;
+
+use pagemill_core::model::{FailureReason, FileErrorKind, PageFailure, PageOutcome};
+use pagemill_core::protocol::{Request, Response};
+use pagemill_core::result::PageResult;
+use serde::{Deserialize, Serialize};
+
+/// Requests for a worker host: one, or a few cheap pages of one document together (one
+/// message, one acknowledgement, one answer for all: see the producer's batching).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// The producer that sent it: answers go to its results subject.
+    pub producer: String,
+    /// The requests, their document in the object store ([`DocumentSource::Stored`]).
+    ///
+    /// [`DocumentSource::Stored`]: pagemill_core::protocol::DocumentSource::Stored
+    pub requests: Vec<Request>,
+}
+
+/// A worker host's answers to a [`Task`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The worker host that answered (for logs).
+    pub host: String,
+    /// The answers.
+    pub body: ReplyBody,
+}
+
+/// Where the answers are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyBody {
+    /// In the message.
+    Inline {
+        /// One per request (none for a request its producer cancelled).
+        answers: Vec<Answer>,
+    },
+    /// Too large for a message: the JSON of the answers is an object in the results
+    /// bucket.
+    Stored {
+        /// The object's name.
+        object: String,
+        /// Its bytes.
+        bytes: u64,
+        /// The requests answered (so that they are known lost if the object is).
+        requests: Vec<u64>,
+    },
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The request's id.
+    pub request: u64,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// What happened to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The worker's response.
+    Response {
+        /// The response.
+        response: Response,
+        /// The worker survived an allocation failure while on it.
+        #[serde(default)]
+        out_of_memory: bool,
+        /// Files the response names that wait in the results bucket (upscaled pages).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<StoredFile>,
+    },
+    /// The worker process ended while on the request (crashed, ran out of memory, overran
+    /// the deadline).
+    Lost {
+        /// How it ended, for a person.
+        how: String,
+        /// The signal that ended it.
+        signal: Option<i32>,
+        /// It showed an allocation failure.
+        out_of_memory: bool,
+        /// It was ended for overrunning the page's deadline.
+        timed_out: bool,
+    },
+}
+
+/// A file a response names, held in the results bucket until the producer puts it where
+/// the request asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// The object's name.
+    pub object: String,
+    /// Where the producer writes it (the path the response names).
+    pub path: PathBuf,
+}
+
+/// What a producer announces to every worker host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Control {
+    /// A document is done: hosts close it and drop their copy.
+    Close {
+        /// The producer.
+        producer: String,
+        /// The producer's id for the document.
+        doc: u32,
+    },
+    /// Requests the producer no longer waits for (a cancelled job, an engine stopping):
+    /// hosts stop working on them and drop them without an answer.
+    Cancel {
+        /// The producer.
+        producer: String,
+        /// The requests.
+        requests: Vec<u64>,
+    },
+}
+
+/// The answer that records a request as failed without a worker's: an open that failed,
+/// or a page failed with `crash`.
+pub fn failure_response(
+    request: u64,
+    index: Option<u32>,
+    kind: FileErrorKind,
+    message: String,
+) -> Response {
+    match index {
+        None => Response::OpenFailed {
+            id: request,
+            kind,
+            message,
+        },
+        Some(index) => Response::Page {
+            id: request,
+            result: Box::new(PageResult::bare(PageOutcome::Failed(PageFailure {
+                index,
+                reason: FailureReason::Crash,
+                message,
+            }))),
+            worker_ms: 0,
+        },
+    }
+}
+
+/// Gives a response the id of the request it answers (a host's workers know the request
+/// by the host's own id).
+pub fn set_response_id(response: &mut Response, request: u64) {
+    match response {
+        Response::Opened { id, .. }
+        | Response::OpenFailed { id, .. }
+        | Response::Page { id, .. }
+        | Response::Progress { id, .. } => *id = request,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pagemill_core::protocol::{DocRef, DocumentSource};
+
+    #[test]
+    fn tasks_and_replies_round_trip() {
+        let doc = DocRef {
+            id: 7,
+            source: DocumentSource::Stored {
+                store: "pagemill_docs".into(),
+                key: "ab".repeat(32),
+                size: 1234,
+                name: "a.pdf".into(),
+            },
+            password: None,
+            ocr: Default::default(),
+            page_timeout_ms: 60_000,
+            preview_dpi: None,
+            page_images: false,
+            figure_dpi: None,
+            erase: None,
+            upscale: None,
+            upscaled_dir: None,
+        };
+        let t = Task {
+            producer: "p1".into(),
+            requests: vec![Request::Page {
+                id: 3,
+                doc,
+                index: 2,
+            }],
+        };
+        let back: Task = serde_json::from_slice(&serde_json::to_vec(&t).unwrap()).unwrap();
+        assert_eq!(back, t);
+        let r = Reply {
+            host: "h".into(),
+            body: ReplyBody::Inline {
+                answers: vec![Answer {
+                    request: 3,
+                    outcome: Outcome::Lost {
+                        how: "was killed by signal 9".into(),
+                        signal: Some(9),
+                        out_of_memory: false,
+                        timed_out: false,
+                    },
+                }],
+            },
+        };
+        let back: Reply = serde_json::from_slice(&serde_json::to_vec(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
+}
