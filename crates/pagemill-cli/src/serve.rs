@@ -60,6 +60,9 @@ pub struct ServeArgs {
     #[command(subcommand)]
     command: Option<ServeCommand>,
 
+    #[command(flatten)]
+    nats: crate::nats::NatsArgs,
+
     /// A TOML file with any of these settings, named as the flags with `_` for `-`
     /// (`listen = "0.0.0.0:8080"`, `max_upload_size = "1GB"`, `cors_origins = [...]`).
     /// A flag or a PAGEMILL_* variable wins over the file.
@@ -285,6 +288,16 @@ fn settings(args: ServeArgs) -> anyhow::Result<ServerConfig> {
         }),
         None => None,
     };
+    if let Some(url) = &args.nats.nats {
+        let options = args.nats.options(url)?;
+        config.transport = Some(pagemill_server::TransportFactory(std::sync::Arc::new(
+            move |engine: &EngineConfig| {
+                pagemill_nats::NatsTransport::connect(options.clone(), engine.workers)
+                    .map(|t| Box::new(t) as Box<dyn pagemill_engine::transport::WorkerTransport>)
+                    .map_err(|e| e.to_string())
+            },
+        )));
+    }
     let defaults = EngineConfig::default();
     config.engine = EngineConfig {
         workers: args.jobs.or(file.jobs).unwrap_or(defaults.workers).max(1),

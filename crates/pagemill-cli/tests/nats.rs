@@ -233,3 +233,39 @@ fn a_host_without_the_servers_credentials_is_refused() {
         "the token must not be logged"
     );
 }
+
+#[test]
+fn the_service_sends_its_pages_to_worker_hosts_and_writes_what_a_local_service_writes() {
+    use common::server::{client, events, file_names, upload, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(dir.path());
+    let _a = Host::start(&nats.url, dir.path(), "a", &[]);
+    let remote = Server::start(&dir.path().join("remote"), &["--nats", &nats.url]);
+    let local = Server::start(&dir.path().join("local"), &[]);
+    let input = data("camlidl-manual.pdf");
+    let fields = [("pages", "1-6"), ("format", "md,json")];
+    let files = |s: &Server| {
+        let id = upload(s, &input, &fields)["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let evs = events(s, &id, None);
+        assert_eq!(evs.last().unwrap().1["state"], "succeeded");
+        file_names(s, &id)
+            .into_iter()
+            .map(|name| {
+                let url = s.url(&format!("/v1/jobs/{id}/files/{name}"));
+                let bytes = client().get(url).send().unwrap().bytes().unwrap();
+                (name, bytes.to_vec())
+            })
+            .collect::<Vec<_>>()
+    };
+    let (r, l) = (files(&remote), files(&local));
+    assert_eq!(
+        r.len(),
+        2,
+        "md and json: {:?}",
+        r.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(r == l, "the files differ from the local service's");
+}

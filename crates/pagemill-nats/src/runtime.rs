@@ -13,3 +13,21 @@ pub(crate) fn new_runtime(name: &str) -> Result<tokio::runtime::Runtime, NatsErr
         .build()
         .map_err(|e| NatsError::io("cannot start the NATS client's runtime", e))
 }
+
+/// Runs `fut` to completion on `rt` from synchronous code — also from a thread that is
+/// itself driving another runtime (the service starts its engine inside its own async
+/// setup), where blocking in place would panic: then it blocks on a helper thread.
+pub(crate) fn block_on<F>(rt: &tokio::runtime::Runtime, fut: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    if tokio::runtime::Handle::try_current().is_err() {
+        return rt.block_on(fut);
+    }
+    std::thread::scope(|s| {
+        s.spawn(|| rt.block_on(fut))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}

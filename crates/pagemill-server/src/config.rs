@@ -5,8 +5,25 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use pagemill_engine::transport::WorkerTransport;
 use pagemill_engine::EngineConfig;
 use pagemill_extract::Endpoint;
+
+/// Makes the engine's transport from its settings (`pagemill serve --nats` gives one that
+/// sends pages to worker hosts); an error is one line for a person.
+#[derive(Clone)]
+pub struct TransportFactory(
+    #[allow(clippy::type_complexity)]
+    pub  Arc<dyn Fn(&EngineConfig) -> Result<Box<dyn WorkerTransport>, String> + Send + Sync>,
+);
+
+impl std::fmt::Debug for TransportFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TransportFactory")
+    }
+}
 
 /// Everything `pagemill serve` is started with.
 #[derive(Debug, Clone)]
@@ -34,6 +51,8 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// The engine's machine settings (workers, memory budget).
     pub engine: EngineConfig,
+    /// The engine's transport; without it, local worker processes.
+    pub transport: Option<TransportFactory>,
     /// The embedding model of the search indexes (`/v1/indexes`).
     pub index_model: String,
     /// The LLM endpoint of extraction jobs; without it, jobs with a `prompt` are refused.
@@ -67,6 +86,7 @@ impl ServerConfig {
             insecure_no_auth: false,
             cors_origins: Vec::new(),
             engine: EngineConfig::default(),
+            transport: None,
             index_model: "all-MiniLM-L6-v2".into(),
             llm: None,
         }

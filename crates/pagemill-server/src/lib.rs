@@ -30,7 +30,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use auth::{ApiKeys, Owner};
-pub use config::ServerConfig;
+pub use config::{ServerConfig, TransportFactory};
 use data::DataDir;
 use error::ApiError;
 use live::Live;
@@ -54,6 +54,9 @@ pub enum ServeError {
     /// The engine could not start.
     #[error("cannot start the engine: {0}")]
     Engine(#[from] pagemill_engine::EngineError),
+    /// The engine's transport (worker hosts over the network) could not be set up.
+    #[error("cannot reach the worker hosts: {0}")]
+    Transport(String),
     /// The address could not be listened on, or serving failed.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -141,7 +144,13 @@ impl Server {
         for id in store.unfinished()? {
             live.open(&id, 0);
         }
-        let engine = pagemill_engine::Engine::start(config.engine.clone())?;
+        let engine = match &config.transport {
+            Some(make) => {
+                let transport = (make.0)(&config.engine).map_err(ServeError::Transport)?;
+                pagemill_engine::Engine::with_transport(config.engine.clone(), transport)?
+            }
+            None => pagemill_engine::Engine::start(config.engine.clone())?,
+        };
         // One embedding thread per worker: they share the cores with the page workers, and
         // a job's embedding keeps pace with its conversion (see docs/index.md).
         let indexes = Arc::new(indexes::Indexes::new(

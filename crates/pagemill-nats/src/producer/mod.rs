@@ -132,7 +132,7 @@ impl NatsTransport {
         let rt = crate::runtime::new_runtime("nats")?;
         let producer = producer_id();
         let (client, js, work, results, results_consumer, docs, results_bucket) =
-            rt.block_on(async {
+            crate::runtime::block_on(&rt, async {
                 let client = options
                     .connect(&format!("pagemill producer {producer}"))
                     .await?;
@@ -208,7 +208,7 @@ impl WorkerTransport for NatsTransport {
             Arc::clone(&self.shared),
             self.results_consumer.clone(),
         ));
-        let subscriptions = self.rt.block_on(async {
+        let subscriptions = crate::runtime::block_on(&self.rt, async {
             let n = &self.shared.options.names;
             let progress = self
                 .client
@@ -369,8 +369,8 @@ impl Drop for NatsTransport {
                 .await;
             let _ = self.client.flush().await;
         };
-        let _ = self
-            .rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), cleanup).await });
+        let _ = crate::runtime::block_on(&self.rt, async {
+            tokio::time::timeout(Duration::from_secs(5), cleanup).await
+        });
     }
 }
