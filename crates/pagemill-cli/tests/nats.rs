@@ -269,3 +269,104 @@ fn the_service_sends_its_pages_to_worker_hosts_and_writes_what_a_local_service_w
     );
     assert!(r == l, "the files differ from the local service's");
 }
+
+/// Makes a CA and a certificate for 127.0.0.1 signed by it in `dir` (with `openssl`);
+/// returns (CA, certificate, key).
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (scripts/setup installs it)");
+        assert!(o.status.success(), "openssl {args:?}: {}", stderr(&o));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-out",
+        "server.pem",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+#[test]
+fn hosts_and_producers_speak_tls_when_the_server_requires_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let server = NatsServer::start_with(
+        dir.path(),
+        Some(&format!(
+            "tls {{ cert_file: \"{}\", key_file: \"{}\" }}\n",
+            cert.display(),
+            key.display()
+        )),
+    );
+    let tls_url = server.url.replace("nats://", "tls://");
+    // Without the CA, the server's certificate cannot be trusted.
+    let mut stranger = Host::start(&tls_url, dir.path(), "stranger", &[]);
+    let status = stranger
+        .wait_exit(Duration::from_secs(20))
+        .expect("a host that cannot verify the server exits");
+    assert!(!status.success(), "{}", stranger.log());
+
+    let ca_arg = ["--nats-ca", ca.to_str().unwrap()];
+    let _member = Host::start(&tls_url, dir.path(), "member", &ca_arg);
+    let out = dir.path().join("out");
+    let mut child = convert_nats(&tls_url, &[data("docling_multi_page.pdf")], &out, &ca_arg);
+    let rest = wait_for_pages(&mut child, 0);
+    let (code, summary) = finish(child, rest);
+    assert_eq!(code, 0);
+    assert_eq!(summary["pages_ok"], 5);
+}

@@ -381,7 +381,7 @@ impl Node {
         };
         self.next_batch += 1;
         let batch = self.next_batch;
-        tracing::debug!(batch, requests = task.requests.len(), "task in");
+        tracing::trace!(batch, requests = task.requests.len(), "task in");
         let requests: Vec<Request> = task
             .requests
             .into_iter()

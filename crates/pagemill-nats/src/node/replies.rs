@@ -146,7 +146,7 @@ impl Node {
             return;
         }
         let first = answers.first().map_or(0, |a| a.request);
-        tracing::debug!(batch, answers = answers.len(), "task done");
+        tracing::trace!(batch, answers = answers.len(), "task done");
         let out = Outgoing {
             js: self.js.clone(),
             results_bucket: self.results_bucket.clone(),

@@ -101,7 +101,12 @@ async fn deliver(shared: &Shared, reply: Reply, wire_bytes: usize) -> bool {
     };
     // The memory an answer holds, for the budget: its share of what came.
     let share = wire_bytes / answers.len().max(1);
-    tracing::debug!(host = reply.host, answers = answers.len(), "answers in");
+    tracing::trace!(
+        host = reply.host,
+        answers = answers.len(),
+        bytes = wire_bytes,
+        "answers in"
+    );
     for answer in answers {
         if !deliver_one(shared, &reply.host, answer, share).await {
             return false;
