@@ -290,6 +290,24 @@ pub struct JobKind {
     pub upscale: Option<UpscaleSettings>,
 }
 
+/// A flag set by SIGINT or SIGTERM. The first signal asks for a graceful stop; a second
+/// one, while it is under way, ends the process at once (a later run removes the
+/// temporary files it leaves).
+pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(exit::INTERRUPTED),
+            Arc::clone(&stop),
+        )
+        .context("cannot install the signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install the signal handler")?;
+    }
+    Ok(stop)
+}
+
 /// Runs a job over `args.inputs`; returns the exit code.
 pub fn run(args: &JobArgs, kind: JobKind) -> anyhow::Result<u8> {
     run_with_sinks(args, kind, Vec::new())
@@ -356,19 +374,7 @@ pub fn run_with_sinks(
         ..Default::default()
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
-        // The first signal asks for a graceful stop; a second one, while it is under way,
-        // ends the process at once (a later run removes the temporary files it leaves).
-        signal_hook::flag::register_conditional_shutdown(
-            signal,
-            i32::from(exit::INTERRUPTED),
-            Arc::clone(&stop),
-        )
-        .context("cannot install the signal handler")?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("cannot install the signal handler")?;
-    }
+    let stop = stop_on_signals()?;
     let mut reporter = Reporter::new(args.progress, args.quiet, args.status.clone());
     let engine = match &args.nats.nats {
         Some(url) => {

@@ -1,8 +1,6 @@
 //! `--nats` options and `pagemill worker`: the scale-out front end (pagemill-nats).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -214,17 +212,7 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<u8> {
         drain_timeout: Duration::from_secs_f64(args.drain_timeout),
         abort_on_page: args.abort_on_page.and_then(|p| p.checked_sub(1)),
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(
-            signal,
-            i32::from(exit::INTERRUPTED),
-            Arc::clone(&stop),
-        )
-        .context("cannot install the signal handler")?;
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("cannot install the signal handler")?;
-    }
+    let stop = crate::job::stop_on_signals()?;
     eprintln!(
         "pagemill worker {host}: {} process(es), taking pages from {}",
         config.jobs,

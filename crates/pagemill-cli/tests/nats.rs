@@ -370,3 +370,63 @@ fn hosts_and_producers_speak_tls_when_the_server_requires_it() {
     assert_eq!(code, 0);
     assert_eq!(summary["pages_ok"], 5);
 }
+
+#[test]
+fn a_host_drains_on_sigterm_and_another_finishes_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start(dir.path());
+    let hosts = ["--nats-ack-wait", ACK_WAIT];
+    let mut a = Host::start(&server.url, dir.path(), "a", &hosts);
+    let input = [data("R-refman_p133-138.pdf")];
+    let extra = ["--ocr", "always", "--format", "md"];
+    let out = dir.path().join("out");
+    let mut child = convert_nats(&server.url, &input, &out, &extra);
+    let rest = wait_for_pages(&mut child, 1);
+    let _ = Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status();
+    let status = a
+        .wait_exit(Duration::from_secs(60))
+        .expect("a draining host exits once its pages are done");
+    assert!(status.success(), "{}", a.log());
+    assert!(a.log().contains("stopping"), "{}", a.log());
+    let _b = Host::start(&server.url, dir.path(), "b", &hosts);
+    let (code, summary) = finish(child, rest);
+    assert_eq!(code, 0);
+    assert_eq!(summary["pages_ok"], 6);
+}
+
+#[test]
+fn upscaled_pages_come_back_from_the_hosts_as_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = NatsServer::start(dir.path());
+    let _a = Host::start(&server.url, dir.path(), "a", &[]);
+    let input = data("kreuzberg_complex_document.png");
+    let run = |out: &Path, nats: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pagemill"));
+        cmd.args([
+            "upscale",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .args(["--model", "lanczos", "--quiet"]);
+        if nats {
+            cmd.args(["--nats", &server.url]);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let stem = "kreuzberg_complex_document";
+        std::fs::read(out.join(stem).join(format!("{stem}.x2.png"))).unwrap()
+    };
+    let remote = run(&dir.path().join("remote"), true);
+    let local = run(&dir.path().join("local"), false);
+    assert!(
+        remote == local,
+        "the upscaled picture differs from the local run's"
+    );
+    assert!(!dir
+        .path()
+        .join("remote/kreuzberg_complex_document/.pagemill-upscaled")
+        .exists());
+}

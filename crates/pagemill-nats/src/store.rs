@@ -48,14 +48,20 @@ pub async fn put_file(
             return Ok(false);
         }
     }
+    put_path(store, key, path).await?;
+    Ok(true)
+}
+
+/// Puts a file under `name` (streamed in chunks).
+pub async fn put_path(store: &ObjectStore, name: &str, path: &Path) -> Result<(), NatsError> {
     let mut f = tokio::fs::File::open(path)
         .await
         .map_err(|e| NatsError::io(format!("cannot read {}", path.display()), e))?;
     store
-        .put(key, &mut f)
+        .put(name, &mut f)
         .await
         .map_err(|e| NatsError::js(format!("cannot store {}", path.display()), e))?;
-    Ok(true)
+    Ok(())
 }
 
 /// Writes an object to `path` (through a temporary name beside it, so a half-written
@@ -67,6 +73,9 @@ pub async fn get_file(store: &ObjectStore, key: &str, path: &Path) -> Result<(),
         .map_err(|e| NatsError::js(format!("cannot fetch the object {key}"), e))?;
     let tmp = partial_name(path);
     let io = |e| NatsError::io(format!("cannot write {}", tmp.display()), e);
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
     let mut out = tokio::fs::File::create(&tmp).await.map_err(io)?;
     let copied = tokio::io::copy(&mut object, &mut out).await;
     if let Err(e) = copied {

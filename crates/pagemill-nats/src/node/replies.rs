@@ -2,7 +2,7 @@
 //! store) before the task is acknowledged, so a host that dies between the two costs a
 //! duplicate answer (which the producer ignores), never a lost one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -201,7 +201,7 @@ impl Outgoing {
     async fn deliver(mut self) -> bool {
         for (here, file) in std::mem::take(&mut self.files) {
             loop {
-                match put_file(&self.results_bucket, &here, &file.object).await {
+                match store::put_path(&self.results_bucket, &file.object, &here).await {
                     Ok(()) => break,
                     Err(e @ NatsError::Io { .. }) => {
                         tracing::error!("{e}");
@@ -268,16 +268,4 @@ impl Outgoing {
             }
         }
     }
-}
-
-/// Puts a local file into the bucket under `object`.
-async fn put_file(bucket: &ObjectStore, here: &Path, object: &str) -> Result<(), NatsError> {
-    let mut f = tokio::fs::File::open(here)
-        .await
-        .map_err(|e| NatsError::io(format!("cannot read {}", here.display()), e))?;
-    bucket
-        .put(object, &mut f)
-        .await
-        .map_err(|e| NatsError::js("cannot store an upscaled page", e))?;
-    Ok(())
 }
