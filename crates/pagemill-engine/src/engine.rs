@@ -66,6 +66,8 @@ pub struct Engine {
     stats: Arc<EngineStats>,
     next_job: AtomicU64,
     next_doc: AtomicU32,
+    /// The workers run on this machine (their OCR languages can be checked here).
+    local_workers: bool,
 }
 
 impl Engine {
@@ -94,6 +96,7 @@ impl Engine {
         let events_tx = tx.clone();
         let events: EventTx = Arc::new(move |ev| events_tx.send(Inbox::Worker(ev)).is_ok());
         transport.start(events)?;
+        let local_workers = transport.workers_are_local();
         let worker_memory = Some(config.worker_memory_limit());
         let scheduler = Scheduler::new(transport, rx, config.memory_budget, worker_memory);
         let stats = scheduler.stats();
@@ -113,6 +116,7 @@ impl Engine {
             stats,
             next_job: AtomicU64::new(1),
             next_doc: AtomicU32::new(1),
+            local_workers,
         })
     }
 
@@ -130,7 +134,7 @@ impl Engine {
     /// that do not exist are reported in the job's summary as failed files; a job with no
     /// input left at all is refused.
     pub fn submit(&self, spec: JobSpec) -> Result<JobHandle, EngineError> {
-        if spec.may_ocr() {
+        if spec.may_ocr() && self.local_workers {
             // Reads the data directory only; Tesseract itself starts in the workers.
             pagemill_ocr::tesseract::check_languages(&spec.ocr.languages)
                 .map_err(EngineError::Languages)?;

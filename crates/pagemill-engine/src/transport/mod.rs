@@ -119,4 +119,9 @@ pub trait WorkerTransport: Send {
     fn pipeline(&self) -> usize {
         2
     }
+    /// Whether the workers run on this machine, so that what they need (OCR languages) can
+    /// be checked here before a job starts. Remote hosts report what they lack per page.
+    fn workers_are_local(&self) -> bool {
+        true
+    }
 }

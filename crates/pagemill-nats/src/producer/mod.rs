@@ -332,6 +332,10 @@ impl WorkerTransport for NatsTransport {
     fn pipeline(&self) -> usize {
         PIPELINE
     }
+
+    fn workers_are_local(&self) -> bool {
+        false
+    }
 }
 
 impl Drop for NatsTransport {
