@@ -113,25 +113,6 @@ fn a_page_over_the_worker_memory_limit_fails_with_memory_and_the_rest_converts()
     assert_eq!(small["summary"]["ok"], 1);
 }
 
-/// Every file under `dir`, relative to it, with its bytes.
-fn tree(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_path_buf();
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[test]
 fn a_run_killed_halfway_resumes_to_the_same_bytes() {
     let out = tempfile::tempdir().unwrap();
@@ -201,11 +182,5 @@ fn a_run_killed_halfway_resumes_to_the_same_bytes() {
         "the kept pages were replayed: {err}"
     );
     assert!(!doc.join(pagemill_engine::RESUME_DIR).exists());
-    let (a, b) = (tree(&whole.join("camlidl-manual")), tree(&doc));
-    let names =
-        |t: &[(std::path::PathBuf, Vec<u8>)]| -> Vec<_> { t.iter().map(|f| f.0.clone()).collect() };
-    assert_eq!(names(&a), names(&b));
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert!(x == y, "{} differs after resuming", name.display());
-    }
+    common::assert_same_tree(&whole.join("camlidl-manual"), &doc, "after resuming");
 }

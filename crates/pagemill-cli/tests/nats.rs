@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::nats::{tree, Host, NatsServer};
-use common::{convert, data};
+use common::nats::{Host, NatsServer};
+use common::{assert_same_tree, convert, data};
 use serde_json::Value;
 
 /// Fast failure detection for the tests: a silent host loses its tasks after 2 s.
@@ -95,15 +95,7 @@ fn pages_through_two_hosts_match_a_local_run_byte_for_byte() {
     assert_eq!(code, 0);
     assert_eq!(summary["pages_failed"], 0);
     local_run(&inputs, &local, &formats);
-    let (r, l) = (tree(&remote), tree(&local));
-    assert_eq!(r.keys().collect::<Vec<_>>(), l.keys().collect::<Vec<_>>());
-    for (name, bytes) in &l {
-        assert!(
-            r[name] == *bytes,
-            "{} differs from the local run",
-            name.display()
-        );
-    }
+    assert_same_tree(&local, &remote, "from the local run");
 }
 
 #[test]
@@ -125,10 +117,7 @@ fn a_host_killed_mid_page_loses_nothing_and_doubles_nothing() {
     assert_eq!(summary["pages_ok"], 6);
     let local = dir.path().join("local");
     local_run(&input, &local, &extra);
-    assert!(
-        tree(&remote) == tree(&local),
-        "outputs differ from the local run"
-    );
+    assert_same_tree(&local, &remote, "from the local run");
 }
 
 #[test]
@@ -147,10 +136,7 @@ fn a_server_restart_mid_job_loses_nothing_and_doubles_nothing() {
     assert_eq!(summary["pages_ok"], 6);
     let local = dir.path().join("local");
     local_run(&input, &local, &extra);
-    assert!(
-        tree(&remote) == tree(&local),
-        "outputs differ from the local run"
-    );
+    assert_same_tree(&local, &remote, "from the local run");
 }
 
 #[test]

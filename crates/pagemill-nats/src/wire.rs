@@ -156,31 +156,36 @@ pub fn set_response_id(response: &mut Response, request: u64) {
     }
 }
 
+/// A document reference to a stored document, for tests.
+#[cfg(test)]
+pub(crate) fn stored_doc(id: u32, key: &str) -> pagemill_core::protocol::DocRef {
+    pagemill_core::protocol::DocRef {
+        id,
+        source: pagemill_core::protocol::DocumentSource::Stored {
+            store: "pagemill_docs".into(),
+            key: key.into(),
+            size: 1234,
+            name: "a.pdf".into(),
+        },
+        password: None,
+        ocr: Default::default(),
+        page_timeout_ms: 60_000,
+        preview_dpi: None,
+        page_images: false,
+        figure_dpi: None,
+        erase: None,
+        upscale: None,
+        upscaled_dir: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pagemill_core::protocol::{DocRef, DocumentSource};
 
     #[test]
     fn tasks_and_replies_round_trip() {
-        let doc = DocRef {
-            id: 7,
-            source: DocumentSource::Stored {
-                store: "pagemill_docs".into(),
-                key: "ab".repeat(32),
-                size: 1234,
-                name: "a.pdf".into(),
-            },
-            password: None,
-            ocr: Default::default(),
-            page_timeout_ms: 60_000,
-            preview_dpi: None,
-            page_images: false,
-            figure_dpi: None,
-            erase: None,
-            upscale: None,
-            upscaled_dir: None,
-        };
+        let doc = stored_doc(7, &"ab".repeat(32));
         let t = Task {
             producer: "p1".into(),
             requests: vec![Request::Page {

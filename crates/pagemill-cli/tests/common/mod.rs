@@ -80,3 +80,34 @@ pub fn pdftotext(pdf: &Path) -> String {
     assert!(o.status.success(), "pdftotext {}", pdf.display());
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Every file under `dir`, relative to it, with its bytes, in name order.
+pub fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_path_buf();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Asserts two output directories hold the same files with the same bytes; `what` names
+/// how `b` was made, for the message.
+pub fn assert_same_tree(a: &Path, b: &Path, what: &str) {
+    let (a, b) = (tree(a), tree(b));
+    let names =
+        |t: &[(PathBuf, Vec<u8>)]| -> Vec<PathBuf> { t.iter().map(|f| f.0.clone()).collect() };
+    assert_eq!(names(&a), names(&b));
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert!(x == y, "{} differs {what}", name.display());
+    }
+}

@@ -191,24 +191,7 @@ mod tests {
     use super::*;
 
     fn doc(id: u32, key: &str) -> DocRef {
-        DocRef {
-            id,
-            source: DocumentSource::Stored {
-                store: "b".into(),
-                key: key.into(),
-                size: 1,
-                name: "a.pdf".into(),
-            },
-            password: None,
-            ocr: Default::default(),
-            page_timeout_ms: 1000,
-            preview_dpi: None,
-            page_images: false,
-            figure_dpi: None,
-            erase: None,
-            upscale: None,
-            upscaled_dir: None,
-        }
+        crate::wire::stored_doc(id, key)
     }
 
     #[test]

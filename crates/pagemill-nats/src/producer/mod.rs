@@ -322,7 +322,7 @@ impl WorkerTransport for NatsTransport {
     }
 
     fn tree_rss(&self) -> u64 {
-        pagemill_engine::rss::tree_rss(&[])
+        pagemill_engine::rss::rss_bytes(std::process::id())
     }
 
     fn keeps_deadlines(&self) -> bool {

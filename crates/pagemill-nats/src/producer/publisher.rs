@@ -4,9 +4,9 @@
 //! Cheap pages travel in batches. A page of a born-digital manual takes a worker ~12 ms,
 //! and every task costs the server, the host and the producer a few messages (task,
 //! acknowledgement, answer, its acknowledgement): one page a task cost R's 2,415-page
-//! manual 10.6 CPU-seconds of such overhead against 30 of conversion (measured by hand,
-//! two hosts on loopback: 0.75× the local run's speed; batched, 0.87–0.96×, see
-//! docs/scale-out.md).
+//! manual 10.6 CPU-seconds of such overhead against 30 of conversion (two hosts on
+//! loopback: 0.75× the local run's speed; batched, 0.87–1.04×: BENCHMARKS.md,
+//! `bench-scale` and `bench-scale-notes`).
 //! So requests of one document whose pages have been answered quickly so far are grouped,
 //! up to [`MAX_BATCH`] or about [`BATCH_WORK`] of work, waiting at most [`LINGER`] for a
 //! group to fill (the hosts have other tasks queued meanwhile). Slow pages (OCR) go one a
