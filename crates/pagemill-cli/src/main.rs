@@ -12,6 +12,7 @@ mod nats;
 mod progress;
 mod sections;
 mod serve;
+mod serve_ledger;
 mod upscale;
 
 use std::process::ExitCode;

@@ -290,6 +290,7 @@ fn settings(args: ServeArgs) -> anyhow::Result<ServerConfig> {
     };
     if let Some(url) = &args.nats.nats {
         let options = args.nats.options(url)?;
+        config.ledger = Some(crate::serve_ledger::factory(options.clone()));
         config.transport = Some(pagemill_server::TransportFactory(std::sync::Arc::new(
             move |engine: &EngineConfig| {
                 pagemill_nats::NatsTransport::connect(options.clone(), engine.workers)

@@ -2,7 +2,8 @@
 //! worker hosts equal a local run's byte for byte, and no page is lost or doubled when a
 //! host is killed mid-page or the server restarts mid-job; a page that takes down every
 //! host it reaches is recorded failed after the delivery limit while the rest completes;
-//! a host without the server's credentials is refused.
+//! a host without the server's credentials is refused; a `serve --nats` that dies has its
+//! jobs taken up by another service.
 
 mod common;
 
@@ -254,6 +255,80 @@ fn the_service_sends_its_pages_to_worker_hosts_and_writes_what_a_local_service_w
         r.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
     assert!(r == l, "the files differ from the local service's");
+}
+
+#[test]
+fn a_service_that_dies_has_its_job_taken_up_by_another_and_gets_it_not_back() {
+    use common::server::{client, file_names, upload, Server};
+    let dir = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(dir.path());
+    let _a = Host::start(&nats.url, dir.path(), "a", &["--nats-ack-wait", ACK_WAIT]);
+    let with_nats = ["--nats", nats.url.as_str()];
+    let (first_dir, second_dir) = (dir.path().join("first"), dir.path().join("second"));
+    let mut first = Server::start(&first_dir, &with_nats);
+    let input = data("R-refman_p133-138.pdf");
+    let fields = [("ocr", "always"), ("format", "md,json")];
+    let id = upload(&first, &input, &fields)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = format!("/v1/jobs/{id}");
+    let state = |s: &Server| -> Option<Value> {
+        let res = client().get(s.url(&job)).send().unwrap();
+        res.status().is_success().then(|| res.json().unwrap())
+    };
+    let until = |what: &str, s: &Server, ok: &dyn Fn(&Value) -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            if state(s).is_some_and(|v| ok(&v)) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    until("the job starts", &first, &|v| v["state"] == "running");
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    // Another service, on its own data directory, takes the job up once the first one's
+    // heartbeat has stood still for the lease (10 s), and converts it to its end.
+    let second = Server::start(&second_dir, &with_nats);
+    until("the job ends on the second service", &second, &|v| {
+        v["state"] == "succeeded"
+    });
+    let local = dir.path().join("local");
+    local_run(
+        std::slice::from_ref(&input),
+        &local,
+        &["--ocr", "always", "--format", "md,json"],
+    );
+    let names = file_names(&second, &id);
+    assert_eq!(names.len(), 2, "{names:?}");
+    for name in names {
+        let url = second.url(&format!("{job}/files/{name}"));
+        let got = client().get(url).send().unwrap().bytes().unwrap().to_vec();
+        let want = std::fs::read(local.join("R-refman_p133-138").join(&name)).unwrap();
+        if name.ends_with(".json") {
+            // The service names its input by its file name; a local run, by its path.
+            let mut want: Value = serde_json::from_slice(&want).unwrap();
+            want["source"] = "R-refman_p133-138.pdf".into();
+            assert_eq!(serde_json::from_slice::<Value>(&got).unwrap(), want);
+        } else {
+            assert!(got == want, "{name} differs from the local run's");
+        }
+    }
+
+    // The first service, back on its data directory, finds the job taken and drops it
+    // rather than run it a second time.
+    drop(first);
+    let first = Server::start(&first_dir, &with_nats);
+    assert!(
+        state(&first).is_none(),
+        "the job is dropped where it was lost"
+    );
+    assert!(!first_dir.join("jobs").join(&id).exists());
+    assert_eq!(state(&second).unwrap()["state"], "succeeded");
 }
 
 /// Makes a CA and a certificate for 127.0.0.1 signed by it in `dir` (with `openssl`);

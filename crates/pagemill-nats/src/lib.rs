@@ -12,6 +12,8 @@
 //!   is free and its memory budget admits the page, fetches the document to a local cache,
 //!   keeps the page's deadline, sends in-progress acknowledgements while a page runs, and
 //!   acknowledges the task only once its answer is stored in the results stream;
+//! - [`board`]: the services' job board (`pagemill serve --nats`) in key-value, so a
+//!   service that dies has its jobs taken up by another;
 //! - [`names`]: the subjects, streams and buckets under one prefix;
 //! - [`connect`]: credentials (user and password, token, nkey seed, creds file — read from
 //!   files or the environment, never from a URL or a command line) and TLS.
@@ -23,6 +25,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod board;
 pub mod connect;
 mod error;
 pub mod names;
@@ -33,6 +36,7 @@ pub mod store;
 pub mod streams;
 pub mod wire;
 
+pub use board::{BoardError, JobBoard};
 pub use connect::{Credentials, NatsOptions};
 pub use error::NatsError;
 pub use node::{run_node, NodeConfig, NodeReport};

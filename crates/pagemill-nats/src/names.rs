@@ -87,6 +87,18 @@ impl Names {
         format!("{}_results", self.prefix)
     }
 
+    /// The key-value bucket of the service's jobs (`serve --nats`): their state and
+    /// progress, and which service runs each.
+    pub fn jobs_bucket(&self) -> String {
+        format!("{}_jobs", self.prefix)
+    }
+
+    /// The object store bucket of the service's uploads, kept until their job ends so
+    /// another service can take the job up.
+    pub fn uploads_bucket(&self) -> String {
+        format!("{}_uploads", self.prefix)
+    }
+
     /// The subject of the server's advisory for a task that reached its delivery limit.
     pub fn max_deliveries_advisory(&self) -> String {
         format!(

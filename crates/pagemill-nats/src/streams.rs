@@ -104,3 +104,34 @@ pub async fn bucket(js: &Context, name: &str, o: &NatsOptions) -> Result<ObjectS
     .await
     .map_err(|e| NatsError::js(format!("cannot create the object store {name}"), e))
 }
+
+/// A key-value bucket keeping one value per key, created when missing. nats-server 2.9
+/// cannot take the client's own bucket creation (it asks for account fields 2.9 does not
+/// send: docs/scale-out-research.md §4), so the bucket's stream is made here with the
+/// settings the client would give it, then opened as a bucket.
+pub async fn key_value(
+    js: &Context,
+    name: &str,
+    max_age: Duration,
+) -> Result<async_nats::jetstream::kv::Store, NatsError> {
+    if let Ok(b) = js.get_key_value(name).await {
+        return Ok(b);
+    }
+    js.get_or_create_stream(stream::Config {
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        storage: StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| NatsError::js(format!("cannot create the key-value bucket {name}"), e))?;
+    js.get_key_value(name)
+        .await
+        .map_err(|e| NatsError::js(format!("cannot open the key-value bucket {name}"), e))
+}

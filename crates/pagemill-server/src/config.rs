@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub engine: EngineConfig,
     /// The engine's transport; without it, local worker processes.
     pub transport: Option<TransportFactory>,
+    /// A job ledger shared with other services (`serve --nats`); without it, jobs are
+    /// this service's alone.
+    pub ledger: Option<crate::ledger::LedgerFactory>,
     /// The embedding model of the search indexes (`/v1/indexes`).
     pub index_model: String,
     /// The LLM endpoint of extraction jobs; without it, jobs with a `prompt` are refused.
@@ -87,6 +90,7 @@ impl ServerConfig {
             cors_origins: Vec::new(),
             engine: EngineConfig::default(),
             transport: None,
+            ledger: None,
             index_model: "all-MiniLM-L6-v2".into(),
             llm: None,
         }

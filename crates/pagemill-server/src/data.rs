@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! DATA/pagemill.db          jobs, events, page errors (SQLite)
+//! DATA/server-id            this service's name among others sharing a job ledger
 //! DATA/uploads/ID/          an upload being received (removed at start-up: a crash's leftovers)
 //! DATA/jobs/ID/input/       the job's files, once received whole
 //! DATA/jobs/ID/output/      what the engine writes: output/<stem>/<stem>.md, …
@@ -44,6 +45,21 @@ impl DataDir {
     /// The job database.
     pub fn database(&self) -> PathBuf {
         self.root.join("pagemill.db")
+    }
+
+    /// This service's name on a shared job ledger, made once per data directory so a
+    /// restarted service is known as the one that stopped.
+    pub fn server_id(&self) -> io::Result<String> {
+        let path = self.root.join("server-id");
+        match std::fs::read_to_string(&path) {
+            Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_string()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        std::fs::write(&path, format!("{id}\n"))?;
+        Ok(id)
     }
 
     /// The search indexes.

@@ -14,6 +14,7 @@ pub mod data;
 pub mod error;
 mod extraction;
 pub mod indexes;
+pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod options;
@@ -33,6 +34,7 @@ pub use auth::{ApiKeys, Owner};
 pub use config::{ServerConfig, TransportFactory};
 use data::DataDir;
 use error::ApiError;
+pub use ledger::{Adopted, JobLedger, LedgerError, LedgerFactory};
 use live::Live;
 use runner::{now_ms, Runner};
 use store::{Store, StoreError};
@@ -92,6 +94,8 @@ pub struct AppState {
     pub indexes: Arc<indexes::Indexes>,
     /// The API keys accepted (none: no authentication).
     pub keys: ApiKeys,
+    /// The job ledger shared with other services, if any.
+    pub ledger: Option<Arc<dyn JobLedger>>,
     /// The metrics recorder, when this process installed one.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
@@ -140,6 +144,22 @@ impl Server {
             tracing::info!(jobs = requeued, "resuming jobs a stop interrupted");
         }
         remove_orphans(&store, &data)?;
+        let ledger = match &config.ledger {
+            Some(make) => {
+                let name = data.server_id().map_err(|source| ServeError::DataDir {
+                    path: config.data_dir.clone(),
+                    source,
+                })?;
+                let ledger = (make.0)(&name).map_err(ServeError::Transport)?;
+                let (l, s, d) = (Arc::clone(&ledger), Arc::clone(&store), data.clone());
+                tokio::task::spawn_blocking(move || ledger::reconcile(&*l, &s, &d))
+                    .await
+                    .map_err(|e| ServeError::Transport(e.to_string()))?;
+                tracing::info!(service = %name, "sharing jobs with other services");
+                Some(ledger)
+            }
+            None => None,
+        };
         let live = Arc::new(Live::default());
         for id in store.unfinished()? {
             live.open(&id, 0);
@@ -182,6 +202,7 @@ impl Server {
             runner,
             indexes,
             keys,
+            ledger,
             metrics: metrics::install(),
         });
         Ok(Server { app, listener })
@@ -201,11 +222,23 @@ impl Server {
         let addr = self.local_addr().unwrap_or_else(|| self.app.config.listen);
         let sweeper = tokio::spawn(sweep(Arc::clone(&self.app)));
         let sampler = tokio::spawn(metrics::sample(Duration::from_secs(1)));
+        let mirror = self.app.ledger.as_ref().map(|l| {
+            tokio::spawn(ledger::sync(Arc::new(ledger::Mirror {
+                ledger: Arc::clone(l),
+                store: Arc::clone(&self.app.store),
+                data: self.app.data.clone(),
+                live: Arc::clone(&self.app.live),
+                runner: self.app.runner.clone(),
+            })))
+        });
         let served = axum::serve(self.listener, routes::router(Arc::clone(&self.app)))
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
         sampler.abort();
+        if let Some(m) = mirror {
+            m.abort();
+        }
         let runner = self.app.runner.clone();
         let _ = tokio::task::spawn_blocking(move || runner.shutdown()).await;
         served.map_err(|source| ServeError::Listen { addr, source })
@@ -245,6 +278,10 @@ async fn sweep(app: App) {
                     continue;
                 }
                 a.store.delete(id)?;
+                if let Some(l) = &a.ledger {
+                    // Ended jobs' inputs were let go when they ended.
+                    l.forget(id, 0);
+                }
             }
             if !ids.is_empty() {
                 a.store.compact()?;

@@ -66,8 +66,8 @@ impl JobState {
     }
 }
 
-/// One job as stored.
-#[derive(Debug, Clone, PartialEq)]
+/// One job as stored (and, under `serve --nats`, as posted to the shared job board).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRecord {
     /// The job's id (random, URL-safe).
     pub id: String,
@@ -480,6 +480,29 @@ impl Store {
         Ok(())
     }
 
+    /// Jobs queued or running, and jobs that ended at `since_ms` or later: what a mirror
+    /// of the store polled every so often has to look at.
+    pub fn active_or_ended_since(&self, since_ms: i64) -> Result<Vec<JobRecord>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('queued', 'running') \
+             OR finished_ms >= ?1"
+        ))?;
+        let rows = st.query_map(params![since_ms], job_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A job's state, whoever owns it; `None` if there is no such job.
+    pub fn state_of(&self, id: &str) -> Result<Option<JobState>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT state FROM jobs WHERE id = ?1", params![id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(|s| JobState::parse(&s)))
+    }
+
     /// Every job id, for reconciling the data directory with the database.
     pub fn ids(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn();
@@ -625,5 +648,26 @@ mod tests {
         let j = s.take_next(9).unwrap().unwrap();
         assert!(j.resume);
         assert_eq!(j.started_ms, Some(5), "the first start is kept");
+    }
+
+    #[test]
+    fn the_mirror_sees_active_jobs_and_recent_ends_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        for (id, t) in [("old", 1), ("new", 2), ("queued", 3)] {
+            s.insert(&job(id, "k", t)).unwrap();
+        }
+        s.finish("old", JobState::Succeeded, None, 100).unwrap();
+        s.finish("new", JobState::Failed, None, 200).unwrap();
+        let mut ids: Vec<_> = s
+            .active_or_ended_since(150)
+            .unwrap()
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["new", "queued"]);
+        assert_eq!(s.state_of("new").unwrap(), Some(JobState::Failed));
+        assert_eq!(s.state_of("nope").unwrap(), None);
     }
 }

@@ -57,6 +57,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
         (status = 401, description = "No valid API key", body = ErrorBody),
         (status = 413, description = "Larger than the upload limit", body = ErrorBody),
         (status = 429, description = "The queue is full (see Retry-After)", body = ErrorBody),
+        (status = 503, description = "The shared job ledger (`serve --nats`) is out of reach", body = ErrorBody),
         (status = 507, description = "The server is short of disk", body = ErrorBody),
     )
 )]
@@ -215,6 +216,28 @@ async fn accept(
         error: None,
         resume: false,
     };
+    if let Some(ledger) = &app.ledger {
+        // Posted before it is queued here: a job this service runs is always one another
+        // service could take up.
+        let (l, j) = (std::sync::Arc::clone(ledger), job.clone());
+        let paths: Vec<_> = job
+            .inputs
+            .iter()
+            .map(|n| app.data.inputs(id).join(n))
+            .collect();
+        tokio::task::spawn_blocking(move || l.post(&j, &paths))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ledger_unavailable",
+                    format!("{e}; try again later"),
+                );
+                e.retry_after = Some(10);
+                e
+            })?;
+    }
     let stored = job.clone();
     db(app, move |s| s.insert(&stored)).await?;
     app.live.open(id, 0);
@@ -330,8 +353,10 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let deadline = tokio::time::Instant::now() + CANCEL_WAIT;
+    let mut files;
     loop {
         let job = find(&app, &owner, &id).await?;
+        files = job.inputs.len();
         match job.state {
             JobState::Queued => {
                 let i = id.clone();
@@ -360,8 +385,14 @@ pub async fn delete(
     }
     app.live.close(&id);
     let data = app.data.clone();
-    tokio::task::spawn_blocking(move || data.remove_job(&id))
-        .await
-        .map_err(ApiError::internal)??;
+    let ledger = app.ledger.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Some(l) = ledger {
+            l.forget(&id, files);
+        }
+        data.remove_job(&id)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     Ok(StatusCode::NO_CONTENT)
 }
