@@ -160,13 +160,17 @@ fn a_page_that_takes_down_every_host_fails_after_the_delivery_limit() {
     let extra = ["--ocr", "always", "--format", "md"];
     let remote = dir.path().join("remote");
     let child = convert_nats(&server.url, &input, &remote, &extra);
+    // Set once the convert has ended, so that a convert that fails early fails the test
+    // rather than leave the watcher waiting for deaths that never come.
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = std::thread::spawn({
         let url = server.url.clone();
         let dir = dir.path().to_path_buf();
+        let ended = std::sync::Arc::clone(&ended);
         move || {
             let mut started = running.len();
             let mut died = 0;
-            while died < 2 {
+            while died < 2 && !ended.load(std::sync::atomic::Ordering::Relaxed) {
                 for h in running.iter_mut() {
                     if matches!(h.child.try_wait(), Ok(Some(_))) {
                         died += 1;
@@ -182,8 +186,10 @@ fn a_page_that_takes_down_every_host_fails_after_the_delivery_limit() {
     let mut child = child;
     let rest = wait_for_pages(&mut child, 0);
     let (code, summary) = finish(child, rest);
-    let _hosts = watcher.join().unwrap();
-    assert_eq!(code, 3, "partial: one page failed");
+    ended.store(true, std::sync::atomic::Ordering::Relaxed);
+    let hosts = watcher.join().unwrap();
+    let logs: Vec<String> = hosts.iter().map(Host::log).collect();
+    assert_eq!(code, 3, "partial: one page failed; hosts: {logs:#?}");
     assert_eq!(summary["pages_ok"], 5);
     assert_eq!(summary["pages_failed"], 1);
     let md =
@@ -455,6 +461,27 @@ fn a_host_drains_on_sigterm_and_another_finishes_the_job() {
     let (code, summary) = finish(child, rest);
     assert_eq!(code, 0);
     assert_eq!(summary["pages_ok"], 6);
+}
+
+#[test]
+fn a_host_stopped_after_its_server_went_away_still_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = NatsServer::start(dir.path());
+    let mut host = Host::start(&server.url, dir.path(), "a", &[]);
+    let start = std::time::Instant::now();
+    while !host.log().contains("worker host ready") {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", host.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop();
+    let _ = Command::new("kill")
+        .args(["-TERM", &host.child.id().to_string()])
+        .status();
+    // It holds no task: it ends at once, not after waiting for a server that is gone.
+    let status = host
+        .wait_exit(Duration::from_secs(20))
+        .expect("a stopped host ends without its server");
+    assert!(status.success(), "{}", host.log());
 }
 
 #[test]

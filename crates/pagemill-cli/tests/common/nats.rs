@@ -77,12 +77,17 @@ impl NatsServer {
     /// Stops the server (SIGTERM: JetStream flushes its store) and starts it again on
     /// the same port and store.
     pub fn restart(&mut self, down_for: Duration) {
+        self.stop();
+        std::thread::sleep(down_for);
+        self.launch();
+    }
+
+    /// Stops the server (SIGTERM).
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             terminate(&c);
             let _ = c.wait();
         }
-        std::thread::sleep(down_for);
-        self.launch();
     }
 }
 

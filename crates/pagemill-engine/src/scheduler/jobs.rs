@@ -80,6 +80,8 @@ pub(crate) struct Job {
     started: Instant,
     /// Price of a text-layer page and of an OCR page.
     pub(crate) costs: (u64, u64),
+    /// Whether the transport takes view-long runs per slot (see `affinity`).
+    runs_allowed: bool,
     /// Set by a cancel: the time by which the job ends whatever is still in flight.
     pub(crate) stopping: Option<Instant>,
     /// Pages written so far.
@@ -126,7 +128,7 @@ impl Job {
     /// layout PDF: 42 MB against 32 MB).
     pub(crate) fn pages_in_runs(&self) -> bool {
         let f = &self.spec.formats;
-        !(f.layouts || f.erased || f.upscaled.is_some() || self.ocr_forced())
+        self.runs_allowed && !(f.layouts || f.erased || f.upscaled.is_some() || self.ocr_forced())
     }
 
     /// Whether any of this job's pages may be OCRed from the start.
@@ -255,6 +257,7 @@ impl Scheduler {
             outcome,
             started: Instant::now(),
             costs,
+            runs_allowed: self.transport.takes_pages_in_runs(),
             stopping: None,
             pages_done: 0,
             first_doc,

@@ -119,6 +119,15 @@ pub trait WorkerTransport: Send {
     fn pipeline(&self) -> usize {
         2
     }
+    /// Whether a long document's cheap pages go to each slot in view-long runs (see the
+    /// scheduler's `affinity`): right when a slot is one worker process, which then opens
+    /// each 64-page view once. A transport whose slots are not processes, and which sends
+    /// consecutive pages together itself (NATS batches), says no: runs over its many slots
+    /// would put pages of many views in one batch, and each host would open a view for
+    /// almost every page (2.6× the workers' CPU on R-refman's text outputs, measured).
+    fn takes_pages_in_runs(&self) -> bool {
+        true
+    }
     /// Whether the workers run on this machine, so that what they need (OCR languages) can
     /// be checked here before a job starts. Remote hosts report what they lack per page.
     fn workers_are_local(&self) -> bool {

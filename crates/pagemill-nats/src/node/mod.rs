@@ -50,6 +50,9 @@ use documents::Documents;
 const PIPELINE: usize = 2;
 /// How long one pull waits for tasks.
 const PULL_WAIT: Duration = Duration::from_secs(1);
+/// How long a stopping host waits for its last messages to reach the server.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
+
 /// How often deadlines and the stop flag are checked.
 const TICK: Duration = Duration::from_millis(200);
 /// Extra time past a page's deadline before its process is killed (the worker gives up by
@@ -296,7 +299,9 @@ impl Node {
             }
         }
         self.documents.clear();
-        let _ = self.client.flush().await;
+        // Bounded: with the server gone, a flush waits for a reconnection that may never
+        // come, and a stopped host must still end (it hung for good without this).
+        let _ = tokio::time::timeout(FINAL_FLUSH, self.client.flush()).await;
         Ok(self.report)
     }
 

@@ -14,7 +14,8 @@ use pagemill_core::protocol::Response;
 
 use super::{Internal, Node};
 use crate::wire::{
-    failure_response, set_response_id, Answer, Outcome, Reply, ReplyBody, StoredFile,
+    failure_response, pack, set_response_id, Answer, Outcome, Reply, ReplyBody, StoredFile,
+    ENCODING_HEADER, PACKED,
 };
 use crate::{store, NatsError};
 
@@ -222,39 +223,44 @@ impl Outgoing {
                 answers: std::mem::take(&mut self.answers),
             },
         };
-        let mut body = match serde_json::to_vec(&reply) {
-            Ok(b) => b,
+        let packed = match serde_json::to_vec(&reply)
+            .map_err(std::io::Error::other)
+            .and_then(|j| Ok((j.len(), pack(&j)?)))
+        {
+            Ok((json_bytes, b)) => {
+                tracing::trace!(json_bytes, packed_bytes = b.len(), "answers out");
+                b
+            }
             Err(e) => {
                 tracing::error!("cannot encode answers: {e}");
                 return false;
             }
         };
-        if body.len() > self.max_inline {
-            let ReplyBody::Inline { answers } = &reply.body else {
-                return false;
-            };
-            let Ok(bytes) = serde_json::to_vec(answers) else {
-                return false;
-            };
-            while let Err(e) = store::put_bytes(&self.results_bucket, &self.object, &bytes).await {
+        let (body, is_packed) = if packed.len() <= self.max_inline {
+            (packed, true)
+        } else {
+            while let Err(e) = store::put_bytes(&self.results_bucket, &self.object, &packed).await {
                 tracing::warn!("{e}; trying again");
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
             reply.body = ReplyBody::Stored {
                 object: self.object.clone(),
-                bytes: bytes.len() as u64,
+                bytes: packed.len() as u64,
                 requests,
             };
             match serde_json::to_vec(&reply) {
-                Ok(b) => body = b,
+                Ok(b) => (b, false),
                 Err(_) => return false,
             }
-        }
+        };
         let body = bytes::Bytes::from(body);
         loop {
-            let publish = PublishMessage::build()
+            let mut publish = PublishMessage::build()
                 .payload(body.clone())
                 .message_id(&self.msg_id);
+            if is_packed {
+                publish = publish.header(ENCODING_HEADER, PACKED);
+            }
             let acked = match self.js.send_publish(self.subject.clone(), publish).await {
                 Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),

@@ -14,7 +14,9 @@ use pagemill_engine::transport::{Ended, TransportEvent};
 use serde::Deserialize;
 
 use super::{Shared, RETRY_PAUSE};
-use crate::wire::{failure_response, Answer, Outcome, Reply, ReplyBody, Task};
+use crate::wire::{
+    failure_response, unpack, Answer, Outcome, Reply, ReplyBody, Task, ENCODING_HEADER, PACKED,
+};
 use crate::{store, NatsError};
 
 /// How long one pull for answers waits for them.
@@ -48,8 +50,22 @@ pub(super) async fn read_answers(shared: Arc<Shared>, consumer: PullConsumer) {
                     break;
                 }
             };
-            let listening = match serde_json::from_slice::<Reply>(&msg.payload) {
-                Ok(reply) => deliver(&shared, reply, msg.payload.len()).await,
+            let packed = msg
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(ENCODING_HEADER))
+                .is_some_and(|v| v.as_str() == PACKED);
+            let json = if packed {
+                unpack(&msg.payload).map_err(|e| e.to_string())
+            } else {
+                Ok(msg.payload.to_vec())
+            };
+            let reply = json.and_then(|j| {
+                let reply = serde_json::from_slice::<Reply>(&j).map_err(|e| e.to_string())?;
+                Ok((reply, j.len()))
+            });
+            let listening = match reply {
+                Ok((reply, bytes)) => deliver(&shared, reply, bytes).await,
                 Err(e) => {
                     tracing::error!("a worker host sent answers that cannot be read: {e}");
                     true
@@ -66,7 +82,7 @@ pub(super) async fn read_answers(shared: Arc<Shared>, consumer: PullConsumer) {
 }
 
 /// Hands a reply's answers to the scheduler; false once nobody listens.
-async fn deliver(shared: &Shared, reply: Reply, wire_bytes: usize) -> bool {
+async fn deliver(shared: &Shared, reply: Reply, mut json_bytes: usize) -> bool {
     let answers = match reply.body {
         ReplyBody::Inline { answers } => answers,
         ReplyBody::Stored {
@@ -74,11 +90,24 @@ async fn deliver(shared: &Shared, reply: Reply, wire_bytes: usize) -> bool {
         } => {
             let fetched = store::get_bytes(&shared.results_bucket, &object).await;
             store::delete(&shared.results_bucket, &object).await;
-            match fetched.and_then(|b| {
-                serde_json::from_slice::<Vec<Answer>>(&b)
-                    .map_err(|e| NatsError::js("cannot read stored answers", e))
-            }) {
-                Ok(a) => a,
+            let read = fetched.and_then(|b| {
+                let json =
+                    unpack(&b).map_err(|e| NatsError::js("cannot read stored answers", e))?;
+                let stored = serde_json::from_slice::<Reply>(&json)
+                    .map_err(|e| NatsError::js("cannot read stored answers", e))?;
+                match stored.body {
+                    ReplyBody::Inline { answers } => Ok((answers, json.len())),
+                    ReplyBody::Stored { .. } => Err(NatsError::js(
+                        "cannot read stored answers",
+                        "they name another object",
+                    )),
+                }
+            });
+            match read {
+                Ok((a, bytes)) => {
+                    json_bytes = bytes;
+                    a
+                }
                 Err(e) => {
                     // The task was acknowledged: its requests go back to the scheduler as
                     // lost, to be retried as after a crash.
@@ -100,11 +129,11 @@ async fn deliver(shared: &Shared, reply: Reply, wire_bytes: usize) -> bool {
         }
     };
     // The memory an answer holds, for the budget: its share of what came.
-    let share = wire_bytes / answers.len().max(1);
+    let share = json_bytes / answers.len().max(1);
     tracing::trace!(
         host = reply.host,
         answers = answers.len(),
-        bytes = wire_bytes,
+        bytes = json_bytes,
         "answers in"
     );
     for answer in answers {

@@ -333,6 +333,12 @@ impl WorkerTransport for NatsTransport {
         PIPELINE
     }
 
+    fn takes_pages_in_runs(&self) -> bool {
+        // The publisher batches consecutive pages; pages dealt in order keep a batch
+        // within one or two views.
+        false
+    }
+
     fn workers_are_local(&self) -> bool {
         false
     }
