@@ -331,6 +331,7 @@ impl Node {
         let consumer = self.consumer.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
+            let ends = streams::pull_ends(PULL_WAIT);
             let batch = consumer
                 .batch()
                 .max_messages(want)
@@ -339,7 +340,7 @@ impl Node {
                 .await;
             match batch {
                 Ok(mut b) => {
-                    while let Some(item) = b.next().await {
+                    while let Some(item) = streams::next_in_batch(&mut b, ends).await {
                         match item {
                             Ok(m) => {
                                 let _ = tx.send(Internal::Pulled(Box::new(m)));

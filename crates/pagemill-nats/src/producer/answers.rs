@@ -17,7 +17,7 @@ use super::{Shared, RETRY_PAUSE};
 use crate::wire::{
     failure_response, unpack, Answer, Outcome, Reply, ReplyBody, Task, ENCODING_HEADER, PACKED,
 };
-use crate::{store, NatsError};
+use crate::{store, streams, NatsError};
 
 /// How long one pull for answers waits for them.
 const RESULTS_PULL: Duration = Duration::from_secs(2);
@@ -28,6 +28,7 @@ const RESULTS_BATCH: usize = 64;
 /// message is acknowledged once its answers are handed over.
 pub(super) async fn read_answers(shared: Arc<Shared>, consumer: PullConsumer) {
     loop {
+        let ends = streams::pull_ends(RESULTS_PULL);
         let batch = consumer
             .batch()
             .max_messages(RESULTS_BATCH)
@@ -42,7 +43,7 @@ pub(super) async fn read_answers(shared: Arc<Shared>, consumer: PullConsumer) {
                 continue;
             }
         };
-        while let Some(item) = batch.next().await {
+        while let Some(item) = streams::next_in_batch(&mut batch, ends).await {
             let msg = match item {
                 Ok(m) => m,
                 Err(e) => {
