@@ -8,6 +8,7 @@ use std::sync::Arc;
 use pagemill_nats::board::Orphan;
 use pagemill_nats::{BoardError, JobBoard, NatsOptions};
 use pagemill_server::store::{JobRecord, JobState};
+use pagemill_server::upload::safe_name;
 use pagemill_server::{Adopted, JobLedger, LedgerError, LedgerFactory};
 
 struct BoardLedger(JobBoard);
@@ -70,6 +71,16 @@ impl BoardLedger {
                 return None;
             }
         };
+        // A posting comes from the network, and its id and file names become paths here:
+        // only what this service itself would have made is taken up.
+        let plain_id = !job.id.is_empty()
+            && job.id.len() <= 64
+            && job.id.chars().all(|c| c.is_ascii_alphanumeric());
+        let safe_names = job.inputs.iter().all(|n| safe_name(n) == *n);
+        if job.id != orphan.id || !plain_id || !safe_names {
+            tracing::warn!(job = %orphan.id, "a posting with an unsafe id or file names; left alone");
+            return None;
+        }
         let dir = inputs(&job.id);
         let paths: Vec<PathBuf> = job.inputs.iter().map(|n| dir.join(n)).collect();
         let lost_inputs = match self.0.claim(&orphan, &paths) {

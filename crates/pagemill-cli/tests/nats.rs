@@ -449,9 +449,7 @@ fn a_host_drains_on_sigterm_and_another_finishes_the_job() {
     let out = dir.path().join("out");
     let mut child = convert_nats(&server.url, &input, &out, &extra);
     let rest = wait_for_pages(&mut child, 1);
-    let _ = Command::new("kill")
-        .args(["-TERM", &a.child.id().to_string()])
-        .status();
+    a.terminate();
     let status = a
         .wait_exit(Duration::from_secs(60))
         .expect("a draining host exits once its pages are done");
@@ -474,9 +472,7 @@ fn a_host_stopped_after_its_server_went_away_still_ends() {
         std::thread::sleep(Duration::from_millis(50));
     }
     server.stop();
-    let _ = Command::new("kill")
-        .args(["-TERM", &host.child.id().to_string()])
-        .status();
+    host.terminate();
     // It holds no task: it ends at once, not after waiting for a server that is gone.
     let status = host
         .wait_exit(Duration::from_secs(20))

@@ -19,20 +19,7 @@ const MAX_ACK_PENDING: i64 = 100_000;
 
 /// The work-queue stream of tasks (each task is removed once a host acknowledges it).
 pub async fn work_stream(js: &Context, o: &NatsOptions) -> Result<Stream, NatsError> {
-    let n = &o.names;
-    get_or_create(
-        js,
-        stream::Config {
-            name: n.work_stream(),
-            subjects: vec![format!("{}.work.>", n.prefix())],
-            retention: RetentionPolicy::WorkQueue,
-            storage: StorageType::File,
-            max_age: o.max_age,
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| NatsError::js(format!("cannot create the stream {}", n.work_stream()), e))
+    work_queue(js, o, o.names.work_stream(), "work").await
 }
 
 /// A stream, created when missing. Two clients starting at once may both find it missing:
@@ -69,12 +56,21 @@ pub async fn work_consumer(stream: &Stream, o: &NatsOptions) -> Result<PullConsu
 /// The stream answers go through (a work queue too: an answer is gone once its producer
 /// acknowledges it).
 pub async fn results_stream(js: &Context, o: &NatsOptions) -> Result<Stream, NatsError> {
-    let n = &o.names;
+    work_queue(js, o, o.names.results_stream(), "res").await
+}
+
+/// A work-queue stream on file storage, of the subjects `<prefix>.<kind>.>`.
+async fn work_queue(
+    js: &Context,
+    o: &NatsOptions,
+    name: String,
+    kind: &str,
+) -> Result<Stream, NatsError> {
     get_or_create(
         js,
         stream::Config {
-            name: n.results_stream(),
-            subjects: vec![format!("{}.res.>", n.prefix())],
+            name: name.clone(),
+            subjects: vec![format!("{}.{kind}.>", o.names.prefix())],
             retention: RetentionPolicy::WorkQueue,
             storage: StorageType::File,
             max_age: o.max_age,
@@ -82,12 +78,7 @@ pub async fn results_stream(js: &Context, o: &NatsOptions) -> Result<Stream, Nat
         },
     )
     .await
-    .map_err(|e| {
-        NatsError::js(
-            format!("cannot create the stream {}", n.results_stream()),
-            e,
-        )
-    })
+    .map_err(|e| NatsError::js(format!("cannot create the stream {name}"), e))
 }
 
 /// One producer's consumer of its answers.

@@ -135,6 +135,11 @@ impl Host {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Asks it to stop (SIGTERM: it drains).
+    pub fn terminate(&self) {
+        terminate(&self.child);
+    }
+
     /// Kills it with SIGKILL.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
